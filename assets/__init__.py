@@ -1,0 +1,1 @@
+"""The Dagster layer of vvae: assets, checks, sensors, schedules; definitions.py assembles them."""

@@ -1,0 +1,35 @@
+"""Jobs, one per partition set (Dagster runs one partitions definition per run).
+
+The main job (assets/main.py) runs them in order; the landing sensor runs ``batch_job``
+for each new batch and the aggregate schedule runs the rest.
+"""
+
+import dagster as dg
+
+from assets.partitions import backbone_partitions, backbone_variant_partitions, batch_partitions
+
+batch_job = dg.define_asset_job(
+    "batch_job",
+    selection=dg.AssetSelection.assets("raw_sessions", "raw_sessions_quarantine", "scrubbed_sessions",
+                                       "persona_extractions"),
+    partitions_def=batch_partitions,
+    description="Ingest, scrub and encode one landed batch.",
+)
+priors_job = dg.define_asset_job(
+    "priors_job",
+    selection=dg.AssetSelection.assets("persona_priors", "persona_prior_stats"),
+    description="Rebuild the empirical persona priors from every batch and run their checks.",
+)
+train_job = dg.define_asset_job(
+    "train_job",
+    selection=dg.AssetSelection.assets("sft_dataset", "lora_checkpoint"),
+    partitions_def=backbone_variant_partitions,
+    description="Build one SFT variant for one backbone and fine-tune its LoRA adapter.",
+)
+report_job = dg.define_asset_job(
+    "report_job",
+    selection=dg.AssetSelection.assets("benchmark_report"),
+    partitions_def=backbone_partitions,
+    description="Generate on the test split with every adapter of a backbone and write the report.",
+)
+JOBS = [batch_job, priors_job, train_job, report_job]

@@ -1,0 +1,1 @@
+"""Dagster resources: what lives outside the process (storage, LLM engines, trainer)."""

@@ -1,0 +1,134 @@
+"""Where vvae keeps its data: one root, ``VVAE_HOME`` (default ``./.vvae``).
+
+    $VVAE_HOME/tables/<asset>[/<partition>].parquet     polars/duckdb-readable tables
+    $VVAE_HOME/artifacts/<asset>/<partition>/           adapters, reports, plots
+    $VVAE_HOME/models/                                  converted model weights
+    $VVAE_HOME/landing/                                 raw data lands here (JSON Lines / Parquet)
+    $VVAE_HOME/dagster/                                 Dagster instance, unless DAGSTER_HOME is set
+
+Multi-dimensional partition keys ``a|b`` become nested folders ``a/b``. Every write is atomic:
+a temp file in the same folder, then ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+DEFAULT_HOME = ".vvae"
+
+
+def vvae_home() -> Path:
+    return Path(os.environ.get("VVAE_HOME") or DEFAULT_HOME).resolve()
+
+
+def partition_parts(partition_key: str | None) -> list[str]:
+    if not partition_key:
+        return []
+    parts = partition_key.split("|")
+    for p in parts:
+        if not p or p in {".", ".."} or "/" in p or "\\" in p:
+            raise ValueError(f"partition key {partition_key!r} is not usable as a path")
+    return parts
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_parquet(df: pl.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".parquet", dir=path.parent)
+    os.close(fd)
+    try:
+        df.write_parquet(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(obj, path: Path) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str).encode())
+
+
+class StorageResource(dg.ConfigurableResource):
+    """The storage root. ``home`` defaults to $VVAE_HOME or ./.vvae (resolved in definitions.py)."""
+
+    home: str
+    landing: str | None = None  # defaults to <home>/landing
+    models: str | None = None  # defaults to <home>/models; VVAE_MODELS_DIR overrides
+
+    @property
+    def root(self) -> Path:
+        return Path(self.home)
+
+    @property
+    def landing_dir(self) -> Path:
+        return Path(self.landing) if self.landing else self.root / "landing"
+
+    @property
+    def models_dir(self) -> Path:
+        return Path(self.models or os.environ.get("VVAE_MODELS_DIR") or self.root / "models")
+
+    def table_path(self, asset: str, partition_key: str | None = None) -> Path:
+        parts = partition_parts(partition_key)
+        if not parts:
+            return self.root / "tables" / f"{asset}.parquet"
+        return self.root / "tables" / asset / Path(*parts[:-1]) / f"{parts[-1]}.parquet"
+
+    def artifact_dir(self, asset: str, partition_key: str | None = None) -> Path:
+        return self.root / "artifacts" / asset / Path(*partition_parts(partition_key) or ["_"])
+
+
+class ParquetIOManager(dg.ConfigurableIOManager):
+    """Stores polars DataFrames as Parquet under ``<home>/tables``.
+
+    Loading several upstream partitions (e.g. every landed batch) concatenates them; the rows
+    carry their own partition columns (``batch_id``, ``variant``) so nothing is ambiguous.
+    """
+
+    home: str
+
+    def _storage(self) -> StorageResource:
+        return StorageResource(home=self.home)
+
+    def _asset_name(self, key: dg.AssetKey) -> str:
+        return "__".join(key.path)
+
+    def handle_output(self, context: dg.OutputContext, obj) -> None:
+        if obj is None:
+            return
+        if not isinstance(obj, pl.DataFrame):
+            raise TypeError(f"ParquetIOManager stores polars DataFrames, got {type(obj).__name__}")
+        pk = context.partition_key if context.has_asset_partitions else None
+        path = self._storage().table_path(self._asset_name(context.asset_key), pk)
+        atomic_write_parquet(obj, path)
+        context.add_output_metadata({"path": dg.MetadataValue.path(str(path)), "rows": obj.height})
+
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame:
+        storage = self._storage()
+        name = self._asset_name(context.asset_key)
+        if not context.has_asset_partitions:
+            return pl.read_parquet(storage.table_path(name))
+        paths = [storage.table_path(name, k) for k in context.asset_partition_keys]
+        if not paths:
+            raise FileNotFoundError(f"{name}: no partitions to load (has any batch landed yet?)")
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            raise FileNotFoundError(f"{name}: partitions not materialized: {missing[:3]}")
+        frames = [pl.read_parquet(p) for p in paths]
+        return pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
