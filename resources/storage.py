@@ -12,13 +12,13 @@ a temp file in the same folder, then ``os.replace``.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
+
+from vvae_pipeline.storage_io import atomic_write_bytes, atomic_write_json, atomic_write_parquet  # noqa: F401 (re-exported)
 
 DEFAULT_HOME = ".vvae"
 
@@ -35,34 +35,6 @@ def partition_parts(partition_key: str | None) -> list[str]:
         if not p or p in {".", ".."} or "/" in p or "\\" in p:
             raise ValueError(f"partition key {partition_key!r} is not usable as a path")
     return parts
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_parquet(df: pl.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".parquet", dir=path.parent)
-    os.close(fd)
-    try:
-        df.write_parquet(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(obj, path: Path) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str).encode())
 
 
 class StorageResource(dg.ConfigurableResource):
