@@ -43,3 +43,35 @@ def _cpu_threads():
         torch.set_num_threads(int(os.environ.get("VVAE_TORCH_THREADS", "1")))
     except ImportError:
         pass
+
+
+@pytest.fixture(scope="session")
+def materialized_home(tmp_path_factory, models_dir):
+    """The whole DAG materialized tiny, once per test session, for the default backbone.
+
+    Real parts only: the packaged SmolLM2 encodes, trains and generates; Dagster runs every job on
+    a SQLite instance under ``.dagster_home``. Used by the end-to-end and UI tests.
+    """
+    from types import SimpleNamespace
+
+    from assets.main import run_pipeline
+
+    root = tmp_path_factory.mktemp("vvae-e2e")
+    saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", "VVAE_HOME", "VVAE_MODELS_DIR")}
+    os.environ["DAGSTER_HOME"] = str(root / "dagster")
+    os.environ["VVAE_HOME"] = str(root / "home")
+    os.environ["VVAE_MODELS_DIR"] = str(models_dir)
+    try:
+        result = run_pipeline(root / "home", variants=E2E_VARIANTS, size="tiny")
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return SimpleNamespace(vvae_home=root / "home", dagster_home=root / "dagster", result=result,
+                           models_dir=models_dir, variants=E2E_VARIANTS)
+
+
+# The paper's three head-to-head variants; the ablations run in the main job.
+E2E_VARIANTS = ("ft", "p_ft", "sp_ft")

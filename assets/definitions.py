@@ -1,0 +1,56 @@
+"""The one place that assembles vvae's Dagster definitions and makes the deployment choice.
+
+Profiles (``VVAE_PROFILE``):
+- ``local`` (default): CPU, transformers encoder on the packaged SmolLM2, training in a subprocess.
+- ``gpu``: vLLM encoder, training on CUDA through ``accelerate launch``.
+Storage root: ``VVAE_HOME`` (default ./.vvae; see resources/storage.py).
+
+Loading this module is cheap: no torch, transformers or vllm import happens here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from assets import encode, ingest, priors, report, sft, train
+from assets.jobs import JOBS
+from assets.schedules import SCHEDULES
+from assets.sensors import SENSORS
+from resources.llm import EncoderResource
+from resources.storage import ParquetIOManager, StorageResource, vvae_home
+from resources.trainer import TrainerResource
+
+STAGE_MODULES = (ingest, encode, priors, sft, train, report)
+
+
+def build_resources(profile: str, home: Path) -> dict:
+    storage = StorageResource(home=str(home))
+    if profile == "gpu":
+        encoder = EncoderResource(engine="vllm")
+        trainer = TrainerResource(device="cuda")
+    elif profile == "local":
+        encoder = EncoderResource(engine="transformers")
+        trainer = TrainerResource(device="cpu")
+    else:
+        raise ValueError(f"unknown VVAE_PROFILE {profile!r}: expected 'local' or 'gpu'")
+    return {"storage": storage, "io_manager": ParquetIOManager(home=str(home)), "encoder": encoder,
+            "trainer": trainer}
+
+
+def build_definitions(profile: str | None = None, home: Path | None = None) -> dg.Definitions:
+    profile = profile or os.environ.get("VVAE_PROFILE", "local")
+    home = Path(home) if home else vvae_home()
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules(STAGE_MODULES),
+        asset_checks=dg.load_asset_checks_from_modules(STAGE_MODULES),
+        jobs=JOBS,
+        sensors=SENSORS,
+        schedules=SCHEDULES,
+        resources=build_resources(profile, home),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,139 @@
+"""The main job: the whole V-VAE DAG for one backbone on the embedded default, through Dagster.
+
+    python -m assets.main                       # demo size, default backbone, every variant
+    python -m assets.main --size tiny           # what the end-to-end test runs
+    python -m assets.main --variants ft,sp_ft   # a subset of the SFT variants
+
+It lands the seeded demo data, registers the batch partition, then runs the four jobs in order
+(batch -> priors -> train per variant -> report) on the Dagster instance under
+$VVAE_HOME/dagster (or $DAGSTER_HOME), so every run and materialization shows in `dagster dev`.
+Exits non-zero if a run fails or a blocking check does not pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vvae_pipeline.backbones import DEFAULT_BACKBONE, get_backbone
+from vvae_pipeline.variants import VARIANT_KEYS, get_variant
+
+# Run config per size. Config defaults are production values; the demo overrides what makes it
+# fit in 15 minutes on 2 CPU cores.
+SIZES: dict[str, dict] = {
+    "demo": {
+        "demo": {"n_agents": 6, "sessions_per_agent": 5},
+        "ops": {},
+    },
+    "tiny": {
+        "demo": {"n_agents": 6, "sessions_per_agent": 2},
+        "ops": {},
+    },
+}
+
+
+@dataclass
+class PipelineResult:
+    home: Path
+    dagster_home: Path
+    batch_key: str
+    runs: list[tuple[str, str, bool]] = field(default_factory=list)  # (job, partition, success)
+    failed_checks: list[str] = field(default_factory=list)
+    report_dir: Path | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(ok for _, _, ok in self.runs) and not self.failed_checks
+
+
+def _say(msg: str, t0: float) -> None:
+    print(f"[vvae {time.time() - t0:6.1f}s] {msg}", flush=True)
+
+
+def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[str, ...] = VARIANT_KEYS,
+                 size: str = "demo", seed: int = 0) -> PipelineResult:
+    import dagster as dg
+
+    from assets.definitions import build_definitions
+    from assets.partitions import BATCH_PARTITIONS_NAME, backbone_variant_key
+    from resources.storage import StorageResource
+    from vvae_pipeline.demo import write_demo
+    from vvae_pipeline.landing import batch_key
+
+    t0 = time.time()
+    get_backbone(backbone)
+    for v in variants:
+        get_variant(v)
+    home = Path(home).resolve()
+    dagster_home = Path(os.environ.get("DAGSTER_HOME") or home / "dagster").resolve()
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    storage = StorageResource(home=str(home))
+    cfg = SIZES[size]
+
+    path = storage.landing_dir / f"demo-{seed}.jsonl"
+    if not path.exists():
+        path, n = write_demo(storage.landing_dir, home / "demo" / "truth.parquet", seed=seed, **cfg["demo"])
+        _say(f"landed {n} demo sessions at {path}", t0)
+    key = batch_key(path)
+    result = PipelineResult(home=home, dagster_home=dagster_home, batch_key=key)
+
+    defs = build_definitions(home=home)
+    instance = dg.DagsterInstance.get()
+    if not instance.has_dynamic_partition(BATCH_PARTITIONS_NAME, key):
+        instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, [key])
+
+    plan = [("batch_job", key), ("priors_job", None)]
+    plan += [("train_job", backbone_variant_key(backbone, v)) for v in variants]
+    plan += [("report_job", backbone)]
+    for job_name, partition in plan:
+        _say(f"running {job_name}" + (f" [{partition}]" if partition else ""), t0)
+        job = defs.resolve_job_def(job_name)
+        res = job.execute_in_process(instance=instance, partition_key=partition,
+                                     run_config=cfg["ops"].get(job_name, {}), raise_on_error=False)
+        result.runs.append((job_name, str(partition or ""), res.success))
+        for ev in res.all_events:
+            if ev.event_type_value == "ASSET_CHECK_EVALUATION":
+                data = ev.event_specific_data
+                if not data.passed:
+                    result.failed_checks.append(f"{data.asset_key.to_user_string()}:{data.check_name}")
+        _say(f"{job_name} {'succeeded' if res.success else 'FAILED'}", t0)
+        if not res.success:
+            break
+    result.report_dir = storage.artifact_dir("benchmark_report", backbone)
+    result.seconds = time.time() - t0
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backbone", default=DEFAULT_BACKBONE)
+    parser.add_argument("--variants", default=",".join(VARIANT_KEYS))
+    parser.add_argument("--size", choices=sorted(SIZES), default="demo")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    from resources.storage import vvae_home
+
+    result = run_pipeline(vvae_home(), args.backbone, tuple(v for v in args.variants.split(",") if v),
+                          args.size, args.seed)
+    print()
+    for job, part, ok in result.runs:
+        print(f"  {'ok  ' if ok else 'FAIL'} {job} {part}")
+    if result.failed_checks:
+        print("  failed checks: " + ", ".join(result.failed_checks))
+    print(f"\nwall time {result.seconds / 60:.1f} min; data under {result.home}")
+    if result.ok:
+        print(f"report: {result.report_dir / 'report.html'}  (and report.md)")
+        print(f"browse it all: make dev  (Dagster UI at http://127.0.0.1:3000, instance {result.dagster_home})")
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
