@@ -1,0 +1,163 @@
+"""Pattern recognizers for structured PII in zh and en chat text, as Presidio recognizers.
+
+Every pattern is written so that it never crosses a line break or the private-use separator
+``SEP`` (U+E000) that the fast path puts between utterances: character classes are explicit and
+no pattern uses ``.`` or ``\\s`` across a separator. Validators (Luhn, the CN resident-ID checksum,
+``ipaddress``) turn look-alikes (order numbers, versions) into non-matches.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+SEP = "\ue000"  # joins utterances in one analyzer call; no pattern below can match it
+ENTITIES = ("EMAIL", "PHONE", "CN_ID", "BANK_CARD", "PASSPORT", "URL", "IP", "HANDLE", "ADDRESS", "NAME")
+STRUCTURED = tuple(e for e in ENTITIES if e != "NAME")
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def cn_id_ok(s: str) -> bool:
+    """GB 11643-1999: weighted sum of the first 17 digits mod 11 selects the check character."""
+    s = s.upper()
+    if len(s) != 18 or not s[:17].isdigit():
+        return False
+    return "10X98765432"[sum(int(c) * w for c, w in zip(s[:17], _ID_WEIGHTS)) % 11] == s[17]
+
+
+def _digits(s: str) -> str:
+    return re.sub(r"\D", "", s)
+
+
+def bank_card_ok(s: str) -> bool:
+    d = _digits(s)
+    return 13 <= len(d) <= 19 and luhn_ok(d) and len(set(d)) > 1
+
+
+def phone_digits_ok(s: str) -> bool:
+    return 7 <= len(_digits(s)) <= 15
+
+
+def ip_ok(s: str) -> bool:
+    try:
+        ipaddress.ip_address(s)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Rule:
+    pattern: str
+    score: float
+    group: int = 0  # the capture group that is the PII (0: the whole match)
+    validate: Callable[[str], bool] | None = None
+    flags: int = 0
+
+
+_CJK = "\u4e00-\u9fff"
+# Function characters that end a zh address prefix ("我搬到了上海市..." must not swallow "我搬到了").
+_ZH_ADDR_STOP = "我你他她它在到于是的了住搬寄址送去来从往向跟和与给把被吧呢啊吗呀哦"
+_ZH_PLACE = "(?:(?![" + _ZH_ADDR_STOP + "])[" + _CJK + "])"
+_URL_BODY = r"[^\s\ue000<>\"'，。！？、；：）】」》]*[^\s\ue000<>\"'，。！？、；：）】」》.,;:!?)\]]"
+
+RULES: dict[str, list[Rule]] = {
+    "EMAIL": [Rule(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", 1.0)],
+    "CN_ID": [Rule(r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx]"
+                   r"(?![0-9A-Za-z])", 1.0, validate=cn_id_ok)],
+    "BANK_CARD": [Rule(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])", 0.95, validate=bank_card_ok)],
+    "PHONE": [
+        # CN mobile 1[3-9]x xxxx xxxx, optionally +86 / 0086.
+        Rule(r"(?<![\d+])(?:(?:\+|00)86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)", 0.85),
+        # CN landline: area code 0xx(x) then 7-8 digits, optionally +86 without the 0.
+        Rule(r"(?<![\d+])(?:\(0\d{2,3}\)[ -]?|0\d{2,3}[ -]?|\+86[ -]?\d{2,3}[ -]?)\d{7,8}(?!\d)", 0.8),
+        # US / NANP: (415) 555-0134, 415-555-0134, +1 415 555 0134.
+        Rule(r"(?<![\w+])(?:\+?1[ .-]?)?(?:\(\d{3}\)[ ]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?!\d)", 0.85),
+        # International: +CC then 2-5 groups, 7-15 digits in all (E.164).
+        Rule(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){2,5}(?!\d)", 0.8, validate=phone_digits_ok),
+    ],
+    "PASSPORT": [
+        # CN e-passports: E + 8 digits or E + letter + 7 digits; older G/D/S/P/H + 8 digits.
+        Rule(r"(?<![A-Za-z0-9])(?:[EGDSPH]\d{8}|E[A-HJ-NP-Z]\d{7})(?![A-Za-z0-9])", 0.85),
+        # Any country's number right after the word passport / 护照 (US: 9 digits).
+        Rule(r"(?:passport|护照)(?:[ ]?(?:no\.?|number|num|#|号码|号))?[ ]*(?:is|是|:|：)?[ ]*([A-Z]{0,2}\d{6,9})"
+             r"(?![A-Za-z0-9])", 0.85, group=1, flags=re.IGNORECASE),
+    ],
+    "URL": [
+        Rule(r"(?:https?://|www\.)" + _URL_BODY, 0.9, flags=re.IGNORECASE),
+        Rule(r"(?<![\w@.-])(?:[a-z0-9-]+\.)+(?:com|net|org|cn|io|me|co|cc|info|xyz|top|app|dev|edu|gov)"
+             r"(?:\.[a-z]{2})?(?:/" + _URL_BODY + r")?(?![\w@-])", 0.8, flags=re.IGNORECASE),
+    ],
+    "IP": [
+        Rule(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d]|\.\d)", 0.95, validate=ip_ok),
+        Rule(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])", 0.9,
+             validate=lambda s: ":" in s and s.count(":") >= 2 and ip_ok(s)),
+    ],
+    "HANDLE": [
+        Rule(r"(?<![\w.@])@[\w-]{2,30}", 0.8),
+        Rule(r"(?<![A-Za-z])(?:微信|wechat|weixin|vx|v信|wx)(?:号|id|账号)?[ ]*(?:是|is|:|：)?[ ]*"
+             r"([A-Za-z][A-Za-z0-9_-]{5,19})(?![A-Za-z0-9_-])", 0.85, group=1, flags=re.IGNORECASE),
+        Rule(r"(?<![A-Za-z])(?:QQ|扣扣)(?:号码|号)?[ ]*(?:是|is|:|：)?[ ]*([1-9]\d{4,10})(?!\d)", 0.85, group=1,
+             flags=re.IGNORECASE),
+        Rule(r"(?<![A-Za-z])(?:instagram|insta|ig|twitter|tiktok|snapchat|snap|telegram|discord|抖音|小红书|微博|weibo)"
+             r"(?:号|账号| id| handle| username)?[ ]*(?:是|:|：)[ ]*@?([A-Za-z0-9_.]{3,30})(?<!\.)", 0.8, group=1,
+             flags=re.IGNORECASE),
+    ],
+    "ADDRESS": [
+        Rule(r"(?<![\w])\d{1,5}[ ]+(?:[A-Z][a-z]+[ ]+){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|"
+             r"Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Parkway|Pkwy|Highway|Hwy)\b\.?"
+             r"(?:,?[ ]*(?:Apt|Apartment|Suite|Ste|Unit|#)\.?[ ]*[A-Za-z0-9-]+)?"
+             r"(?:,[ ]*[A-Z][a-z]+(?:[ ][A-Z][a-z]+)?)?(?:,?[ ]*[A-Z]{2}[ ]+\d{5}(?:-\d{4})?)?", 0.8),
+        Rule(r"(?<![\w])P\.?O\.?[ ]+Box[ ]+\d{1,6}", 0.8, flags=re.IGNORECASE),
+        Rule(_ZH_PLACE + r"{0,14}(?:路|街|大道|大街|巷|弄|胡同)(?:\d{1,5}|[一二三四五六七八九十百]{1,4})号(?:院)?"
+             r"(?:\d{1,4}(?:号楼|栋|幢|座))?(?:\d{1,3}单元)?(?:\d{1,5}(?:室|房))?", 0.8),
+        Rule(_ZH_PLACE + r"{1,14}(?:小区|花园|公寓|大厦)\d{1,4}(?:号楼|栋|幢|座)(?:\d{1,3}单元)?(?:\d{1,5}(?:室|房))?", 0.8),
+    ],
+}
+
+
+class RegexRecognizer(EntityRecognizer):
+    """One entity type, several regex rules, optional validators; a real Presidio recognizer."""
+
+    def __init__(self, entity: str, rules: list[Rule], language: str):
+        self.rules = [(re.compile(r.pattern, r.flags), r) for r in rules]
+        super().__init__(supported_entities=[entity], name=f"vvae_{entity.lower()}_{language}",
+                         supported_language=language)
+
+    def load(self) -> None:  # patterns are compiled in __init__
+        pass
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        entity = self.supported_entities[0]
+        if entities and entity not in entities:
+            return []
+        out = []
+        for rx, rule in self.rules:
+            for m in rx.finditer(text):
+                start, end = m.span(rule.group)
+                if start < 0 or end <= start:
+                    continue
+                if rule.validate and not rule.validate(text[start:end]):
+                    continue
+                out.append(RecognizerResult(entity, start, end, rule.score))
+        return out
+
+
+def structured_recognizers(language: str) -> list[RegexRecognizer]:
+    return [RegexRecognizer(entity, rules, language) for entity, rules in RULES.items()]
