@@ -1,0 +1,177 @@
+"""LoRA training on the real SmolLM2 (CPU, tiny settings): adapter learns, base stays frozen,
+validation loss is logged, a killed run resumes to the same result; packing keeps examples apart."""
+
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from vvae_pipeline.training import LoraParams, TrainParams, fingerprint, prepare_checkpoints, resolve, train_lora
+
+# Tiny: 2 x <=128 tokens a step, r=4 on two projections; a step is ~1-2 s on one busy core.
+TINY = TrainParams(lora=LoraParams(r=4, alpha=8, dropout=0.0, target_modules=("q_proj", "v_proj")),
+                   max_steps=4, batch_size=2, grad_accum=1, learning_rate=1e-3, warmup_ratio=0.0,
+                   max_length=128, eval_steps=2, save_steps=2, logging_steps=1, device="cpu", torch_threads=1)
+
+
+def dialogue_rows(shared: Path, n_train: int = 8, n_val: int = 4) -> list[dict]:
+    """SFT rows from real DailyDialog dialogues: persona system line, history, final reply x."""
+    rows = []
+    for split, name, n in (("train", "train/dialogues_train.txt", n_train),
+                           ("validation", "validation/dialogues_validation.txt", n_val)):
+        with open(shared / "dailydialog_en" / name) as fh:
+            for i, line in zip(range(n), fh):
+                turns = [t.strip() for t in line.split("__eou__") if t.strip()][:4]
+                turns = turns[: len(turns) - len(turns) % 2]
+                msgs = [{"role": "system", "content": "Persona: tone=casual; vibe=warm"}]
+                msgs += [{"role": "user" if j % 2 == 0 else "assistant", "content": t} for j, t in enumerate(turns)]
+                rows.append({"messages": msgs, "split": split})
+    return rows
+
+
+def test_resolve_picks_packing_and_kernels_only_on_gpu():
+    p = TrainParams()
+    assert resolve(p, cuda_available=False, liger_available=True, flash_available=True) == {
+        "device": "cpu", "dtype": "float32", "packing": False, "liger": False, "attn": "sdpa"}
+    assert resolve(p, cuda_available=True, liger_available=True, flash_available=True) == {
+        "device": "cuda", "dtype": "bfloat16", "packing": True, "liger": True, "attn": "flash_attention_2"}
+    assert resolve(p, True, False, False)["liger"] is False
+    assert resolve(replace(p, packing="off"), True, True, True)["packing"] is False
+
+
+def test_checkpoints_of_another_run_are_discarded(tmp_path):
+    rows = [{"messages": [{"role": "assistant", "content": "hi"}], "split": "train"}]
+    fp = fingerprint(rows, "base", TINY)
+    assert fp == fingerprint(rows, "base", TINY)
+    assert fp != fingerprint(rows, "base", replace(TINY, learning_rate=2e-3))
+    ckpt = prepare_checkpoints(tmp_path, fp)
+    (ckpt / "checkpoint-2").mkdir()
+    assert (prepare_checkpoints(tmp_path, fp) / "checkpoint-2").exists()
+    assert not (prepare_checkpoints(tmp_path, "other") / "checkpoint-2").exists()
+
+
+def test_packed_rows_do_not_attend_across_examples():
+    """Padding-free packing (the GPU path): one row holding two examples gives each the logits it
+    gets alone, because position ids restart and the attention respects the boundary."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=97, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+    model = LlamaForCausalLM(cfg).eval()
+    a = {"input_ids": [5, 6, 7, 8, 9], "labels": [-100, -100, 7, 8, 9]}
+    b = {"input_ids": [11, 12, 13], "labels": [-100, 12, 13]}
+    batch = DataCollatorForLanguageModeling(pad_token_id=0, padding_free=True)([a, b])
+    assert batch["position_ids"].tolist() == [[0, 1, 2, 3, 4, 0, 1, 2]]
+    assert "attention_mask" not in batch
+    assert batch["labels"][0, 5].item() == -100  # no loss on predicting b's first token from a
+    with torch.no_grad():
+        # use_cache=False as in training: with a cache, transformers skips the packed-sequence mask.
+        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits[0]
+        alone_a = model(input_ids=torch.tensor([a["input_ids"]])).logits[0]
+        alone_b = model(input_ids=torch.tensor([b["input_ids"]])).logits[0]
+        naive = model(input_ids=batch["input_ids"]).logits[0]  # one sequence: b would see a
+    torch.testing.assert_close(packed[:5], alone_a, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(packed[5:], alone_b, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(naive[5:], alone_b, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_tiny_lora_run_trains_adapter_only(tmp_path, smollm2_path, shared_data):
+    import torch
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, TrainerCallback
+
+    base_sd = load_file(str(Path(smollm2_path) / "model.safetensors"))
+    seen = {}
+
+    class CheckFrozen(TrainerCallback):
+        def on_train_end(self, args, state, control, model=None, **kwargs):
+            named = dict(model.named_parameters())
+            lora = {n: p for n, p in named.items() if "lora_" in n}
+            seen["trainable"] = sorted(n for n, p in named.items() if p.requires_grad)
+            seen["lora_b_norm"] = sum(p.detach().abs().sum().item() for n, p in lora.items() if "lora_B" in n)
+            seen["base_changed"] = [n for n, p in named.items() if "lora_" not in n
+                                    and (k := n.replace("base_model.model.", "").replace(".base_layer", "")) in base_sd
+                                    and not torch.equal(p.detach(), base_sd[k])]
+            seen["base_checked"] = sum(1 for n in named if "lora_" not in n)
+
+    out = tmp_path / "run"
+    stats = train_lora(dialogue_rows(shared_data), smollm2_path, out, replace(TINY, max_steps=3),
+                       backbone="smollm2-135m", variant="sp_ft", callbacks=[CheckFrozen()])
+
+    assert seen["trainable"] and all("lora_" in n for n in seen["trainable"])
+    assert len(seen["trainable"]) == 30 * 2 * 2  # 30 layers x (q, v) x (A, B)
+    assert seen["lora_b_norm"] > 0  # B starts at zero: any mass means the adapter learned
+    assert seen["base_checked"] > 200 and seen["base_changed"] == []
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("backbone", "variant", "base_model", "steps", "train_loss", "eval_loss", "final_eval_loss",
+                "real_tokens", "seconds"):
+        assert key in metrics, key
+    assert metrics["steps"] == stats["steps"] == 3
+    assert [p["step"] for p in metrics["train_loss"]] == [1, 2, 3]
+    assert [p["step"] for p in metrics["eval_loss"]] == [2, 3]  # every eval step, plus the final one
+    assert all(math.isfinite(p["loss"]) for p in metrics["eval_loss"] + metrics["train_loss"])
+    assert metrics["final_eval_loss"] == metrics["eval_loss"][-1]["loss"]
+    assert 0 < metrics["real_tokens"] <= 3 * 2 * 128
+    assert len((out / "train_log.jsonl").read_text().splitlines()) >= 5
+    assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "smollm2-135m / sp_ft" in (out / "README.md").read_text()
+
+    saved = load_file(str(out / "adapter" / "adapter_model.safetensors"))
+    assert saved and all("lora_" in k for k in saved)
+    base = AutoModelForCausalLM.from_pretrained(smollm2_path)
+    ids = torch.tensor([[1, 2, 3, 4, 5, 6]])
+    with torch.no_grad():
+        before = base(input_ids=ids).logits
+        tuned = PeftModel.from_pretrained(base, str(out / "adapter"))
+        after = tuned(input_ids=ids).logits
+    assert not torch.allclose(before, after, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, smollm2_path, shared_data):
+    import torch
+    from safetensors.torch import load_file
+    from transformers import TrainerCallback
+
+    rows = dialogue_rows(shared_data, n_train=8, n_val=2)
+    params = replace(TINY, eval_steps=100, lora=replace(TINY.lora, dropout=0.1))
+
+    class Crash(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 3:  # after checkpoint-2 was saved, before checkpoint-4
+                raise KeyboardInterrupt("simulated kill")
+
+    class GrabOptimizer(TrainerCallback):
+        def on_train_begin(self, args, state, control, optimizer=None, **kwargs):
+            opt = getattr(optimizer, "optimizer", optimizer)
+            seen["start_step"] = state.global_step
+            seen["exp_avg"] = [s["exp_avg"].clone() for s in opt.state.values() if "exp_avg" in s]
+
+    seen = {}
+    ref = train_lora(rows, smollm2_path, tmp_path / "ref", params)
+    with pytest.raises(KeyboardInterrupt):
+        train_lora(rows, smollm2_path, tmp_path / "cut", params, callbacks=[Crash()])
+    assert sorted(p.name for p in (tmp_path / "cut" / "checkpoints").glob("checkpoint-*")) == ["checkpoint-2"]
+    resumed = train_lora(rows, smollm2_path, tmp_path / "cut", params, callbacks=[GrabOptimizer()])
+
+    assert resumed["resumed_from_step"] == 2 and seen["start_step"] == 2
+    assert resumed["steps"] == ref["steps"] == 4
+    saved = torch.load(tmp_path / "cut" / "checkpoints" / "checkpoint-2" / "optimizer.pt", weights_only=True)
+    saved_avg = [s["exp_avg"] for s in saved["state"].values() if "exp_avg" in s]
+    assert seen["exp_avg"] and len(seen["exp_avg"]) == len(saved_avg)
+    assert all(torch.equal(a, b) for a, b in zip(seen["exp_avg"], saved_avg))  # Adam moments restored
+    assert [p["step"] for p in resumed["train_loss"]] == [1, 2, 3, 4]
+    assert resumed["real_tokens"] == ref["real_tokens"]
+    a = load_file(str(tmp_path / "ref" / "adapter" / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "adapter" / "adapter_model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=1e-5)

@@ -1,0 +1,113 @@
+"""The artifacts of a LoRA run: adapter, metrics.json, loss curve, model card, training log.
+
+Every file is written to a temp name and renamed into place, and the adapter folder is swapped in
+whole, so a reader (the benchmark stage) never sees half an artifact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+METRICS_KEYS = ("backbone", "variant", "base_model", "steps", "train_loss", "eval_loss", "final_eval_loss",
+                "real_tokens", "seconds")
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def loss_series(log_history: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(train_loss, eval_loss) as [{step, loss}] from a trainer's log history."""
+    train = [{"step": r["step"], "loss": r["loss"]} for r in log_history if "loss" in r and "step" in r]
+    evals = [{"step": r["step"], "loss": r["eval_loss"]} for r in log_history if "eval_loss" in r and "step" in r]
+    # A resumed run can log the same step twice (the final evaluate); keep the last of each.
+    return list({p["step"]: p for p in train}.values()), list({p["step"]: p for p in evals}.values())
+
+
+def plot_losses(train: list[dict], evals: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    if train:
+        ax.plot([p["step"] for p in train], [p["loss"] for p in train], label="train", marker=".")
+    if evals:
+        ax.plot([p["step"] for p in evals], [p["loss"] for p in evals], label="validation", marker="o")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (x tokens + end-of-turn)")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fd, tmp = tempfile.mkstemp(prefix=".loss_curve.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)
+
+
+def model_card(stats: dict, params) -> str:
+    lora = stats["lora"]
+    data = stats["data"]
+    return "\n".join([
+        f"# vvae LoRA adapter: {stats['backbone']} / {stats['variant']}",
+        "",
+        f"Base model: `{stats['base_model']}`. V-VAE SFT variant `{stats['variant']}`; loss on the final",
+        "assistant reply x and its end-of-turn token only.",
+        "",
+        "| | |", "|---|---|",
+        f"| LoRA | r={lora['r']}, alpha={lora['alpha']}, dropout={lora['dropout']}, "
+        f"targets={', '.join(lora['target_modules'])} |",
+        f"| optimizer steps | {stats['steps']} (lr {params.learning_rate}, {params.lr_scheduler}, "
+        f"batch {params.batch_size} x accum {params.grad_accum}, max_length {params.max_length}) |",
+        f"| train examples | {data['train']['examples']} ({data['train']['target_tokens']} target tokens) |",
+        f"| validation examples | {(data.get('validation') or {}).get('examples', 0)} |",
+        f"| final validation loss | {stats['final_eval_loss']} |",
+        f"| real tokens trained | {stats['real_tokens']} |",
+        f"| device | {stats['choice']['device']} {stats['choice']['dtype']}, packing={stats['choice']['packing']}, "
+        f"liger={stats['choice']['liger']} |",
+        f"| seconds | {stats['seconds']} |",
+        "",
+        "Load with `PeftModel.from_pretrained(base, 'adapter')` or vLLM `LoRARequest(name, id, 'adapter')`.",
+        "",
+    ])
+
+
+def write_outputs(trainer, out_dir: Path, stats: dict, params) -> dict:
+    """Write the artifact contract under ``out_dir``; returns ``stats`` plus the loss series and paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".adapter.", dir=out_dir))
+    try:
+        trainer.model.save_pretrained(str(tmp))
+        old = out_dir / "adapter"
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(tmp, old)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    history = trainer.state.log_history
+    train, evals = loss_series(history)
+    stats = {**stats, "train_loss": train, "eval_loss": evals, "params": asdict(params)}
+    _atomic_write(out_dir / "train_log.jsonl",
+                  "".join(json.dumps(r, default=str) + "\n" for r in history).encode())
+    _atomic_write(out_dir / "metrics.json", json.dumps(stats, indent=2, default=str).encode())
+    plot_losses(train, evals, out_dir / "loss_curve.png", f"{stats['backbone']} / {stats['variant']}")
+    _atomic_write(out_dir / "README.md", model_card(stats, params).encode())
+    return stats
