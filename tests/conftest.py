@@ -45,8 +45,22 @@ def _cpu_threads():
         pass
 
 
+# The paper's three head-to-head variants; the ablations run in the main job.
+E2E_VARIANTS = ("ft", "p_ft", "sp_ft")
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 @pytest.fixture(scope="session")
-def materialized_home(tmp_path_factory, models_dir):
+def materialized_home(tmp_path_factory, models_dir, smollm2_path):
     """The whole DAG materialized tiny, once per test session, for the default backbone.
 
     Real parts only: the packaged SmolLM2 encodes, trains and generates; Dagster runs every job on
@@ -61,6 +75,8 @@ def materialized_home(tmp_path_factory, models_dir):
     os.environ["DAGSTER_HOME"] = str(root / "dagster")
     os.environ["VVAE_HOME"] = str(root / "home")
     os.environ["VVAE_MODELS_DIR"] = str(models_dir)
+    base_weights = Path(smollm2_path) / "model.safetensors"
+    base_sha_before = _sha256(base_weights)
     try:
         result = run_pipeline(root / "home", variants=E2E_VARIANTS, size="tiny")
     finally:
@@ -70,8 +86,5 @@ def materialized_home(tmp_path_factory, models_dir):
             else:
                 os.environ[k] = v
     return SimpleNamespace(vvae_home=root / "home", dagster_home=root / "dagster", result=result,
-                           models_dir=models_dir, variants=E2E_VARIANTS)
-
-
-# The paper's three head-to-head variants; the ablations run in the main job.
-E2E_VARIANTS = ("ft", "p_ft", "sp_ft")
+                           models_dir=models_dir, variants=E2E_VARIANTS, base_sha_before=base_sha_before,
+                           base_sha_after=_sha256(base_weights))
