@@ -188,3 +188,47 @@ def rates(outputs: Sequence[str], personas: Sequence[Mapping[str, object]]) -> d
 def distance(r: Mapping[str, float], target: Mapping[str, float]) -> float:
     """Euclidean distance of (CP, EC, HM) to the target rates, in rate units (0..sqrt(3))."""
     return sum((float(r[d]) - float(target[d])) ** 2 for d in DETECTORS) ** 0.5
+
+
+def reference_personas(sft) -> dict[str, dict[str, str | None]]:
+    """Per agent, the most frequent *observed* value of every dimension across the SFT frame.
+
+    This is the persona reference the detectors check against, the same for the human replies
+    and for every model's outputs, so all rates are comparable. Only values whose ``origins``
+    entry says "observed" count (sampled priors and dropped axes say nothing about the agent);
+    each extraction counts once even though every variant repeats it. Ties go to the value that
+    sorts first, so the reference is deterministic.
+    """
+    import json
+
+    import polars as pl
+
+    from vvae_pipeline.latent import DIMENSION_NAMES
+
+    rows = sft.select(["agent_id", "extraction_id", "origins", *DIMENSION_NAMES]).unique(
+        subset=["extraction_id", "origins"], maintain_order=True
+    )
+    records = []
+    for r in rows.iter_rows(named=True):
+        try:
+            origins = json.loads(r["origins"] or "{}")
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"extraction {r['extraction_id']}: origins is not JSON ({exc.msg})") from None
+        for dim in DIMENSION_NAMES:
+            if origins.get(dim) == "observed" and r[dim] is not None:
+                records.append((r["agent_id"], r["extraction_id"], dim, r[dim]))
+    out: dict[str, dict[str, str | None]] = {
+        a: dict.fromkeys(DIMENSION_NAMES) for a in sft["agent_id"].unique().to_list()
+    }
+    if not records:
+        return out
+    obs = pl.DataFrame(records, schema=["agent_id", "extraction_id", "dimension", "value"], orient="row")
+    top = (
+        obs.unique(subset=["extraction_id", "dimension"], keep="first", maintain_order=True)
+        .group_by(["agent_id", "dimension", "value"]).len()
+        .sort(["agent_id", "dimension", "len", "value"], descending=[False, False, True, False])
+        .unique(subset=["agent_id", "dimension"], keep="first", maintain_order=True)
+    )
+    for r in top.iter_rows(named=True):
+        out[r["agent_id"]][r["dimension"]] = r["value"]
+    return out
