@@ -1,8 +1,21 @@
-"""PII scrubbing for vvae (Presidio, no spaCy model): see engine.py, recognizers.py, names.py."""
+"""PII scrubbing for vvae: Presidio analyzer + anonymizer with no spaCy model.
 
-from vvae_pipeline.scrub.engine import Finding, Scrubber
-from vvae_pipeline.scrub.recognizers import ENTITIES, STRUCTURED
-from vvae_pipeline.scrub.sessions import ScrubParams, residual_pii, scrub_sessions, subsample_agents
+params.py (no Presidio import), recognizers.py (structured types), names.py (names without NER),
+engine.py (Scrubber: fast and naive paths, placeholders), sessions.py (tables in, tables out).
+Presidio is imported on first use of anything but the params, so importing this package is cheap.
+"""
 
-__all__ = ["ENTITIES", "STRUCTURED", "Finding", "ScrubParams", "Scrubber", "residual_pii", "scrub_sessions",
-           "subsample_agents"]
+from vvae_pipeline.scrub.params import ENTITIES, STRUCTURED, ScrubParams
+
+_LAZY = {"Finding": "engine", "Scrubber": "engine", "residual_pii": "sessions", "scrub_sessions": "sessions",
+         "subsample_agents": "sessions"}
+
+__all__ = ["ENTITIES", "STRUCTURED", "ScrubParams", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"vvae_pipeline.scrub.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'vvae_pipeline.scrub' has no attribute {name!r}")

@@ -92,7 +92,7 @@ def _zh_patterns() -> tuple[list[tuple[re.Pattern, int]], re.Pattern]:
         # Before a title: "王芳老师", "李先生" (at most two given-name characters).
         (re.compile(rf"({clear_sur}{given}{{0,2}}?)(?:{honorific})"), 1),
         # Nicknames 老王 / 小李 with the unambiguous common surnames only.
-        (re.compile(rf"[老小][{g['zh_surnames_short']}]"), 0),
+        (re.compile(rf"[老小][{g['zh_surnames_short']}](?!子)"), 0),  # not 小王子 (the Little Prince)
     ], re.compile(rf"{cue}({all_sur}{given}{{1,2}})")
 
 
@@ -100,7 +100,8 @@ class GazetteerNameRecognizer(EntityRecognizer):
     """Names without a model: en given-name gazetteer + titles + cues, zh surname + cue/title."""
 
     _EN_TOKEN = re.compile(r"(?<![^\W_])[A-Z][a-z]+(?:['-][A-Z]?[a-z]+)?(?![^\W_])")
-    _EN_CUE = re.compile(r"(?:my name is|my name's|call me|i am called|named)[ ]+([A-Z][a-z]+)", re.IGNORECASE)
+    # The cue is case-insensitive, the name after it must be capitalised ("named and" is no name).
+    _EN_CUE = re.compile(r"(?i:my name is|my name's|call me|i am called|named)[ ]+([A-Z][a-z]+)")
 
     def __init__(self, language: str):
         g = gazetteer()

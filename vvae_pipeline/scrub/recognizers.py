@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
+from vvae_pipeline.scrub.params import ENTITIES, STRUCTURED  # noqa: F401 (re-exported)
+
 SEP = "\ue000"  # joins utterances in one analyzer call; no pattern below can match it
-ENTITIES = ("EMAIL", "PHONE", "CN_ID", "BANK_CARD", "PASSPORT", "URL", "IP", "HANDLE", "ADDRESS", "NAME")
-STRUCTURED = tuple(e for e in ENTITIES if e != "NAME")
 
 
 def luhn_ok(digits: str) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass
 from functools import lru_cache
 
 import polars as pl
@@ -17,18 +16,7 @@ import polars as pl
 from vvae_pipeline.schemas import ANNOTATION, TURN
 from vvae_pipeline.scrub.engine import Scrubber, canonical_value
 from vvae_pipeline.scrub.names import name_variants, names_pattern
-from vvae_pipeline.scrub.recognizers import ENTITIES
-
-
-@dataclass(frozen=True)
-class ScrubParams:
-    # The paper subsamples highly active agents so a few personas do not dominate the priors;
-    # 200 sessions x ~8 turns = ~1,600 utterances per agent per batch at most.
-    max_sessions_per_agent: int = 200
-    seed: int = 0
-    # Agent display names are persona names ("Luna"); scrubbing them too keeps handles of real
-    # operators out, at the cost of the persona's name in its own lines.
-    scrub_agent_names: bool = True
+from vvae_pipeline.scrub.params import ENTITIES, ScrubParams
 
 
 SCRUBBED_COLUMNS = {
