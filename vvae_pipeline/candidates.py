@@ -52,6 +52,11 @@ _EN_VOCATIVE = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _ZH_VOCATIVE = re.compile(r"^([\u4e00-\u9fff]{1,3})[，,！!～~]|[，,]([\u4e00-\u9fff]{1,3})[！!～~。？?]*$", re.MULTILINE)
+# Interjections and clause openers that sit where a vocative would ("Oh wow, ...", "我在听，...").
+EN_NOT_NAMES = frozenset("wow yeah yes no god gosh well sure really okay ok right nice great cool thanks "
+                         "please sorry hmm haha lol omg yay".split())
+_ZH_NOT_NAME_START = tuple("我你他她它这那好哇哈嗯哦啊唉")
+_ZH_NOT_NAME_END = tuple("了呢吧吗啊呀的")
 
 EN_HOBBIES = (
     "reading", "painting", "drawing", "hiking", "cooking", "baking", "gaming", "swimming", "running",
@@ -101,32 +106,42 @@ def _rank(counter: Counter, limit: int = MAX_CANDIDATES) -> list[str]:
     return [k for k, _ in sorted(counter.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))][:limit]
 
 
-_CLAUSE = re.compile(r"[,.!?;:~\n，。！？；：～…]+")
+_CLAUSE = re.compile(r"[,.!?;:~|\n，。！？；：～…]+")
 
 
 def phrase_units(text: str, language: str) -> set[str]:
-    """Phrases a text contains: word 2-4-grams (en) / character 2-4-grams (zh), plus whole short
-    clauses (1-4 words / 1-5 characters) such as "just saying" or "哼"."""
+    """Phrases a text contains: word 2-4-grams (en), plus whole short clauses (1-4 words, or 1-6
+    characters in zh) such as "just saying" or "哼". Chinese has no word boundaries, so its 2-4
+    character n-grams are taken only at clause edges ("真的假的，…", "…绝了"): sliding windows through
+    a sentence gave fragments like "去打羽毛" as top candidates."""
+    return _units(text, language)[0]
+
+
+def _units(text: str, language: str) -> tuple[set[str], set[str]]:
+    """(every phrase unit, the units that are whole short clauses)."""
     text = _clean(text).lower()
     units: set[str] = set()
+    clauses: set[str] = set()
     for clause in _CLAUSE.split(text):
         clause = clause.strip()
         if language == "zh":
             runs = _ZH_RUN.findall(clause)
-            if len(runs) == 1 and runs[0] == clause and len(clause) <= 5 and clause not in ZH_STOP:
+            if len(runs) == 1 and runs[0] == clause and len(clause) <= 6 and clause not in ZH_STOP:
                 units.add(clause)
-            for run in runs:
+                clauses.add(clause)
+            for run in runs[:1] + runs[-1:]:
                 for n in (2, 3, 4):
-                    units.update(run[i : i + n] for i in range(len(run) - n + 1)
-                                 if not all(ch in ZH_STOP for ch in run[i : i + n]))
+                    if len(run) > n:
+                        units.update(g for g in (run[:n], run[-n:]) if not all(ch in ZH_STOP for ch in g))
         else:
             words = _EN_WORD.findall(clause)
             if 1 <= len(words) <= 4 and not all(w in EN_STOP for w in words):
                 units.add(" ".join(words))
+                clauses.add(" ".join(words))
             for n in (2, 3, 4):
                 units.update(" ".join(words[i : i + n]) for i in range(len(words) - n + 1)
                              if not all(w in EN_STOP for w in words[i : i + n]))
-    return units
+    return units, clauses
 
 
 def phrase_counts(texts: list[str], language: str) -> Counter:
@@ -148,14 +163,15 @@ def repeated_ngrams(agent_texts: list[str], language: str, limit: int = MAX_CAND
     so "oh my" does not crowd out "oh my god".
     """
     here = phrase_counts(agent_texts, language)
+    whole = set().union(*(_units(t, language)[1] for t in agent_texts)) if agent_texts else set()
     mine = agent_counts if agent_counts is not None else here
     others = other_counts or Counter()
     scored = {g: mine[g] - others[g] for g in here if mine[g] >= 2 and others[g] * 3 <= mine[g]}
-    kept = Counter({
-        g: c for g, c in scored.items()
-        if not any(g != o and g in o and mine[o] >= mine[g] for o in scored)
-    })
-    return _rank(kept, limit)
+    kept = [g for g in scored if not any(g != o and g in o and mine[o] >= mine[g] for o in scored)]
+    # Whole short clauses ("just saying") before fragments of longer sentences ("never change my
+    # mind" out of "I never change my mind once it's made up"), then by evidence, longer first.
+    kept.sort(key=lambda g: (g not in whole, -scored[g], -len(g), g))
+    return kept[:limit]
 
 
 def emoji_counts(agent_texts: list[str]) -> Counter:
@@ -178,16 +194,18 @@ def vocative_counts(agent_texts: list[str], language: str) -> Counter:
         if language == "zh":
             for m in _ZH_VOCATIVE.finditer(text):
                 name = m.group(1) or m.group(2)
-                if name and name not in ZH_STOP and len(name) >= 2:
+                if (name and name not in ZH_STOP and len(name) >= 2 and not name.startswith(_ZH_NOT_NAME_START)
+                        and not name.endswith(_ZH_NOT_NAME_END)):
                     counts[name] += 1
             for pet in pets:
-                if pet in text:
+                # At a clause edge only: "当老师这么多年" mentions a teacher, "老师，…" addresses one.
+                if re.search(rf"(?:^|[，,。！!？?～~\s]){pet}|{pet}(?:[，,。！!？?～~]|$)", text):
                     counts[pet] += 2  # a known pet name is stronger evidence than position alone
         else:
             low = text.lower()
             for m in _EN_VOCATIVE.finditer(low):
                 name = m.group(1) or m.group(2)
-                if name and name not in EN_STOP and len(name) >= 2:
+                if name and name not in EN_STOP and name not in EN_NOT_NAMES and len(name) >= 2:
                     counts[name] += 1
             for pet in pets:
                 if re.search(rf"\b{pet}\b", low):
@@ -260,6 +278,12 @@ def _by_evidence(here: Counter, agent: Counter | None, limit: int = MAX_CANDIDAT
     return _rank(Counter({k: agent.get(k, 0) * 100 + c for k, c in here.items()}), limit)
 
 
+def _cut(text: str, spans: list[str]) -> str:
+    for span in spans:
+        text = re.sub(re.escape(span), " | ", text, flags=re.IGNORECASE)
+    return text
+
+
 def find_candidates(agent_texts: list[str], all_texts: list[str], language: str,
                     agent: AgentEvidence | None = None, others: AgentEvidence | None = None) -> dict[str, list[str]]:
     """Candidate values per open dimension, best first; an empty list means only null is allowed.
@@ -268,12 +292,14 @@ def find_candidates(agent_texts: list[str], all_texts: list[str], language: str,
     them only this item's text counts (a catchphrase must then repeat inside it).
     """
     nick = _by_evidence(vocative_counts(agent_texts, language), agent and agent.vocatives)
-    hobby = _by_evidence(hobby_counts(agent_texts, language), agent and agent.hobbies)
-    phrases = repeated_ngrams(agent_texts, language, MAX_CANDIDATES * 2,
-                              agent and agent.phrases, others and others.phrases)
-    # A repeated clause that is just the agent's nickname or hobby mention is not its catchphrase.
-    taken = [v for v in nick[:1] + hobby[:1] if v]
-    phrases = [p for p in phrases if not any(t in p or p in t for t in taken)][:MAX_CANDIDATES]
+    lexicon = ZH_HOBBIES if language == "zh" else EN_HOBBIES
+    hobby = _by_evidence(hobby_counts(agent_texts, language), agent and agent.hobbies, limit=99)
+    # Spans with a known hobby word first: "baking sourdough" before "meeting new" (people).
+    hobby = sorted(hobby, key=lambda h: not any(w in h for w in lexicon))[:MAX_CANDIDATES]
+    # A repeated phrase that is just the agent's nickname or hobby mention is not its catchphrase:
+    # cut those spans out before looking for phrases.
+    cut = [_cut(t, nick[:1] + hobby[:1]) for t in agent_texts]
+    phrases = repeated_ngrams(cut, language, MAX_CANDIDATES, agent and agent.phrases, others and others.phrases)
     return {
         "catchphrase": phrases,
         "emoji": _by_evidence(emoji_counts(agent_texts), agent and agent.emojis),

@@ -121,7 +121,7 @@ class TransformersEngine(Engine):
             self._compiler = xgr.GrammarCompiler(info, max_threads=1)
 
     def _grammar(self, schema: dict):
-        key = json.dumps(schema, sort_keys=True, ensure_ascii=False)
+        key = json.dumps(schema, ensure_ascii=False)  # key order kept: fields come out in prompt order
         if key not in self._grammars:
             # any_whitespace=False: compact JSON, so a small model cannot loop on spaces.
             self._grammars[key] = self._compiler.compile_json_schema(key, any_whitespace=False)

@@ -1,0 +1,87 @@
+"""Encode stage: scrubbed sessions of one landed batch -> persona extractions (the latent z per example)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from assets.partitions import batch_partitions
+from resources.llm import EncoderResource
+from resources.storage import StorageResource, atomic_write_json
+from vvae_pipeline import schemas
+from vvae_pipeline.extract import ExtractParams, build_items, extract
+
+
+class ExtractConfig(dg.Config):
+    max_new_tokens: int | None = Field(default=None, description="token budget per output; None: the encoder "
+                                                                 "resource's (128)")
+    batch_size: int | None = Field(default=None, description="items per engine call; None: the resource's (16)")
+    constrain_open: bool = Field(default=True, description="open fields choose among candidate spans found in "
+                                                           "the agent's text (needed for small encoders)")
+    max_context_turns: int = Field(default=4, description="latest turns of c shown in the prompt")
+    max_turn_chars: int = Field(default=120, description="characters kept per shown turn")
+    use_cache: bool = Field(default=True, description="reuse outputs cached under <home>/cache/extract")
+
+    def to_params(self, encoder: EncoderResource, cache_dir: Path) -> ExtractParams:
+        return ExtractParams(
+            max_new_tokens=self.max_new_tokens or encoder.max_new_tokens,
+            batch_size=self.batch_size or encoder.batch_size,
+            cache_dir=str(cache_dir) if self.use_cache else None,
+            constrain_open=self.constrain_open,
+            max_context_turns=self.max_context_turns,
+            max_turn_chars=self.max_turn_chars,
+        )
+
+
+def truth_path(storage: StorageResource) -> Path:
+    return storage.root / "demo" / "truth.parquet"
+
+
+@dg.asset(
+    partitions_def=batch_partitions,
+    group_name="encode",
+    description="One persona z per annotated example (c, x) of the batch: nine grounded values or null "
+                "with a reason, plus status, raw output, engine, model and prompt version.",
+)
+def persona_extractions(context: dg.AssetExecutionContext, config: ExtractConfig, encoder: EncoderResource,
+                        storage: StorageResource, scrubbed_sessions: pl.DataFrame) -> dg.MaterializeResult:
+    batch = context.partition_key
+    params = config.to_params(encoder, storage.root / "cache" / "extract")
+    items, skipped = build_items(scrubbed_sessions)
+    engine = encoder.build_engine(storage.models_dir)
+    context.log.info(f"encoding {items.height} examples of batch {batch} with {engine.name}:{engine.model}")
+    df, stats = extract(items, engine, params)
+    report = schemas.validate(df, schemas.PersonaExtraction)
+    if not report.passed:
+        raise dg.Failure(f"persona_extractions breaks its contract: {report.summary()}")
+
+    metadata = {
+        "rows": df.height,
+        "engine": f"{engine.name}:{engine.model}",
+        "status_counts": dg.MetadataValue.json(stats["status"]),
+        "grounding_rejections": stats["grounding_rejections"],
+        "grounding_rejections_by_dim": dg.MetadataValue.json(stats["grounding_rejections_by_dim"]),
+        "off_schema_values": stats["off_schema_values"],
+        "null_rate": dg.MetadataValue.json(stats["null_rate"]),
+        "skipped_annotations": dg.MetadataValue.json(skipped),
+        "cached_items": stats["n_cached"],
+        "generated_items": stats["n_generated"],
+        "items_per_s": stats["items_per_s"],
+    }
+    truth = truth_path(storage)
+    if truth.exists():
+        from vvae_pipeline.encoder_quality import score
+
+        quality = score(df, pl.read_parquet(truth))
+        quality.update(batch=batch, engine=engine.name, model=engine.model)
+        atomic_write_json(quality, storage.artifact_dir("persona_extractions", batch) / "quality.json")
+        metadata["quality_macro_f1"] = quality["macro_f1"]
+        metadata["quality"] = dg.MetadataValue.json(
+            {d: {k: m[k] for k in ("precision", "recall", "null_rate")} for d, m in quality["dimensions"].items()})
+        context.log.info("encoder quality (macro F1 %s): %s", quality["macro_f1"],
+                         json.dumps({d: (m["precision"], m["recall"]) for d, m in quality["dimensions"].items()}))
+    return dg.MaterializeResult(value=df, metadata=metadata)

@@ -1,0 +1,229 @@
+"""The persona encoder's pure parts: items, candidate spans, grounding, parsing, caching, scoring."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from vvae_pipeline import candidates as cand
+from vvae_pipeline import latent
+from vvae_pipeline.encoder_quality import score
+from vvae_pipeline.engines import FakeEngine, Result
+from vvae_pipeline.extract import PROMPT_VERSION, ExtractParams, build_items, build_prompt, extract, extraction_id
+from vvae_pipeline.grounding import NOT_GROUNDED, NOT_SHOWN, OFF_SCHEMA, parse_output
+from vvae_pipeline.schemas import PersonaExtraction, ScrubbedSession, validate
+
+
+def _turns(*pairs):
+    return [{"role": r, "text": t, "ts": None} for r, t in pairs]
+
+
+def _session(sid, agent, lang, turns, annotations, batch="b1", line=1):
+    return {"batch_id": batch, "source_file": f"{batch}.jsonl", "source_line": line, "session_id": sid,
+            "agent_id": agent, "user_id": "u_" + sid, "language": lang, "turns": turns,
+            "annotations": [{"turn_index": ti, "rewritten_text": x, "annotator_id": "ann"} for ti, x in annotations],
+            "x_source": "annotation", "pii_found": 0}
+
+
+def sessions_frame(rows) -> pl.DataFrame:
+    df = pl.DataFrame(rows, schema=ScrubbedSession.to_schema().columns and {
+        "batch_id": pl.Utf8, "source_file": pl.Utf8, "source_line": pl.Int64, "session_id": pl.Utf8,
+        "agent_id": pl.Utf8, "user_id": pl.Utf8, "language": pl.Utf8,
+        "turns": pl.List(pl.Struct({"role": pl.Utf8, "text": pl.Utf8, "ts": pl.Utf8})),
+        "annotations": pl.List(pl.Struct({"turn_index": pl.Int64, "rewritten_text": pl.Utf8, "annotator_id": pl.Utf8})),
+        "x_source": pl.Utf8, "pii_found": pl.Int64})
+    assert validate(df, ScrubbedSession).passed
+    return df
+
+
+EN = _session("s_en", "agent_luna", "en", _turns(
+    ("user", "Ugh, work was exhausting today."),
+    ("agent", "Hey sunshine, tell me more about the work. no worries at all 🌙"),
+    ("user", "My boss [NAME_1] yelled again."),
+    ("agent", "Take a deep breath, no worries at all. I spent the evening stargazing, it clears my head."),
+    ("user", "thanks"),
+), [(5, "Hey sunshine, sleep on it. no worries at all 🌙"), (3, "Take a deep breath 🌙")])
+ZH = _session("s_zh", "agent_meimei", "zh", _turns(
+    ("user", "今天工作累死了。"),
+    ("agent", "哼，笨蛋，跟我说说工作的事吧。"),
+    ("user", "老板又骂我了"),
+    ("agent", "哼，我昨天又去画画了，特别解压。😤"),
+), [(4, "笨蛋，先睡一觉，明天再决定。哼")])
+
+
+@pytest.fixture
+def items():
+    df, skipped = build_items(sessions_frame([EN, ZH]))
+    assert skipped == {"empty_reply": 0, "turn_index_out_of_range": 0, "duplicate_annotation": 0}
+    return df
+
+
+def test_build_items_context_reply_and_lineage(items):
+    assert items.height == 3
+    row = items.filter(pl.col("session_id") == "s_en", pl.col("turn_index") == 3).row(0, named=True)
+    assert [t["text"] for t in row["context"]] == [t["text"] for t in EN["turns"][:3]]
+    assert row["reply"] == "Take a deep breath 🌙"
+    assert (row["batch_id"], row["source_file"], row["source_line"]) == ("b1", "b1.jsonl", 1)
+    assert row["extraction_id"] == extraction_id("s_en", 3) != extraction_id("s_en", 5)
+
+
+@pytest.mark.parametrize("ann, reason", [((2, "   "), "empty_reply"), ((9, "hi"), "turn_index_out_of_range"),
+                                         ((1, "again"), "duplicate_annotation")])
+def test_build_items_skips_bad_annotations_with_a_reason(ann, reason):
+    s = _session("s1", "a", "en", _turns(("user", "hi"), ("agent", "hello")), [(1, "hey"), ann])
+    df, skipped = build_items(sessions_frame([s]))
+    assert df.height == 1 and skipped[reason] == 1
+
+
+def test_candidates_en_catchphrase_emoji_nickname_hobby():
+    texts = [t["text"] for t in EN["turns"] if t["role"] == "agent"] + [EN["annotations"][0]["rewritten_text"]]
+    found = cand.find_candidates(texts, texts, "en")
+    assert found["catchphrase"][0] == "no worries at all"
+    assert found["emoji"] == ["🌙"]
+    assert found["nickname"][0] == "sunshine"
+    assert "stargazing" in found["hobby"]
+    assert "work" in found["topic"]
+    # Scrubber placeholders are never offered as values.
+    assert not any("name_1" in v.lower() for vs in found.values() for v in vs)
+
+
+def test_candidates_zh():
+    texts = [t["text"] for t in ZH["turns"] if t["role"] == "agent"] + [ZH["annotations"][0]["rewritten_text"]]
+    found = cand.find_candidates(texts, texts, "zh")
+    assert "哼" in found["catchphrase"]
+    assert "笨蛋" in found["nickname"]
+    assert found["hobby"][0] == "画画"
+    assert found["emoji"] == ["😤"]
+
+
+def test_catchphrase_shared_by_every_agent_is_nobodys():
+    mine = cand.agent_evidence(["take a deep breath, ok", "take a deep breath now", "just saying", "just saying!"], "en")
+    others = cand.agent_evidence(["take a deep breath, fine", "take a deep breath again", "take a deep breath"], "en")
+    found = cand.repeated_ngrams(["take a deep breath, just saying"], "en", agent_counts=mine.phrases,
+                                 other_counts=others.phrases)
+    assert found == ["just saying"]
+
+
+@pytest.mark.parametrize("value, dim, reason", [
+    ("oh my god", "catchphrase", NOT_GROUNDED),  # not in the agent's text
+    ("🔥", "emoji", NOT_GROUNDED),
+    ("bestie", "nickname", NOT_GROUNDED),
+    ("grumpy", "tone", OFF_SCHEMA),  # outside the closed set
+    ("x" * 41, "topic", OFF_SCHEMA),  # over max_len
+])
+def test_grounding_nulls_values_with_a_reason(value, dim, reason):
+    out = {d: None for d in latent.DIMENSION_NAMES} | {dim: value}
+    parsed = parse_output(json.dumps(out), "hey sunshine, no worries at all 🌙", None)
+    assert parsed.values[dim] is None and parsed.reasons[dim] == reason
+    assert parsed.rejected == ([dim] if reason == NOT_GROUNDED else [])
+
+
+def test_grounding_keeps_and_normalises_real_values():
+    out = {d: None for d in latent.DIMENSION_NAMES} | {"catchphrase": "No Worries At All", "emoji": ":crescent_moon:",
+                                                       "tone": "Soft", "relationship": "best friend"}
+    parsed = parse_output(json.dumps(out), "Hey sunshine, no worries at all 🌙", None)
+    assert parsed.values["catchphrase"] == "no worries at all"
+    assert parsed.values["emoji"] == "🌙"
+    assert parsed.values["tone"] == "gentle"  # synonym onto the closed set
+    assert parsed.values["relationship"] == "close_friend"
+    assert parsed.reasons["nickname"] == NOT_SHOWN
+
+
+def test_constrained_open_value_outside_candidates_is_off_schema():
+    out = {d: None for d in latent.DIMENSION_NAMES} | {"hobby": "stargazing"}
+    parsed = parse_output(json.dumps(out), "i love stargazing", {"hobby": ["reading"]})
+    assert parsed.values["hobby"] is None and parsed.reasons["hobby"] == OFF_SCHEMA
+
+
+@pytest.mark.parametrize("text", ["", "not json", "[1, 2]", '{"catchphrase": "unterminated'])
+def test_unparseable_output_is_failed(text):
+    parsed = parse_output(text, "anything", None)
+    assert not parsed.ok and all(v is None for v in parsed.values.values())
+
+
+def test_prompt_lists_candidates_and_language(items):
+    row = items.filter(pl.col("language") == "zh").row(0, named=True)
+    schema = latent.json_schema({"catchphrase": ["哼"], "nickname": ["笨蛋"]})
+    msgs = build_prompt(row["context"], row["reply"], "zh", schema, ExtractParams())
+    assert msgs[0]["role"] == "system" and "人设" in msgs[0]["content"]
+    assert "哼 | null" in msgs[1]["content"] and row["reply"] in msgs[1]["content"]
+
+
+def test_extract_rows_match_contract_and_are_grounded(items):
+    df, stats = extract(items, FakeEngine(), ExtractParams())
+    assert validate(df, PersonaExtraction).passed
+    assert stats["status"] == {"ok": 3, "retried": 0, "failed": 0}
+    en = df.filter(pl.col("session_id") == "s_en", pl.col("turn_index") == 5).row(0, named=True)
+    assert en["catchphrase"] == "no worries at all" and en["emoji"] == "🌙" and en["nickname"] == "sunshine"
+    assert en["prompt_version"] == PROMPT_VERSION and en["engine"] == "fake"
+    # Every grounded value occurs in the agent's own text.
+    for r in df.iter_rows(named=True):
+        agent = " ".join([t["text"] for t in r["context"] if t["role"] == "agent"] + [r["reply"]]).lower()
+        for d in ("catchphrase", "emoji", "nickname"):
+            assert r[d] is None or r[d] in agent
+
+
+def test_extract_counts_rejections_failures_and_retries(items):
+    bad = {d: None for d in latent.DIMENSION_NAMES} | {"catchphrase": "made up phrase", "tone": "calm"}
+    # Item 2 hits the budget twice (first try and the 2x retry): failed. Item 3: all null.
+    nulls = json.dumps({d: None for d in latent.DIMENSION_NAMES})
+    engine = FakeEngine(script=[Result(json.dumps(bad), "stop"), Result("{", "length"), Result(nulls, "stop"),
+                                Result('{"ton', "length")])
+    df, stats = extract(items, engine, ExtractParams(batch_size=8))
+    assert engine.calls == [3, 1]
+    assert sorted(df["status"].to_list()) == ["failed", "ok", "ok"]
+    assert stats["status"]["failed"] == 1
+    assert stats["off_schema_values"] >= 1  # "made up phrase" is not among the candidates
+    reasons = [json.loads(r) for r in df["null_reasons"].to_list()]
+    assert any(r.get("catchphrase") == OFF_SCHEMA for r in reasons)
+    assert any(set(r.values()) == {"engine_failed"} for r in reasons)
+
+
+def test_cache_resumes_without_recomputing(items, tmp_path):
+    params = ExtractParams(batch_size=2, cache_dir=str(tmp_path))
+    crashing = FakeEngine()
+    original = crashing._generate
+
+    def crash_on_second_call(prompts, schemas, max_tokens):
+        if len(crashing.calls) == 1:
+            raise RuntimeError("engine died")
+        return original(prompts, schemas, max_tokens)
+
+    crashing._generate = crash_on_second_call
+    with pytest.raises(RuntimeError):
+        extract(items, crashing, params)  # first chunk of 2 is committed before the crash
+    resumed = FakeEngine()
+    df1, stats1 = extract(items, resumed, params)
+    assert stats1["n_cached"] == 2 and stats1["n_generated"] == 1 and resumed.calls == [1]
+    again = FakeEngine()
+    df2, stats2 = extract(items, again, params)
+    assert again.calls == [] and stats2["n_cached"] == 3
+    assert df1.equals(df2)
+    other_model = FakeEngine(model="another")  # the model is part of the key
+    extract(items, other_model, params)
+    assert other_model.calls == [2, 1]
+
+
+def test_score_precision_recall_and_null_rate():
+    keys = {"session_id": ["a", "a", "b", "c"], "turn_index": [1, 3, 1, 1]}
+    none = [None] * 4
+    truth = pl.DataFrame({**keys, **{d: none for d in latent.DIMENSION_NAMES}}, schema_overrides={
+        d: pl.Utf8 for d in latent.DIMENSION_NAMES}).with_columns(
+        pl.Series("catchphrase", ["just saying", None, "哼", "let's gooo"]), pl.Series("tone", ["calm"] * 4))
+    pred = truth.with_columns(pl.Series("catchphrase", ["Just Saying", "made up", None, "let's gooo"]),
+                              pl.Series("tone", ["calm", "calm", "cold", None]))
+    result = score(pred, truth)
+    cp, tone = result["dimensions"]["catchphrase"], result["dimensions"]["tone"]
+    assert (cp["precision"], cp["recall"], cp["null_rate"]) == (round(2 / 3, 4), round(2 / 3, 4), 0.25)
+    assert (tone["precision"], tone["recall"], tone["null_rate"]) == (round(2 / 3, 4), 0.5, 0.25)
+    assert result["dimensions"]["hobby"]["precision"] is None and result["n_matched"] == 4
+    with pytest.raises(ValueError, match="lacks columns"):
+        score(pred, truth.drop("hobby"))
+
+
+def test_length_then_success_is_retried(items):
+    engine = FakeEngine(script=[Result('{"catchphrase": ', "length")])
+    df, stats = extract(items.head(1), engine, ExtractParams())
+    assert engine.calls == [1, 1] and df["status"].to_list() == ["retried"] and stats["status"]["retried"] == 1
