@@ -42,7 +42,7 @@ def dimensions_in_latent_space(df: pl.DataFrame) -> ValidationReport:
         return r
     axis_of = {d: BY_NAME[d].axis for d in DIMENSION_NAMES}
     bad = (df.select("dimension", "axis").unique(maintain_order=True)
-           .filter(pl.col("axis") != pl.col("dimension").replace_strict(axis_of, default=None)
+           .filter(pl.col("axis").ne_missing(pl.col("dimension").replace_strict(axis_of, default=None))
                    | ~pl.col("dimension").is_in(DIMENSION_NAMES)))
     return _report(df, "dimension", "dimension in the latent space, on its own axis",
                    [f"{d} (axis {a})" for d, a in bad.iter_rows()])

@@ -1,0 +1,63 @@
+"""sft_dataset: one SFT variant for one backbone (partition ``backbone|variant``)."""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from assets.partitions import backbone_variant_partitions, split_backbone_variant
+from resources.storage import StorageResource, atomic_write_bytes, atomic_write_json
+from vvae_pipeline.schemas import SFTExample, validate
+from vvae_pipeline.sft import SFTParams, build_sft, dataset_card
+
+
+class SFTConfig(dg.Config):
+    seed: int = Field(0, description="Seed of prior sampling, the agent split and the per-split cap. "
+                      "Same seed, same dataset, bit for bit.")
+    train_fraction: float = Field(0.8, description="Share of agents in the train split.")
+    validation_fraction: float = Field(0.1, description="Share of agents in the validation split.")
+    test_fraction: float = Field(0.1, description="Share of agents in the test split (what the benchmark uses).")
+    max_examples_per_split: int | None = Field(
+        None, description="Keep at most this many examples per split (seeded choice, same rows for every "
+        "variant); None keeps all.")
+
+    def to_params(self) -> SFTParams:
+        return SFTParams(seed=self.seed, train_fraction=self.train_fraction,
+                         validation_fraction=self.validation_fraction, test_fraction=self.test_fraction,
+                         max_examples_per_split=self.max_examples_per_split)
+
+
+@dg.asset(
+    partitions_def=backbone_variant_partitions,
+    group_name="sft",
+    ins={"persona_extractions": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
+         "persona_priors": dg.AssetIn()},
+    description="Chat-format SFT examples of one variant (FT, P+FT, SP+FT, ablations) with an agent-disjoint "
+                "train/validation/test split; the test split is what the benchmark generates on.",
+)
+def sft_dataset(context: dg.AssetExecutionContext, config: SFTConfig, storage: StorageResource,
+                persona_extractions: pl.DataFrame, persona_priors: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    backbone, variant = split_backbone_variant(context)
+    df, stats = build_sft(persona_extractions, persona_priors, backbone, variant, config.to_params())
+    report = validate(df, SFTExample)
+    if not report.passed:
+        raise ValueError(f"sft_dataset {backbone}|{variant} breaks schemas.SFTExample: {report.summary()}")
+
+    card = dataset_card(stats)
+    art = storage.artifact_dir("sft_dataset", context.partition_key)
+    atomic_write_bytes(art / "dataset_card.md", card.encode())
+    atomic_write_json(stats, art / "stats.json")
+    context.log.info(f"{backbone}|{variant}: {stats['n_examples']} examples, "
+                     + ", ".join(f"{s} {v['examples']}" for s, v in stats["splits"].items()))
+    return dg.Output(df, metadata={
+        "dataset_card": dg.MetadataValue.md(card),
+        "card_path": dg.MetadataValue.path(str(art / "dataset_card.md")),
+        "examples": stats["n_examples"],
+        **{f"{s}_examples": v["examples"] for s, v in stats["splits"].items()},
+        **{f"{s}_agents": v["agents"] for s, v in stats["splits"].items()},
+        "with_system_message": stats["with_system_message"],
+    })
+
+
+SFT_ASSETS = [sft_dataset]
