@@ -5,8 +5,6 @@ manager). The blocking checks (one per rule in vvae_pipeline.prior_checks) stop 
 when a prior table is wrong; the drift check only warns.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 import polars as pl
 

@@ -1,7 +1,5 @@
 """sft_dataset: one SFT variant for one backbone (partition ``backbone|variant``)."""
 
-from __future__ import annotations
-
 import dagster as dg
 import polars as pl
 from pydantic import Field
