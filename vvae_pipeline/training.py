@@ -150,7 +150,7 @@ def build_sft_trainer(model, tokenizer, train_ds, eval_ds, params: TrainParams, 
         bf16=choice["dtype"] == "bfloat16",
         fp16=choice["dtype"] == "float16",
         use_cpu=not gpu,
-        gradient_checkpointing=params.gradient_checkpointing,
+        activation_checkpointing=params.gradient_checkpointing,
         use_liger_kernel=choice["liger"],
         max_length=params.max_length,
         packing=choice["packing"],
@@ -201,6 +201,19 @@ class _LogCallback:
         return LogCallback()
 
 
+def _finished(checkpoint: str) -> bool:
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    return state.get("max_steps", 0) > 0 and state["global_step"] >= state["max_steps"]
+
+
+def _load_finished(trainer, checkpoint: str) -> None:
+    from peft import load_peft_weights, set_peft_model_state_dict
+    from transformers import TrainerState
+
+    set_peft_model_state_dict(trainer.model, load_peft_weights(checkpoint))
+    trainer.state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
+
+
 def train_lora(examples: list[dict], base_model: str, out_dir: str | Path, params: TrainParams, *,
                backbone: str = "", variant: str = "",
                callbacks: list | None = None, emit: Callable[[str], None] | None = None) -> dict:
@@ -235,9 +248,16 @@ def train_lora(examples: list[dict], base_model: str, out_dir: str | Path, param
         cbs.append(_LogCallback.make(emit))
     trainer = build_sft_trainer(model, tokenizer, train_ds, eval_ds, params, choice, str(ckpt_dir), cbs)
     last = get_last_checkpoint(str(ckpt_dir))
-    if last and emit:
-        emit(f"resuming from {Path(last).name}")
-    trainer.train(resume_from_checkpoint=last)
+    if last and _finished(last):
+        # Same fingerprint and the checkpoint is the final step: reload instead of training on (the
+        # trainer would otherwise run one extra step past max_steps when resumed at the end).
+        _load_finished(trainer, last)
+        if emit:
+            emit(f"{Path(last).name} is the final step of this run; reusing it")
+    else:
+        if last and emit:
+            emit(f"resuming from {Path(last).name}")
+        trainer.train(resume_from_checkpoint=last)
     final_eval = {}
     if eval_ds is not None:
         # The last eval step usually coincides with the final step; evaluate again only if it did not.

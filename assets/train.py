@@ -1,0 +1,107 @@
+"""lora_checkpoint: one LoRA adapter per backbone x variant, trained on that partition's sft_dataset.
+
+The run happens in a subprocess (TrainerResource, Dagster Pipes) inside the "gpu" concurrency
+pool, so at most one training holds the accelerator at a time (the pool's limit lives in the
+instance config: ``concurrency: pools: default_limit: 1``). Artifacts follow the contract in
+vvae_pipeline/training.py under storage.artifact_dir("lora_checkpoint", partition).
+"""
+
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from assets.partitions import backbone_variant_partitions, split_backbone_variant
+from resources.storage import StorageResource
+from resources.trainer import TrainerResource
+from vvae_pipeline.models import resolve_model_path
+from vvae_pipeline.schemas import SFTExample, validate
+from vvae_pipeline.training import LoraParams, TrainParams, params_to_dict
+
+
+class TrainConfig(dg.Config):
+    """Per-run training knobs; the defaults are the production values (7B-class backbone, one H100)."""
+
+    lora_r: int = Field(16, description="LoRA rank")
+    lora_alpha: int = Field(32, description="LoRA alpha (scale = alpha / r = 2)")
+    lora_dropout: float = Field(0.05, description="dropout on the LoRA input")
+    lora_targets: list[str] | None = Field(None, description="module names; None: the backbone's registry entry")
+    max_steps: int = Field(-1, description="optimizer steps; -1: num_epochs decides")
+    num_epochs: float = Field(3.0, description="epochs over the train split when max_steps is -1")
+    batch_size: int = Field(2, description="rows per device per micro-step (packed rows of max_length on GPU)")
+    grad_accum: int = Field(4, description="micro-steps per optimizer step: 2 x 2048 x 4 = 16,384 tokens")
+    learning_rate: float = Field(2e-4, description="peak learning rate")
+    warmup_ratio: float = Field(0.03, description="share of steps spent warming up")
+    lr_scheduler: str = Field("cosine", description="transformers scheduler name")
+    max_length: int = Field(2048, description="tokens per example (history is cut from the left)")
+    eval_steps: int = Field(50, description="validation loss every this many steps")
+    save_steps: int = Field(50, description="checkpoint every this many steps (resume point)")
+    logging_steps: int = Field(10, description="train loss logged every this many steps")
+    seed: int = Field(0, description="seed for data order, LoRA init and dropout")
+    dtype: str = Field("auto", description="auto: bfloat16 on GPU, float32 on CPU")
+    packing: str = Field("auto", description="auto (padding-free packing on GPU) | on | off")
+    use_liger: str = Field("auto", description="Liger fused kernels: auto (GPU + installed) | on | off")
+    gradient_checkpointing: bool = Field(False, description="trade ~40% speed for activation memory")
+
+    def to_params(self) -> TrainParams:
+        lora = LoraParams(r=self.lora_r, alpha=self.lora_alpha, dropout=self.lora_dropout,
+                          target_modules=tuple(self.lora_targets) if self.lora_targets else None)
+        fields = {k: v for k, v in self.model_dump().items() if not k.startswith("lora_")}
+        return TrainParams(lora=lora, **fields)
+
+
+# The main job's CPU setting: ~60-100 short examples, 2 cores, <= ~45 s per adapter with model load.
+TINY_TRAIN = dict(max_steps=6, batch_size=4, grad_accum=1, max_length=256, learning_rate=1e-3, warmup_ratio=0.0,
+                  eval_steps=3, save_steps=3, logging_steps=1)
+
+
+def tiny_run_config() -> dg.RunConfig:
+    """Run config that makes lora_checkpoint train tiny (the main job and the e2e test pass it)."""
+    return dg.RunConfig(ops={"lora_checkpoint": TrainConfig(**TINY_TRAIN)})
+
+
+@dg.asset(
+    partitions_def=backbone_variant_partitions,
+    group_name="train",
+    deps=["sft_dataset"],
+    pool="gpu",
+    kinds={"pytorch"},
+    description="LoRA adapter (PEFT folder) fine-tuned on this backbone x variant SFT set, with metrics, "
+                "loss curve, model card and training log.",
+)
+def lora_checkpoint(context: dg.AssetExecutionContext, config: TrainConfig, trainer: TrainerResource,
+                    storage: StorageResource) -> dg.MaterializeResult:
+    backbone, variant = split_backbone_variant(context)
+    data_path = storage.table_path("sft_dataset", context.partition_key)
+    if not data_path.exists():
+        raise FileNotFoundError(f"sft_dataset {context.partition_key} is not materialized ({data_path})")
+    df = pl.read_parquet(data_path)
+    report = validate(df, SFTExample)
+    if not report.passed:
+        raise ValueError(f"sft_dataset {context.partition_key} breaks its contract: {report.summary()}")
+    counts = dict(df.group_by("split").len().iter_rows())
+    if not counts.get("train"):
+        raise ValueError(f"sft_dataset {context.partition_key} has no train rows (splits: {counts})")
+
+    out_dir = storage.artifact_dir("lora_checkpoint", context.partition_key)
+    base_model = resolve_model_path(backbone, storage.models_dir)
+    stats = trainer.train(context, data_path=data_path, base_model=base_model, out_dir=out_dir,
+                          params=params_to_dict(config.to_params()), backbone=backbone, variant=variant)
+    context.log.info(f"{backbone}/{variant}: {stats['steps']} steps, final eval loss {stats['final_eval_loss']}")
+    final_eval = stats["final_eval_loss"]
+    return dg.MaterializeResult(metadata={
+        "adapter": dg.MetadataValue.path(str(out_dir / "adapter")),
+        "metrics": dg.MetadataValue.path(str(out_dir / "metrics.json")),
+        "loss_curve": dg.MetadataValue.path(str(out_dir / "loss_curve.png")),
+        "model_card": dg.MetadataValue.path(str(out_dir / "README.md")),
+        "train_log": dg.MetadataValue.path(str(out_dir / "train_log.jsonl")),
+        "base_model": dg.MetadataValue.text(base_model),
+        "steps": dg.MetadataValue.int(stats["steps"]),
+        "resumed_from_step": dg.MetadataValue.int(stats.get("resumed_from_step", 0)),
+        "final_eval_loss": dg.MetadataValue.float(float(final_eval)) if final_eval is not None
+        else dg.MetadataValue.text("no validation rows"),
+        "real_tokens": dg.MetadataValue.int(stats["real_tokens"]),
+        "seconds": dg.MetadataValue.float(float(stats["seconds"])),
+        "train_rows": dg.MetadataValue.int(counts.get("train", 0)),
+        "validation_rows": dg.MetadataValue.int(counts.get("validation", 0)),
+    })

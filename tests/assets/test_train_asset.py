@@ -1,0 +1,114 @@
+"""lora_checkpoint materialized with Dagster on a tiny sft_dataset parquet, training in a real
+Dagster Pipes subprocess with the real SmolLM2 on CPU."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from assets.train import TINY_TRAIN, TrainConfig, lora_checkpoint, tiny_run_config
+from resources.storage import StorageResource, atomic_write_parquet
+from resources.trainer import TrainerResource
+from vvae_pipeline.latent import DIMENSION_NAMES
+from vvae_pipeline.schemas import MESSAGE, SFTExample, validate
+
+PARTITION = "smollm2-135m|ft"
+
+
+def sft_frame(shared: Path, n_train: int = 6, n_val: int = 2) -> pl.DataFrame:
+    """A schemas.SFTExample table built from real DailyDialog dialogues."""
+    rows = []
+    for split, name, n in (("train", "train/dialogues_train.txt", n_train),
+                           ("validation", "validation/dialogues_validation.txt", n_val)):
+        with open(shared / "dailydialog_en" / name) as fh:
+            for i, line in zip(range(n), fh):
+                turns = [t.strip() for t in line.split("__eou__") if t.strip()][:4]
+                turns = turns[: len(turns) - len(turns) % 2]
+                msgs = [{"role": "user" if j % 2 == 0 else "assistant", "content": t} for j, t in enumerate(turns)]
+                rows.append({
+                    "batch_id": "b0", "source_file": name, "source_line": i + 1,
+                    "example_id": f"{split}-{i}", "extraction_id": f"e-{split}-{i}", "session_id": f"s-{split}-{i}",
+                    "agent_id": f"agent-{i % 3}", "backbone": "smollm2-135m", "variant": "ft", "split": split,
+                    "language": "en", "messages": msgs, "reply": turns[-1],
+                    **{d: None for d in DIMENSION_NAMES}, "origins": json.dumps({d: "none" for d in DIMENSION_NAMES}),
+                })
+    schema = {c: pl.Utf8 for c in rows[0]} | {"source_line": pl.Int64, "messages": pl.List(MESSAGE)}
+    return pl.DataFrame(rows, schema=schema)
+
+
+@pytest.fixture
+def storage(tmp_path, models_dir) -> StorageResource:
+    return StorageResource(home=str(tmp_path / "vvae"), models=str(models_dir))
+
+
+def materialize(storage: StorageResource, instance=None, **config) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [lora_checkpoint], partition_key=PARTITION, raise_on_error=False, instance=instance,
+        resources={"trainer": TrainerResource(device="cpu", torch_threads=1), "storage": storage},
+        run_config=dg.RunConfig(ops={"lora_checkpoint": TrainConfig(**{**TINY_TRAIN, **config})}),
+    )
+
+
+def test_tiny_run_config_targets_the_asset():
+    cfg = tiny_run_config().ops["lora_checkpoint"]
+    assert cfg.max_steps == TINY_TRAIN["max_steps"] and cfg.max_length <= 256
+    assert TrainConfig().max_steps == -1 and TrainConfig().max_length == 2048  # production defaults
+
+
+def test_missing_sft_dataset_fails_clearly(storage):
+    result = materialize(storage)
+    assert not result.success
+    assert "sft_dataset smollm2-135m|ft is not materialized" in str(result.get_step_failure_events()[0].event_specific_data.error)
+
+
+def test_contract_breaking_sft_dataset_is_refused(storage, shared_data):
+    atomic_write_parquet(sft_frame(shared_data).drop("origins"), storage.table_path("sft_dataset", PARTITION))
+    result = materialize(storage)
+    assert not result.success
+    assert "breaks its contract" in str(result.get_step_failure_events()[0].event_specific_data.error)
+
+
+@pytest.mark.slow
+def test_lora_checkpoint_materializes_in_a_pipes_subprocess(storage, shared_data, smollm2_path):
+    df = sft_frame(shared_data)
+    assert validate(df, SFTExample).passed
+    atomic_write_parquet(df, storage.table_path("sft_dataset", PARTITION))
+
+    instance = dg.DagsterInstance.ephemeral()
+    tiny = dict(max_steps=2, batch_size=2, max_length=128, eval_steps=2, save_steps=2, lora_r=4, lora_alpha=8,
+                lora_targets=["q_proj", "v_proj"])
+    result = materialize(storage, instance, **tiny)
+    assert result.success
+    mat = result.asset_materializations_for_node("lora_checkpoint")[0]
+    meta = mat.metadata
+    out = storage.artifact_dir("lora_checkpoint", PARTITION)
+    assert meta["adapter"].value == str(out / "adapter")
+    assert meta["steps"].value == 2 and meta["train_rows"].value == 6 and meta["validation_rows"].value == 2
+    assert meta["base_model"].value == smollm2_path
+    # The worker's numeric log lines reached Dagster through Pipes (and no dialogue text did).
+    logs = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any(m.startswith("step 2/2: ") and "eval_loss" in m for m in logs)
+    assert not any(df["reply"][0] in m for m in logs)
+    assert meta["real_tokens"].value > 0
+
+    metrics = json.loads(Path(meta["metrics"].value).read_text())
+    assert metrics["backbone"] == "smollm2-135m" and metrics["variant"] == "ft" and metrics["steps"] == 2
+    assert metrics["final_eval_loss"] == pytest.approx(meta["final_eval_loss"].value)
+    assert [p["step"] for p in metrics["eval_loss"]] == [2]
+    adapter_cfg = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert adapter_cfg["r"] == 4 and sorted(adapter_cfg["target_modules"]) == ["q_proj", "v_proj"]
+    assert (out / "checkpoints" / "checkpoint-2").is_dir()
+
+    # Re-materializing the same run resumes from its last checkpoint instead of training again.
+    from safetensors.torch import load_file
+
+    first = load_file(str(out / "adapter" / "adapter_model.safetensors"))
+    again = materialize(storage, instance, **tiny)
+    assert again.success
+    meta2 = again.asset_materializations_for_node("lora_checkpoint")[0].metadata
+    assert meta2["resumed_from_step"].value == 2 and meta2["steps"].value == 2
+    second = load_file(str(out / "adapter" / "adapter_model.safetensors"))
+    assert first.keys() == second.keys() and all((first[k] == second[k]).all() for k in first)
+    assert meta2["final_eval_loss"].value == pytest.approx(meta["final_eval_loss"].value)
