@@ -1,7 +1,5 @@
 """Encode stage: scrubbed sessions of one landed batch -> persona extractions (the latent z per example)."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 

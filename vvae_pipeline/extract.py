@@ -136,7 +136,7 @@ def batch_evidence(rows: list[dict]) -> dict[str, tuple[AgentEvidence, AgentEvid
     return out
 
 
-def _candidates(context: list[dict], reply: str, language: str,
+def item_candidates(context: list[dict], reply: str, language: str,
                 evidence: tuple[AgentEvidence, AgentEvidence] | None = None) -> dict[str, list[str]]:
     found = find_candidates(agent_texts(context, reply), [m["text"] for m in context] + [reply], language,
                             *(evidence or (None, None)))
@@ -149,7 +149,7 @@ def extract(items: pl.DataFrame, engine: Engine, params: ExtractParams) -> tuple
     t0 = time.perf_counter()
     rows = items.to_dicts()
     evidence = batch_evidence(rows)
-    cands = [_candidates(r["context"], r["reply"], r["language"], evidence[r["agent_id"]]) for r in rows]
+    cands = [item_candidates(r["context"], r["reply"], r["language"], evidence[r["agent_id"]]) for r in rows]
     schemas = [latent.json_schema(c if params.constrain_open else None) for c in cands]
     prompts = [build_prompt(r["context"], r["reply"], r["language"], s, params) for r, s in zip(rows, schemas)]
     keys = [cache_key(PROMPT_VERSION, engine.name, engine.model, r["context"], r["reply"], c)
