@@ -1,0 +1,106 @@
+"""Ingest and scrub stages: one landed batch -> raw_sessions (+ quarantine) -> scrubbed_sessions.
+
+Raw tables hold pre-scrub text: their checks report counts and rule names only, never failure
+cases (assets/checks.py ``show_cases=False``). Everything after the scrubber is PII-free, and the
+blocking ``no_pii`` check re-runs every detector (plus each session's own display names from
+raw_sessions) over the scrubbed text to prove it before anything downstream runs.
+"""
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from assets.checks import check_result
+from assets.partitions import batch_partitions
+from resources.storage import StorageResource
+from vvae_pipeline import schemas
+from vvae_pipeline.scrub.params import ENTITIES, ScrubParams
+
+RAW = dg.AssetKey("raw_sessions")
+QUARANTINE = dg.AssetKey("raw_sessions_quarantine")
+SCRUBBED = dg.AssetKey("scrubbed_sessions")
+
+
+class ScrubConfig(dg.Config):
+    max_sessions_per_agent: int = Field(default=ScrubParams.max_sessions_per_agent, ge=1,
+                                        description="cap on sessions per agent per batch (seeded subsample), "
+                                                    "so a few very active agents do not dominate the priors")
+    seed: int = Field(default=ScrubParams.seed, description="seed of the per-agent subsample")
+    scrub_agent_names: bool = Field(default=ScrubParams.scrub_agent_names,
+                                    description="also replace the agent's display name in the text")
+
+    def to_params(self) -> ScrubParams:
+        return ScrubParams(max_sessions_per_agent=self.max_sessions_per_agent, seed=self.seed,
+                           scrub_agent_names=self.scrub_agent_names)
+
+
+@dg.multi_asset(
+    outs={
+        "raw_sessions": dg.AssetOut(description="Sessions of one landed file that pass docs/session.schema.json "
+                                                "and the cross-field rules; duplicates keep the latest line."),
+        "raw_sessions_quarantine": dg.AssetOut(description="Every record of the batch that was not accepted, "
+                                                           "with file, line, reason and the raw record."),
+    },
+    partitions_def=batch_partitions,
+    group_name="ingest",
+    check_specs=[
+        dg.AssetCheckSpec("records_accounted_for", asset=RAW, blocking=True,
+                          description="records read = accepted + quarantined"),
+        dg.AssetCheckSpec("schema", asset=RAW, blocking=True, description="schemas.RawSession"),
+        dg.AssetCheckSpec("schema", asset=QUARANTINE, blocking=True, description="schemas.QuarantineRow"),
+    ],
+)
+def ingest_batch(context: dg.AssetExecutionContext, storage: StorageResource):
+    from vvae_pipeline.landing import find_batch_file, read_landed_file
+
+    key = context.partition_key
+    path = find_batch_file(storage.landing_dir, key)
+    raw, quarantine, stats = read_landed_file(path, batch_id=key)
+    reasons = stats["quarantine_reasons"]  # value-free reason kinds -> counts
+    context.log.info(f"{path.name}: read {stats['read']}, accepted {stats['accepted']}, "
+                     f"quarantined {stats['quarantined']} {reasons}")
+    yield dg.Output(raw, output_name="raw_sessions", metadata={
+        "source_file": path.name, "read": stats["read"], "accepted": stats["accepted"],
+        "quarantined": stats["quarantined"], "blank_lines": stats["blank_lines"],
+        "languages": dg.MetadataValue.json(dict(raw.group_by("language").len().iter_rows())),
+    })
+    yield dg.Output(quarantine, output_name="raw_sessions_quarantine", metadata={
+        "source_file": path.name, "reasons": dg.MetadataValue.json(reasons),
+    })
+    accounted = stats["read"] == raw.height + quarantine.height
+    yield dg.AssetCheckResult(check_name="records_accounted_for", asset_key=RAW, passed=accounted, metadata={
+        "read": stats["read"], "accepted": raw.height, "quarantined": quarantine.height})
+    yield check_result("schema", RAW, schemas.validate(raw, schemas.RawSession), show_cases=False)
+    yield check_result("schema", QUARANTINE, schemas.validate(quarantine, schemas.QuarantineRow), show_cases=False)
+
+
+@dg.asset(
+    partitions_def=batch_partitions,
+    group_name="scrub",
+    description="raw_sessions with PII replaced by typed placeholders consistent within a session "
+                "([NAME_1] stays [NAME_1]), display names dropped, highly active agents subsampled.",
+    check_specs=[
+        dg.AssetCheckSpec("no_pii", asset=SCRUBBED, blocking=True,
+                          description="no detector (nor the session's own display names) fires on scrubbed text"),
+        dg.AssetCheckSpec("schema", asset=SCRUBBED, blocking=True, description="schemas.ScrubbedSession"),
+    ],
+)
+def scrubbed_sessions(context: dg.AssetExecutionContext, config: ScrubConfig, raw_sessions: pl.DataFrame):
+    from vvae_pipeline.scrub import Scrubber, residual_pii, scrub_sessions
+
+    scrubber = Scrubber()
+    scrubbed, stats = scrub_sessions(raw_sessions, config.to_params(), scrubber)
+    names = {r["session_id"]: tuple(n for n in (r["user_name"], r["agent_name"]) if n)
+             for r in raw_sessions.select("session_id", "user_name", "agent_name").iter_rows(named=True)}
+    left = residual_pii(scrubbed, names, scrubber)
+    by_type = stats["pii_by_type"]
+    context.log.info(f"scrubbed {stats['sessions_out']} sessions ({stats['sessions_dropped_by_cap']} dropped by "
+                     f"the per-agent cap): {stats['pii_total']} entities replaced {by_type}")
+    yield dg.Output(scrubbed, metadata={
+        "sessions_in": stats["sessions_in"], "sessions_dropped_by_cap": stats["sessions_dropped_by_cap"],
+        "utterances": stats["utterances"], "utterances_with_pii": stats["utterances_with_pii"],
+        "pii_total": stats["pii_total"], **{f"pii_{e.lower()}": by_type[e] for e in ENTITIES},
+    })
+    yield dg.AssetCheckResult(check_name="no_pii", asset_key=SCRUBBED, passed=sum(left.values()) == 0,
+                              metadata={f"residual_{e.lower()}": n for e, n in left.items()})
+    yield check_result("schema", SCRUBBED, schemas.validate(scrubbed, schemas.ScrubbedSession))
