@@ -1,0 +1,113 @@
+"""benchmark_report materialized for real: SmolLM2 on CPU, two tiny real LoRA adapters, the
+sft_dataset partitions loaded through the io_manager with the by-backbone partition mapping."""
+
+import json
+import sys
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/benchmark_frames.py
+from benchmark_frames import sft_frame  # noqa: E402
+
+from assets.partitions import backbone_variant_partitions  # noqa: E402
+from assets.report import ReportConfig, benchmark_report  # noqa: E402
+from resources.storage import ParquetIOManager, StorageResource  # noqa: E402
+from vvae_pipeline.variants import VARIANT_KEYS  # noqa: E402
+
+BACKBONE = "smollm2-135m"
+TRAINED = ("ft", "sp_ft")
+
+
+def make_adapter(base_path: str, out: Path, seed: int) -> None:
+    """A real PEFT LoRA adapter on SmolLM2 with its (zero-initialised) B matrices perturbed."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from vvae_pipeline.models import load_causal_lm
+
+    model = get_peft_model(load_causal_lm(base_path),
+                           LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+    model.save_pretrained(out)
+
+
+@dg.asset(partitions_def=backbone_variant_partitions, name="sft_dataset")
+def _sft_stub():
+    raise AssertionError("not selected: its partitions are written by the test")
+
+
+@dg.asset(partitions_def=backbone_variant_partitions, name="lora_checkpoint")
+def _lora_stub():
+    raise AssertionError("not selected: adapters are written by the test")
+
+
+@pytest.mark.slow
+def test_benchmark_report_materializes(tmp_path, smollm2_path, models_dir, shared_data):
+    storage = StorageResource(home=str(tmp_path), models=str(models_dir))
+    # The io_manager loads every variant partition of the backbone (by_backbone mapping).
+    df = sft_frame(variants=VARIANT_KEYS)
+    for variant, part in df.partition_by("variant", as_dict=True).items():
+        path = storage.table_path("sft_dataset", f"{BACKBONE}|{variant[0]}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part.write_parquet(path)
+    for i, variant in enumerate(TRAINED):
+        d = storage.artifact_dir("lora_checkpoint", f"{BACKBONE}|{variant}")
+        make_adapter(smollm2_path, d / "adapter", seed=i)
+        (d / "metrics.json").write_text(json.dumps({
+            "backbone": BACKBONE, "variant": variant, "base_model": smollm2_path, "steps": 4,
+            "train_loss": [{"step": s, "loss": 2.0 - 0.2 * s - 0.1 * i} for s in range(1, 5)],
+            "eval_loss": [{"step": 2, "loss": 1.9 - 0.1 * i}, {"step": 4, "loss": 1.7 - 0.1 * i}],
+            "final_eval_loss": 1.7 - 0.1 * i, "real_tokens": 1234, "seconds": 12.5}))
+    qdir = tmp_path / "artifacts" / "persona_extractions" / "b1"
+    qdir.mkdir(parents=True)
+    (qdir / "quality.json").write_text(json.dumps({"catchphrase": {"precision": 0.9, "recall": 0.5, "null_rate": 0.7}}))
+
+    config = ReportConfig(max_test_prompts=4, max_new_tokens=12, shots=[2], dialogbench_items_per_task=1,
+                          dialogbench_tasks=["ic_en", "ed_zh"], dialogbench_systems=["base", "sp_ft"],
+                          dialogbench_dir=str(shared_data))
+    result = dg.materialize(
+        [_sft_stub, _lora_stub, benchmark_report],
+        selection=[benchmark_report],
+        partition_key=BACKBONE,
+        resources={"storage": storage, "io_manager": ParquetIOManager(home=str(tmp_path))},
+        run_config=dg.RunConfig({"benchmark_report": config}),
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    mat = result.asset_materializations_for_node("benchmark_report")[0]
+    md = mat.metadata["report"].value
+    out = storage.artifact_dir("benchmark_report", BACKBONE)
+    summary = json.loads((out / "summary.json").read_text())
+    systems = {s["system"]: s for s in summary["systems"]}
+
+    # Trained adapters, the base model and the 2-shot baseline generated; p_ft has no adapter.
+    assert {"human", "ft", "sp_ft", "base", "2-shot"} <= set(systems)
+    assert systems["p_ft"]["status"] == "not trained" and "not trained" in md
+    assert all(systems[s]["n"] == 4 for s in ("human", "ft", "sp_ft", "base", "2-shot"))
+    # Human targets come from the detectors on the chosen human replies (hand-countable).
+    samples = pl.read_parquet(out / "samples.parquet")
+    human = samples.filter(pl.col("system") == "human")
+    assert summary["human"]["cp"] == pytest.approx(human["cp"].mean())
+    # Real generations: the perturbed adapter changes what the model says.
+    outs = {s: samples.filter(pl.col("system") == s).sort("extraction_id")["output"].to_list() for s in ("base", "sp_ft")}
+    assert outs["base"] != outs["sp_ft"] and all(isinstance(o, str) for o in outs["base"])
+    # One plain sentence names the closest variant; it is one of the trained ones.
+    closest = min(("ft", "sp_ft"), key=lambda s: (systems[s]["distance"], s))
+    assert mat.metadata["closest"].value.startswith(f"The variant closest to the human targets is {systems[closest]['label']}")
+    # DialogBench ran for both systems on both tasks, each item rotated through 4 positions.
+    for system in ("base", "sp_ft"):
+        tasks = summary["dialogbench"][system]
+        assert set(tasks) == {"IC-en", "ED-zh"} and all(sum(t["picked_position"]) == 4 for t in tasks.values())
+    # Loss curves, the encoder's numbers and the decoding parameters are in the report.
+    assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG" and "data:image/png;base64," in md
+    report_md = (out / "report.md").read_text()
+    assert "| dimension | null_rate | precision | recall |\n|---|---|---|---|\n| catchphrase | 0.700 | 0.900 | 0.500 |" in report_md
+    assert summary["settings"]["decoding"]["max_new_tokens"] == 12
+    assert "<table>" in (out / "report.html").read_text()
