@@ -110,21 +110,32 @@ def prepare_checkpoints(out_dir: Path, fp: str) -> Path:
     return ckpt
 
 
-def build_sft_trainer(model, tokenizer, train_ds, eval_ds, params: TrainParams, choice: dict, output_dir: str,
-                      callbacks: list | None = None, peft: bool = True):
-    """An SFTTrainer on pre-tokenised ``{input_ids, labels}`` datasets; the bench uses it too."""
-    import torch
-    from peft import LoraConfig
-    from trl import SFTConfig, SFTTrainer
+def counting_sft_trainer():
+    """SFTTrainer that counts real (non-pad) tokens into ``state.num_input_tokens_seen``.
 
-    class _Trainer(SFTTrainer):
-        # Real (non-pad) tokens, kept in the trainer state so the count survives a resume. Padded
-        # batches carry an attention mask; padding-free packed rows (no pad_to_multiple_of) have no pads.
+    Kept in the trainer state so the count survives a resume. Padded batches carry an attention
+    mask; padding-free packed rows (no pad_to_multiple_of) contain no pads at all.
+    """
+    import torch
+    from trl import SFTTrainer
+
+    class CountingSFTTrainer(SFTTrainer):
         def training_step(self, model, inputs, num_items_in_batch=None):
             ids = inputs["input_ids"]
             real = inputs["attention_mask"].sum() if "attention_mask" in inputs else torch.tensor(ids.numel())
             self.state.num_input_tokens_seen += int(self.accelerator.gather(real.reshape(1).to(ids.device)).sum())
             return super().training_step(model, inputs, num_items_in_batch)
+
+    return CountingSFTTrainer
+
+
+def build_sft_trainer(model, tokenizer, train_ds, eval_ds, params: TrainParams, choice: dict, output_dir: str,
+                      callbacks: list | None = None, peft: bool = True):
+    """An SFTTrainer on pre-tokenised ``{input_ids, labels}`` datasets; the bench uses it too."""
+    from peft import LoraConfig
+    from trl import SFTConfig
+
+    _Trainer = counting_sft_trainer()
 
     gpu = choice["device"] == "cuda"
     evaluate = eval_ds is not None and len(eval_ds) > 0
