@@ -183,3 +183,43 @@ def test_dataset_card_reports_counts_and_sampled_shares(inputs):
     assert cells[4] == f"{sampled / df.height:.1%}"
     # 1 of the 6 usable rows shows a tone.
     assert cells[2] == f"{5 / 6:.1%}"
+
+
+def _cped_extractions(path, n_dialogues: int = 40) -> pl.DataFrame:
+    """Extraction-shaped rows from real CPED dialogue: each utterance after the first is a reply x
+    of its speaker (the agent), with up to 3 earlier turns as context. The Big-Five extraversion
+    label stands in for an extracted personality on even rows; odd rows leave it null."""
+    d = pl.read_csv(path / "cped_zh" / "valid_split.csv")
+    d = d.filter(pl.col("Dialogue_ID").is_in(d["Dialogue_ID"].unique(maintain_order=True).head(n_dialogues)))
+    speakers = {s: f"spk-{i}" for i, s in enumerate(d["Speaker"].unique(maintain_order=True))}
+    rows = []
+    for _, dlg in d.group_by("Dialogue_ID", maintain_order=True):
+        turns = dlg.select("Speaker", "Utterance", "Extraversion").rows()
+        for i in range(1, len(turns)):
+            speaker, text, extraversion = turns[i]
+            ctx = [{"role": "agent" if s == speaker else "user", "text": t} for s, t, _ in turns[max(0, i - 3):i]]
+            rows.append({"agent_id": speakers[speaker], "language": "zh", "context": ctx, "reply": text,
+                         "turn_index": i, "personality": None if len(rows) % 2 else
+                         {"high": "outgoing", "low": "introverted"}.get(extraversion)})
+    return extraction_frame(rows)
+
+
+def test_real_cped_dialogue_gives_agent_disjoint_chinese_sft_rows(shared_data):
+    ext = _cped_extractions(shared_data)
+    priors = build_priors(ext)[0]
+    df, stats = build_sft(ext, priors, "smollm2-135m", "sp_ft", SFTParams(seed=1))
+    assert validate(df, SFTExample).passed and df.height == ext.height
+    assert df.group_by("agent_id").agg(pl.col("split").n_unique())["split"].max() == 1
+    assert all(v["agents"] >= 1 for v in stats["splits"].values())
+    by_id = {r["extraction_id"]: r for r in ext.iter_rows(named=True)}
+    for row in df.iter_rows(named=True):
+        src = by_id[row["extraction_id"]]
+        msgs = row["messages"]
+        assert msgs[-1]["content"] == src["reply"]
+        assert [m["content"] for m in msgs[1:-1]] == [t["text"] for t in src["context"]]
+        assert [m["role"] for m in msgs[1:-1]] == [{"agent": "assistant", "user": "user"}[t["role"]]
+                                                   for t in src["context"]]
+        shown = {"outgoing": "性格 外向", "introverted": "性格 内向"}[row["personality"]]
+        assert msgs[0]["role"] == "system" and shown in msgs[0]["content"]
+        if src["personality"] is not None:
+            assert row["personality"] == src["personality"]
