@@ -48,11 +48,11 @@ def plot_top_values(priors: pl.DataFrame, k: int = 5, dpi: int = 72) -> bytes:
             ax.set_yticks([])
         ax.set_title(f"{dim} ({BY_NAME[dim].axis})", fontsize=10)
     fig.suptitle(f"Top {k} prior values per dimension (probability)")
-    fig.tight_layout()
     buf = io.BytesIO()
     with warnings.catch_warnings():
         # CJK and emoji glyphs may be missing from the default font; labels above carry code points.
         warnings.simplefilter("ignore")
+        fig.tight_layout()
         fig.savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
     return buf.getvalue()
