@@ -11,7 +11,8 @@ log-probability of its letter as the first answer token (renormalised over the n
 Small models prefer some letters whatever the content (position bias), so every item is asked
 n times with the options rotated through every position (rotation r puts choice i at letter
 (i + r) mod n); the prediction is the choice with the highest mean log-probability over the
-rotations. We report that de-biased accuracy, the plain accuracy averaged over rotations, and
+rotations (a tie, as from a model that picks one letter whatever the content, counts as wrong).
+We report that de-biased accuracy, the plain accuracy averaged over rotations, and
 how often each letter was picked (uniform = no position bias).
 """
 
@@ -246,7 +247,9 @@ def evaluate(items: Sequence[dict], score_letters: LetterScorer) -> dict:
         n = len(item["choices"])
         gold = LETTERS.index(item["label"])
         pred = max(range(n), key=lambda i: sums[k][i])
-        per_item.append({"id": item["id"], "gold": item["choices"][gold], "pred": item["choices"][pred],
+        if sum(1 for v in sums[k] if v >= sums[k][pred] - 1e-6) > 1:
+            pred = -1  # a tie (e.g. a model that picks one letter whatever the content) is no answer
+        per_item.append({"id": item["id"], "gold": item["choices"][gold], "pred": item["choices"][pred] if pred >= 0 else None,
                          "correct": pred == gold, "rotations_correct": hits[k], "n_rotations": n})
         t = tasks.setdefault(item["task"] + "-" + item["language"], {"n": 0, "debiased": 0, "per_rotation": 0.0,
                                                                      "chance": 0.0, "all_rotations": 0})

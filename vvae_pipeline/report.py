@@ -56,11 +56,14 @@ def closest_sentence(summary: pl.DataFrame) -> str:
     adapters = ok.filter(pl.col("kind") == "adapter").sort(["distance", "system"])
     if adapters.is_empty():
         return "No variant has a trained adapter, so no variant can be compared with the human targets."
-    best = adapters.row(0, named=True)
-    text = (f"The variant closest to the human targets is {best['label']} ({best['system']}): Euclidean distance "
-            f"{best['distance']:.4f} over (CP, EC, HM), smaller is better.")
+    best_d = adapters["distance"][0]
+    tied = adapters.filter(pl.col("distance") <= best_d + 1e-12).to_dicts()
+    names = " and ".join(f"{r['label']} ({r['system']})" for r in tied)
+    verb = "is" if len(tied) == 1 else "are (tied)"
+    text = (f"The variant closest to the human targets {verb} {names}: Euclidean distance {best_d:.4f} over "
+            "(CP, EC, HM), smaller is better.")
     overall = ok.sort(["distance", "system"]).row(0, named=True)
-    if overall["system"] != best["system"]:
+    if overall["distance"] < best_d - 1e-12:
         text += f" Among all systems, {overall['label']} is closer still ({overall['distance']:.4f})."
     return text
 
@@ -189,7 +192,8 @@ def markdown(inp: ReportInputs, images: dict[str, str]) -> str:
                  ["paper targets (reference)", *(_pct(PAPER_TARGETS[d]) for d in DETECTOR_LABELS), "-"]]
     sys_rows = [[f"{r['label']} (`{r['system']}`)" + ("" if r["status"] == "ok" else f": {r['status']}"),
                  _pct(r["cp"]), _pct(r["ec"]), _pct(r["hm"]), _num(r["distance"])]
-                for r in s.filter(pl.col("kind") != "human").sort(["status", "distance"], nulls_last=True).to_dicts()]
+                for r in s.filter(pl.col("kind") != "human").with_columns((pl.col("status") != "ok").alias("_missing"))
+                 .sort(["_missing", "distance"], nulls_last=True).to_dicts()]
     out = [f"# Benchmark report: {inp.backbone}", "", f"**{closest_sentence(s)}**", "",
            f"Test examples: {int(inp.human['n'])}; persona reference = each agent's most frequent observed value "
            "per dimension (identical for human replies and every system).", "",
