@@ -105,6 +105,7 @@ def with_messages(df: pl.DataFrame, system: str = "system") -> pl.DataFrame:
         base.select("_row", "context").explode("context").drop_nulls("context").unnest("context")
         .select("_row", pl.col("role").replace_strict(ROLE_MAP, default=None, return_dtype=pl.Utf8),
                 pl.col("text").alias("content"))
+        .filter(pl.col("content").is_not_null())  # a turn with no text says nothing; trainers reject it
     )
     sys_turn = base.filter(pl.col(system).is_not_null()).select("_row", role=pl.lit("system"),
                                                                   content=pl.col(system))

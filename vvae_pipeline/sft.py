@@ -63,8 +63,10 @@ def build_sft(extractions: pl.DataFrame, priors: pl.DataFrame, backbone: str, va
     if dup.len():
         raise ValueError(f"extraction_id not unique: {dup.head(3).to_list()} (same batch loaded twice?)")
     _check_roles(rows)
-    rows = normalize_persona_columns(rows)
     n_usable = rows.height
+    # A blank target x gives nothing to learn (and trainers reject it): left out of every variant.
+    rows = normalize_persona_columns(rows.filter(pl.col("reply").str.strip_chars() != ""))
+    n_blank = n_usable - rows.height
     observed_share = {d: round(1 - rows[d].null_count() / rows.height, 4) if rows.height else 0.0
                       for d in DIMENSION_NAMES}
 
@@ -95,6 +97,7 @@ def build_sft(extractions: pl.DataFrame, priors: pl.DataFrame, backbone: str, va
         "backbone": backbone, "variant": variant, "variant_label": var.label,
         "template": TEMPLATE_VERSION, "params": asdict(params),
         "n_input_rows": extractions.height, "n_failed_skipped": extractions.height - n_usable,
+        "n_blank_reply_skipped": n_blank,
         "n_examples": df.height, "splits": per_split,
         "languages": dict(df.group_by("language").len().sort("language").iter_rows()),
         "observed_share_in_input": observed_share,
@@ -113,7 +116,8 @@ def dataset_card(stats: dict) -> str:
         f"# SFT set {stats['backbone']} / {stats['variant_label']} (`{stats['variant']}`)",
         "",
         f"{stats['n_examples']} examples from {stats['n_input_rows']} extraction rows "
-        f"({stats['n_failed_skipped']} failed extractions left out). Persona template `{stats['template']}`, "
+        f"({stats['n_failed_skipped']} failed extractions and {stats['n_blank_reply_skipped']} blank replies "
+        f"left out). Persona template `{stats['template']}`, "
         f"seed {p['seed']}, split fractions train {p['train_fraction']} / validation "
         f"{p['validation_fraction']} / test {p['test_fraction']} by agent"
         + (f", at most {p['max_examples_per_split']} examples per split." if p["max_examples_per_split"] else "."),

@@ -68,6 +68,17 @@ def test_history_roles_and_final_turn(inputs):
     assert empty["messages"] == [{"role": "assistant", "content": "reply 6"}]  # no persona, no history
 
 
+def test_blank_replies_and_textless_turns_are_left_out():
+    ext = extraction_frame([
+        {"agent_id": "a1", "reply": "   "},
+        {"agent_id": "a2", "context": [{"role": "user", "text": None}, {"role": "agent", "text": "ok"}]},
+    ])
+    df, stats = build_sft(ext, build_priors(ext)[0], "smollm2-135m", "p_ft", SFTParams())
+    assert df["extraction_id"].to_list() == ["e1"] and stats["n_blank_reply_skipped"] == 1
+    assert df["messages"][0].to_list() == [{"role": "assistant", "content": "ok"},
+                                           {"role": "assistant", "content": "reply 1"}]
+
+
 @pytest.mark.parametrize(("persona", "lang", "lines"), [
     ({"catchphrase": "you know", "relationship": "close_friend", "hobby": "hiking"}, "en",
      [HEADER["en"], 'Talking style: catchphrase "you know"', "Interaction: relationship close friend",
