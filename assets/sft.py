@@ -38,6 +38,10 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTConfig, storage: S
                 persona_extractions: pl.DataFrame, persona_priors: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     backbone, variant = split_backbone_variant(context)
     df, stats = build_sft(persona_extractions, persona_priors, backbone, variant, config.to_params())
+    if df.height == 0:
+        raise ValueError(f"sft_dataset {backbone}|{variant}: no usable extraction rows "
+                         f"({stats['n_input_rows']} rows, {stats['n_failed_skipped']} failed, "
+                         f"{stats['n_blank_reply_skipped']} blank replies)")
     report = validate(df, SFTExample)
     if not report.passed:
         raise ValueError(f"sft_dataset {backbone}|{variant} breaks schemas.SFTExample: {report.summary()}")
