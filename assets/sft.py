@@ -11,8 +11,10 @@ from vvae_pipeline.sft import SFTParams, build_sft, dataset_card
 
 
 class SFTConfig(dg.Config):
-    seed: int = Field(0, description="Seed of prior sampling, the agent split and the per-split cap. "
-                      "Same seed, same dataset, bit for bit.")
+    seed: int = Field(0, description="Seed of prior sampling (SP+FT and ablations). Same seeds, same dataset, "
+                      "bit for bit.")
+    split_seed: int = Field(0, description="Seed of the agent split and the per-split cap; keep it fixed to "
+                            "score different sampling seeds on the same test agents.")
     train_fraction: float = Field(0.8, description="Share of agents in the train split.")
     validation_fraction: float = Field(0.1, description="Share of agents in the validation split.")
     test_fraction: float = Field(0.1, description="Share of agents in the test split (what the benchmark uses).")
@@ -21,7 +23,7 @@ class SFTConfig(dg.Config):
         "variant); None keeps all.")
 
     def to_params(self) -> SFTParams:
-        return SFTParams(seed=self.seed, train_fraction=self.train_fraction,
+        return SFTParams(seed=self.seed, split_seed=self.split_seed, train_fraction=self.train_fraction,
                          validation_fraction=self.validation_fraction, test_fraction=self.test_fraction,
                          max_examples_per_split=self.max_examples_per_split)
 

@@ -28,7 +28,10 @@ SFT_COLUMNS = list(SFTExample.to_schema().columns)
 
 @dataclass(frozen=True)
 class SFTParams:
-    seed: int = 0
+    seed: int = 0  # prior sampling
+    # The split and the per-split cap have their own seed, so that SP+FT runs with different
+    # sampling seeds are scored on the same test agents.
+    split_seed: int = 0
     train_fraction: float = 0.8
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
@@ -70,11 +73,11 @@ def build_sft(extractions: pl.DataFrame, priors: pl.DataFrame, backbone: str, va
     observed_share = {d: round(1 - rows[d].null_count() / rows.height, 4) if rows.height else 0.0
                       for d in DIMENSION_NAMES}
 
-    splits = assign_splits(rows["agent_id"], params.fractions, params.seed)
+    splits = assign_splits(rows["agent_id"], params.fractions, params.split_seed)
     rows = rows.join(splits, on="agent_id", how="left")
     if params.max_examples_per_split is not None and rows.height:
         # The rows with the smallest seeded hash per split: the same rows for every variant.
-        cap_u = uniforms(string_hash(rows["extraction_id"]), params.seed, "cap")
+        cap_u = uniforms(string_hash(rows["extraction_id"]), params.split_seed, "cap")
         rows = rows.with_columns(_u=pl.Series(cap_u)).filter(
             pl.col("_u").rank("ordinal").over("split") <= params.max_examples_per_split).drop("_u")
 
@@ -118,7 +121,7 @@ def dataset_card(stats: dict) -> str:
         f"{stats['n_examples']} examples from {stats['n_input_rows']} extraction rows "
         f"({stats['n_failed_skipped']} failed extractions and {stats['n_blank_reply_skipped']} blank replies "
         f"left out). Persona template `{stats['template']}`, "
-        f"seed {p['seed']}, split fractions train {p['train_fraction']} / validation "
+        f"sampling seed {p['seed']}, split seed {p['split_seed']}, split fractions train {p['train_fraction']} / validation "
         f"{p['validation_fraction']} / test {p['test_fraction']} by agent"
         + (f", at most {p['max_examples_per_split']} examples per split." if p["max_examples_per_split"] else "."),
         f"{stats['with_system_message']} examples carry a persona system message. Languages: "

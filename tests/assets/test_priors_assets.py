@@ -138,7 +138,7 @@ def test_sft_dataset_partition_with_card(env):
     all_rows = land(env, BATCHES)
     assert materialize_priors(env).success
     key = backbone_variant_key("smollm2-135m", "sp_ft")
-    run_config = dg.RunConfig({"sft_dataset": {"config": {"seed": 3, "train_fraction": 0.6,
+    run_config = dg.RunConfig({"sft_dataset": {"config": {"seed": 3, "split_seed": 4, "train_fraction": 0.6,
                                                          "validation_fraction": 0.2, "test_fraction": 0.2}}})
     result = dg.materialize([EXTRACTIONS, persona_priors, sft_dataset], resources=env["resources"],
                             instance=env["instance"], selection=[sft_dataset], partition_key=key,
@@ -153,4 +153,4 @@ def test_sft_dataset_partition_with_card(env):
     meta = result.asset_materializations_for_node("sft_dataset")[0].metadata
     assert meta["dataset_card"].value == card and f"{df.height} examples" in card
     stats = json.loads((card_path.parent / "stats.json").read_text())
-    assert stats["params"]["seed"] == 3 and meta["test_examples"].value == (df["split"] == "test").sum()
+    assert (stats["params"]["seed"], stats["params"]["split_seed"]) == (3, 4) and meta["test_examples"].value == (df["split"] == "test").sum()

@@ -125,6 +125,20 @@ def test_splits_are_agent_disjoint_identical_across_variants_and_nonempty(inputs
     assert all(s == splits["ft"] for s in splits.values())
 
 
+def test_sampling_seed_keeps_the_split_and_split_seed_moves_it():
+    ext = extraction_frame([{"agent_id": f"a{i % 12}", "tone": "calm" if i % 3 == 0 else ("cold" if i % 3 == 1
+                             else None)} for i in range(60)])
+    priors = build_priors(ext)[0]
+    runs = {(seed, split_seed): build_sft(ext, priors, "smollm2-135m", "sp_ft",
+                                          SFTParams(seed=seed, split_seed=split_seed))[0]
+            for seed, split_seed in [(0, 0), (1, 0), (0, 1)]}
+    assert runs[(0, 0)]["split"].to_list() != [] and runs[(0, 0)].select("extraction_id", "split").equals(
+        runs[(1, 0)].select("extraction_id", "split"))
+    assert runs[(0, 0)]["tone"].to_list() != runs[(1, 0)]["tone"].to_list()  # 20 sampled tones redrawn
+    split_of = [dict(r.select("agent_id", "split").unique().iter_rows()) for r in (runs[(0, 0)], runs[(0, 1)])]
+    assert split_of[0] != split_of[1]
+
+
 @pytest.mark.parametrize("n_agents", [1, 2, 3, 4, 7, 50])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_assign_splits_small_populations(n_agents, seed):
