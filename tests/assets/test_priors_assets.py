@@ -154,3 +154,18 @@ def test_sft_dataset_partition_with_card(env):
     assert meta["dataset_card"].value == card and f"{df.height} examples" in card
     stats = json.loads((card_path.parent / "stats.json").read_text())
     assert (stats["params"]["seed"], stats["params"]["split_seed"]) == (3, 4) and meta["test_examples"].value == (df["split"] == "test").sum()
+
+
+def test_priors_job_of_the_code_location_runs_every_prior_check(env):
+    """The job CI and the schedule run: both prior tables and all their checks, through Dagster."""
+    from assets.definitions import build_definitions
+
+    land(env, BATCHES)
+    defs = build_definitions("local", env["home"])
+    result = defs.resolve_job_def("priors_job").execute_in_process(instance=env["instance"])
+    assert result.success
+    evals = result.get_asset_check_evaluations()
+    names = {(e.asset_key.to_user_string(), e.check_name) for e in evals}
+    assert names == ({("persona_priors", r) for r in PRIOR_RULES} | {("persona_priors", "prior_drift")}
+                     | {("persona_prior_stats", r) for r in PRIOR_STATS_RULES})
+    assert all(e.passed for e in evals)
