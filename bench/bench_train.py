@@ -135,7 +135,8 @@ def run_one(name: str, args, dataset, shape: dict) -> dict:
     from peft import LoraConfig
     from trl import SFTConfig
 
-    from vvae_pipeline.training import LoraParams, TrainParams, build_sft_trainer, counting_sft_trainer, resolve
+    from vvae_pipeline.sft_trainer import build_sft_trainer, counting_sft_trainer
+    from vvae_pipeline.training import LoraParams, TrainParams, resolve
 
     device = "cuda" if torch.cuda.is_available() and not args.tiny else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32

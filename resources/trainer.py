@@ -39,6 +39,11 @@ class TrainerResource(dg.ConfigurableResource):
               params: dict, backbone: str, variant: str) -> dict:
         """Train one adapter into ``out_dir`` (artifact contract of vvae_pipeline.training); returns its metrics."""
         params = {**params, "device": self.device, "torch_threads": self.torch_threads}
+        # The subprocess runs in the package root: hand it absolute paths (a relative VVAE home
+        # would otherwise resolve against the wrong folder). Hub ids stay as they are.
+        data_path, out_dir = Path(data_path).resolve(), Path(out_dir).resolve()
+        if Path(base_model).exists():
+            base_model = str(Path(base_model).resolve())
         job = {"data_path": str(data_path), "base_model": base_model, "out_dir": str(out_dir), "params": params,
                "backbone": backbone, "variant": variant}
         out_dir.mkdir(parents=True, exist_ok=True)

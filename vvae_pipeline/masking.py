@@ -81,11 +81,19 @@ def _tokenize(messages: list[dict], tokenizer, max_length: int, eot: str) -> tup
 
 
 def tokenize_examples(rows: list[list[dict]], tokenizer, max_length: int) -> tuple[list[dict], dict]:
-    """Tokenise many examples; returns (features, stats). Stats carry counts only, never text."""
+    """Tokenise many examples; returns (features, stats). Stats carry counts only, never text.
+
+    Rows whose messages cannot be masked (see ``MaskingError``) are skipped and counted by reason.
+    """
     eot = end_of_turn_token(tokenizer)
-    features, dropped, truncated = [], 0, 0
+    features, dropped, truncated, invalid = [], 0, 0, {}
     for messages in rows:
-        feat, cut = _tokenize(messages, tokenizer, max_length, eot)
+        try:
+            feat, cut = _tokenize(messages, tokenizer, max_length, eot)
+        except MaskingError as exc:
+            # One malformed row must not sink a long run: skip it and count the reason (no content).
+            invalid[str(exc)] = invalid.get(str(exc), 0) + 1
+            continue
         if feat is None:
             dropped += 1
             continue
@@ -94,6 +102,8 @@ def tokenize_examples(rows: list[list[dict]], tokenizer, max_length: int) -> tup
     stats = {
         "examples": len(features),
         "dropped_too_long": dropped,
+        "invalid": sum(invalid.values()),
+        "invalid_reasons": invalid,
         "truncated_history": truncated,
         "tokens": sum(len(f["input_ids"]) for f in features),
         "target_tokens": sum(sum(1 for x in f["labels"] if x != IGNORE) for f in features),

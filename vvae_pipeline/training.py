@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -28,6 +29,7 @@ from typing import Callable
 
 from vvae_pipeline.backbones import BACKBONES, Backbone
 from vvae_pipeline.masking import tokenize_examples
+from vvae_pipeline.sft_trainer import build_sft_trainer, log_callback
 
 log = logging.getLogger(__name__)
 CHECKPOINTS = "checkpoints"
@@ -110,79 +112,6 @@ def prepare_checkpoints(out_dir: Path, fp: str) -> Path:
     return ckpt
 
 
-def counting_sft_trainer():
-    """SFTTrainer that counts real (non-pad) tokens into ``state.num_input_tokens_seen``.
-
-    Kept in the trainer state so the count survives a resume. Padded batches carry an attention
-    mask; padding-free packed rows (no pad_to_multiple_of) contain no pads at all.
-    """
-    import torch
-    from trl import SFTTrainer
-
-    class CountingSFTTrainer(SFTTrainer):
-        def training_step(self, model, inputs, num_items_in_batch=None):
-            ids = inputs["input_ids"]
-            real = inputs["attention_mask"].sum() if "attention_mask" in inputs else torch.tensor(ids.numel())
-            self.state.num_input_tokens_seen += int(self.accelerator.gather(real.reshape(1).to(ids.device)).sum())
-            return super().training_step(model, inputs, num_items_in_batch)
-
-    return CountingSFTTrainer
-
-
-def build_sft_trainer(model, tokenizer, train_ds, eval_ds, params: TrainParams, choice: dict, output_dir: str,
-                      callbacks: list | None = None, peft: bool = True):
-    """An SFTTrainer on pre-tokenised ``{input_ids, labels}`` datasets; the bench uses it too."""
-    from peft import LoraConfig
-    from trl import SFTConfig
-
-    _Trainer = counting_sft_trainer()
-
-    gpu = choice["device"] == "cuda"
-    evaluate = eval_ds is not None and len(eval_ds) > 0
-    config = SFTConfig(
-        output_dir=output_dir,
-        max_steps=params.max_steps,
-        num_train_epochs=params.num_epochs,
-        per_device_train_batch_size=params.batch_size,
-        per_device_eval_batch_size=params.batch_size,
-        gradient_accumulation_steps=params.grad_accum,
-        learning_rate=params.learning_rate,
-        warmup_steps=params.warmup_ratio,  # a float < 1 is a ratio of the total steps
-        lr_scheduler_type=params.lr_scheduler,
-        logging_steps=params.logging_steps,
-        logging_first_step=True,
-        eval_strategy="steps" if evaluate else "no",
-        eval_steps=params.eval_steps,
-        save_strategy="steps",
-        save_steps=params.save_steps,
-        save_total_limit=params.save_total_limit,
-        seed=params.seed,
-        data_seed=params.seed,
-        bf16=choice["dtype"] == "bfloat16",
-        fp16=choice["dtype"] == "float16",
-        use_cpu=not gpu,
-        activation_checkpointing=params.gradient_checkpointing,
-        use_liger_kernel=choice["liger"],
-        max_length=params.max_length,
-        packing=choice["packing"],
-        packing_strategy="bfd",  # best-fit decreasing, padding-free: boundaries go to the kernel
-        eval_packing=False,
-        report_to="none",
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-    )
-    peft_config = None
-    if peft:
-        peft_config = LoraConfig(r=params.lora.r, lora_alpha=params.lora.alpha, lora_dropout=params.lora.dropout,
-                                 target_modules=list(params.lora.target_modules), task_type="CAUSAL_LM")
-    from transformers import PrinterCallback
-
-    trainer = _Trainer(model=model, args=config, train_dataset=train_ds, eval_dataset=eval_ds if evaluate else None,
-                       processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks or [])
-    trainer.remove_callback(PrinterCallback)  # log lines go through ``emit`` (numbers only) instead
-    return trainer
-
-
 def _datasets(examples: list[dict], tokenizer, max_length: int):
     from datasets import Dataset
 
@@ -195,21 +124,6 @@ def _datasets(examples: list[dict], tokenizer, max_length: int):
     if out["train"] is None:
         raise ValueError(f"no trainable examples in the train split (stats: {stats['train']})")
     return out["train"], out["validation"], stats
-
-
-class _LogCallback:
-    """Forwards numeric log lines (never text) to ``emit``; made a TrainerCallback lazily."""
-
-    @staticmethod
-    def make(emit: Callable[[str], None]):
-        from transformers import TrainerCallback
-
-        class LogCallback(TrainerCallback):
-            def on_log(self, args, state, control, logs=None, **kwargs):
-                nums = {k: round(v, 4) for k, v in (logs or {}).items() if isinstance(v, (int, float))}
-                emit(f"step {state.global_step}/{state.max_steps}: {json.dumps(nums)}")
-
-        return LogCallback()
 
 
 def _finished(checkpoint: str) -> bool:
@@ -247,7 +161,14 @@ def train_lora(examples: list[dict], base_model: str, out_dir: str | Path, param
         params = replace(params, lora=replace(params.lora, target_modules=tuple(targets)))
     choice = resolve(params, torch.cuda.is_available(), _importable("liger_kernel"), _importable("flash_attn"))
     out_dir = Path(out_dir)
-    ckpt_dir = prepare_checkpoints(out_dir, fingerprint(examples, base_model, params))
+    fp = fingerprint(examples, base_model, params)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # accelerate launch: rank 0 wipes stale checkpoints first
+        from accelerate import PartialState
+
+        with PartialState().main_process_first():
+            ckpt_dir = prepare_checkpoints(out_dir, fp) if PartialState().is_main_process else out_dir / CHECKPOINTS
+    else:
+        ckpt_dir = prepare_checkpoints(out_dir, fp)
 
     tokenizer = load_tokenizer(base_model)
     train_ds, eval_ds, data_stats = _datasets(examples, tokenizer, params.max_length)
@@ -256,7 +177,7 @@ def train_lora(examples: list[dict], base_model: str, out_dir: str | Path, param
     model.config.use_cache = False
     cbs = list(callbacks or [])
     if emit:
-        cbs.append(_LogCallback.make(emit))
+        cbs.append(log_callback(emit))
     trainer = build_sft_trainer(model, tokenizer, train_ds, eval_ds, params, choice, str(ckpt_dir), cbs)
     last = get_last_checkpoint(str(ckpt_dir))
     if last and _finished(last):

@@ -2,6 +2,7 @@
 for the default backbone's ChatML, a Qwen-style ChatML and a Llama-3 template (pad != EOS)."""
 
 import functools
+import json
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,13 @@ def test_real_dialogues_mask_only_the_final_reply(base_tokenizer_path, shared_da
         assert tok.decode(target) == turns[-1] + "<|im_end|>"
         n += 1
     assert n >= 15
+
+
+def test_malformed_rows_are_skipped_and_counted(base_tokenizer_path):
+    tok = tokenizer_for(base_tokenizer_path, "smollm2")
+    feats, stats = tokenize_examples([CONVERSATION, CONVERSATION[:-1], [], CONVERSATION], tok, 512)
+    assert len(feats) == stats["examples"] == 2
+    assert stats["invalid"] == 2
+    assert set(stats["invalid_reasons"]) == {"example has no messages",
+                                             "the final message must be the assistant reply x (the training target)"}
+    assert X not in json.dumps(stats)  # counts and reasons only, never text
