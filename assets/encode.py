@@ -20,8 +20,10 @@ class ExtractConfig(dg.Config):
     batch_size: int | None = Field(default=None, description="items per engine call; None: the resource's (16)")
     constrain_open: bool = Field(default=True, description="open fields choose among candidate spans found in "
                                                            "the agent's text (needed for small encoders)")
-    max_context_turns: int = Field(default=4, description="latest turns of c shown in the prompt")
-    max_turn_chars: int = Field(default=120, description="characters kept per shown turn")
+    max_context_turns: int = Field(default=3, description="latest turns of c shown in the prompt")
+    max_turn_chars: int = Field(default=100, description="characters kept per shown turn")
+    show_closed_options: bool = Field(default=False, description="list closed value sets in the prompt "
+                                                                 "(~120 tokens; useful for strong encoders)")
     use_cache: bool = Field(default=True, description="reuse outputs cached under <home>/cache/extract")
 
     def to_params(self, encoder: EncoderResource, cache_dir: Path) -> ExtractParams:
@@ -32,6 +34,7 @@ class ExtractConfig(dg.Config):
             constrain_open=self.constrain_open,
             max_context_turns=self.max_context_turns,
             max_turn_chars=self.max_turn_chars,
+            show_closed_options=self.show_closed_options,
         )
 
 

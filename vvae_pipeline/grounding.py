@@ -19,6 +19,7 @@ NOT_GROUNDED = "not_grounded"  # grounded dimension, value absent from the agent
 OFF_SCHEMA = "off_schema"  # not in the enum / candidate list, or too long
 UNNORMALIZABLE = "unnormalizable"  # normalize() mapped it to nothing (e.g. no emoji in an emoji field)
 MISSING = "missing"  # key absent from the output object
+NO_CANDIDATES = "no_candidates"  # open field with no candidate span in the text: not asked
 FAILED = "engine_failed"  # no parseable output at all
 
 
@@ -54,7 +55,8 @@ def parse_output(text: str, agent_text: str, candidates: dict[str, list[str]] | 
         raw = obj.get(name)
         value = None
         if name not in obj:
-            reasons[name] = MISSING
+            asked = candidates is None or dim.closed or candidates.get(name, [None])
+            reasons[name] = MISSING if asked else NO_CANDIDATES
         elif raw is None:
             reasons[name] = NOT_SHOWN
         elif not isinstance(raw, str) or (not dim.closed and len(raw) > dim.max_len):

@@ -26,15 +26,16 @@ PROMPTS = [
 
 @pytest.mark.slow
 def test_transformers_engine_gives_schema_valid_json_on_smollm2(smollm2_path):
-    schemas = [SCHEMA, latent.json_schema({"catchphrase": ["哼"], "nickname": ["笨蛋"]}), latent.json_schema({})]
+    no_spans = latent.json_schema({"catchphrase": [], "emoji": [], "nickname": [], "hobby": [], "topic": []})
+    schemas = [SCHEMA, latent.json_schema({"catchphrase": ["哼"], "nickname": ["笨蛋"]}), no_spans]
     engine = TransformersEngine(smollm2_path, "smollm2-135m", batch_size=3)
     results = engine.generate_json(PROMPTS, schemas, max_tokens=96)
     assert len(results) == 3
     for res, schema in zip(results, schemas):
         assert res.finish_reason == "stop", res.text
         jsonschema.validate(json.loads(res.text), schema)  # raises on any violation
-    # The per-prompt grammar is honoured: an open field with no candidates can only be null.
-    assert json.loads(results[2].text)["catchphrase"] is None
+    # The per-prompt grammar is honoured: open fields with no candidates can only be null.
+    assert all(json.loads(results[2].text)[d] is None for d in ("catchphrase", "emoji", "nickname", "hobby"))
     # Left padding: a prompt gives the same output alone as inside the batch.
     alone = engine.generate_json(PROMPTS[2:], schemas[2:], max_tokens=96)
     assert alone[0].text == results[2].text
