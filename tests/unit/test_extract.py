@@ -227,3 +227,22 @@ def test_length_then_success_is_retried(items):
     engine = FakeEngine(script=[Result('{"catchphrase": ', "length")])
     df, stats = extract(items.head(1), engine, ExtractParams())
     assert engine.calls == [1, 1] and df["status"].to_list() == ["retried"] and stats["status"]["retried"] == 1
+
+
+def test_fields_without_candidates_are_not_decoded_and_get_a_reason(items):
+    from vvae_pipeline.extract import decode_schema
+    from vvae_pipeline.grounding import NO_CANDIDATES
+
+    schema = decode_schema({"catchphrase": ["哼"], "emoji": [], "nickname": [], "hobby": [], "topic": []}, True)
+    assert set(schema["properties"]) == {"catchphrase", "tone", "relationship", "vibe", "personality"}
+    assert schema["required"] == [d for d in latent.DIMENSION_NAMES if d in schema["properties"]]
+    prompt = build_prompt([], "哼", "zh", schema, ExtractParams())[1]["content"]
+    assert "- emoji" not in prompt and "cheerful" not in prompt  # closed options are left to the grammar
+    assert "cheerful" in build_prompt([], "哼", "zh", schema, ExtractParams(show_closed_options=True))[1]["content"]
+    plain, _ = build_items(sessions_frame([_session("s0", "a0", "en", _turns(("user", "hi"), ("agent", "hello there.")),
+                                                    [(1, "good to see you.")])]))
+    engine = FakeEngine()
+    df, _ = extract(plain, engine, ExtractParams())
+    reasons = json.loads(df["null_reasons"][0])
+    assert all(reasons[d] == NO_CANDIDATES for d in ("catchphrase", "emoji", "nickname", "hobby", "topic"))
+    assert df["tone"][0] == latent.TONES[0]  # closed fields are still decoded
