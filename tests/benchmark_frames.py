@@ -8,6 +8,7 @@ Luna's replies: CP in 2 of 3, EC in 1 of 3, HM in 1 of 3; 小雨's: CP 1 of 3, E
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import polars as pl
 
@@ -60,3 +61,20 @@ def sft_frame(variants=("ft", "p_ft", "sp_ft"), backbone: str = "smollm2-135m") 
 
 
 HUMAN_RATES = {"cp": 3 / 6, "ec": 3 / 6, "hm": 1 / 6}
+
+
+def make_adapter(base_path: str, out: Path, seed: int) -> None:
+    """A real PEFT LoRA adapter on SmolLM2 with its (zero-initialised) B matrices perturbed."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from vvae_pipeline.models import load_causal_lm
+
+    model = get_peft_model(load_causal_lm(base_path),
+                           LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+    model.save_pretrained(out)

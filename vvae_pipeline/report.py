@@ -59,9 +59,9 @@ def closest_sentence(summary: pl.DataFrame) -> str:
     best_d = adapters["distance"][0]
     tied = adapters.filter(pl.col("distance") <= best_d + 1e-12).to_dicts()
     names = " and ".join(f"{r['label']} ({r['system']})" for r in tied)
-    verb = "is" if len(tied) == 1 else "are (tied)"
-    text = (f"The variant closest to the human targets {verb} {names}: Euclidean distance {best_d:.4f} over "
-            "(CP, EC, HM), smaller is better.")
+    lead = "The variant closest to the human targets is" if len(tied) == 1 else \
+        "The variants closest to the human targets (tied) are"
+    text = f"{lead} {names}: Euclidean distance {best_d:.4f} over (CP, EC, HM), smaller is better."
     overall = ok.sort(["distance", "system"]).row(0, named=True)
     if overall["distance"] < best_d - 1e-12:
         text += f" Among all systems, {overall['label']} is closer still ({overall['distance']:.4f})."

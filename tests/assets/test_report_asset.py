@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/benchmark_frames.py
-from benchmark_frames import sft_frame  # noqa: E402
+from benchmark_frames import make_adapter, sft_frame  # noqa: E402
 
 from assets.partitions import backbone_variant_partitions  # noqa: E402
 from assets.report import ReportConfig, benchmark_report  # noqa: E402
@@ -19,23 +19,6 @@ from vvae_pipeline.variants import VARIANT_KEYS  # noqa: E402
 
 BACKBONE = "smollm2-135m"
 TRAINED = ("ft", "sp_ft")
-
-
-def make_adapter(base_path: str, out: Path, seed: int) -> None:
-    """A real PEFT LoRA adapter on SmolLM2 with its (zero-initialised) B matrices perturbed."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-
-    from vvae_pipeline.models import load_causal_lm
-
-    model = get_peft_model(load_causal_lm(base_path),
-                           LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
-                p.copy_(torch.randn(p.shape, generator=g) * 0.05)
-    model.save_pretrained(out)
 
 
 @dg.asset(partitions_def=backbone_variant_partitions, name="sft_dataset")

@@ -88,7 +88,7 @@ def test_closest_sentence_names_the_variant_and_a_better_baseline():
     assert text.startswith("The variant closest to the human targets is SP_FT (sp_ft): Euclidean distance 0.2000")
     assert "2-SHOT is closer still (0.1000)" in text
     tie = report.closest_sentence(_summary({"ft": 0.3, "sp_ft": 0.3}))
-    assert "are (tied) FT (ft) and SP_FT (sp_ft)" in tie
+    assert tie.startswith("The variants closest to the human targets (tied) are FT (ft) and SP_FT (sp_ft)")
 
 
 def test_write_report_from_hand_made_metrics(tmp_path):
