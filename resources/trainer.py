@@ -31,7 +31,11 @@ class TrainerResource(dg.ConfigurableResource):
     def command(self, job_path: Path) -> list[str]:
         python = self.python or sys.executable
         if self.num_processes > 1:
-            return [python, "-m", "accelerate.commands.launch", "--num_processes", str(self.num_processes),
+            # Explicit flags, so no accelerate config file is needed on the machine; precision is the
+            # trainer's (bf16 on GPU), not accelerate's.
+            where = ["--cpu"] if self.device == "cpu" else ["--multi_gpu"]
+            return [python, "-m", "accelerate.commands.launch", *where, "--num_processes", str(self.num_processes),
+                    "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                     "-m", "resources.train_worker", str(job_path)]
         return [python, "-m", "resources.train_worker", str(job_path)]
 

@@ -112,3 +112,14 @@ def test_lora_checkpoint_materializes_in_a_pipes_subprocess(storage, shared_data
     second = load_file(str(out / "adapter" / "adapter_model.safetensors"))
     assert first.keys() == second.keys() and all((first[k] == second[k]).all() for k in first)
     assert meta2["final_eval_loss"].value == pytest.approx(meta["final_eval_loss"].value)
+
+
+def test_trainer_command_uses_accelerate_launch_for_several_processes(tmp_path):
+    job = tmp_path / "train_job.json"
+    single = TrainerResource(device="cuda").command(job)
+    assert single[1:] == ["-m", "resources.train_worker", str(job)]
+    multi = TrainerResource(device="cuda", num_processes=4).command(job)
+    assert multi[1:4] == ["-m", "accelerate.commands.launch", "--multi_gpu"]
+    assert multi[multi.index("--num_processes") + 1] == "4"
+    assert multi[-3:] == ["-m", "resources.train_worker", str(job)]
+    assert "--cpu" in TrainerResource(device="cpu", num_processes=2).command(job)

@@ -175,3 +175,22 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, smollm2_path, 
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=1e-5)
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _cuda(), reason="needs a CUDA device")
+def test_gpu_path_packs_rows_and_trains(tmp_path, smollm2_path, shared_data):
+    """The GPU path: bf16, padding-free packed rows, Liger/flash-attention when installed."""
+    stats = train_lora(dialogue_rows(shared_data, 16, 4), smollm2_path, tmp_path / "gpu",
+                       replace(TINY, device="auto", torch_threads=0, max_steps=3, batch_size=1, max_length=512))
+    assert stats["choice"]["device"] == "cuda" and stats["choice"]["packing"] is True
+    assert stats["choice"]["dtype"] == "bfloat16"
+    # One packed row of <= 512 tokens holds several ~80-token examples.
+    assert stats["real_tokens"] > 3 * 200
+    assert all(math.isfinite(p["loss"]) for p in stats["train_loss"] + stats["eval_loss"])
