@@ -70,6 +70,19 @@ class TrainParams:
     attn_implementation: str = "auto"  # auto: flash_attention_2 if installed on GPU, else sdpa
     torch_threads: int = 0  # 0: leave torch's default
 
+    def __post_init__(self):
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        for name in ("batch_size", "grad_accum", "max_length", "eval_steps", "save_steps", "logging_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_steps == 0 or (self.max_steps < 0 and self.num_epochs <= 0):
+            raise ValueError("set max_steps > 0, or max_steps = -1 with num_epochs > 0")
+        for name, allowed in (("device", ("auto", "cpu", "cuda")), ("packing", ("auto", "on", "off")),
+                              ("use_liger", ("auto", "on", "off"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+
 
 def resolve(params: TrainParams, cuda_available: bool, liger_available: bool, flash_available: bool) -> dict:
     """The concrete device choices ``params`` stands for on this machine."""
@@ -94,7 +107,8 @@ def _importable(name: str) -> bool:
 def fingerprint(examples: list[dict], base_model: str, params: TrainParams) -> str:
     """Hash of everything that decides the training run; a checkpoint from another run is not resumed."""
     h = hashlib.sha256()
-    h.update(json.dumps([base_model, asdict(params)], sort_keys=True, default=str).encode())
+    # Thread count changes speed, not the result: a run resumed with other threads is the same run.
+    h.update(json.dumps([base_model, asdict(replace(params, torch_threads=0))], sort_keys=True, default=str).encode())
     for ex in examples:
         h.update(json.dumps([ex.get("split"), ex["messages"]], sort_keys=True, ensure_ascii=False).encode())
     return h.hexdigest()[:16]

@@ -194,3 +194,10 @@ def test_gpu_path_packs_rows_and_trains(tmp_path, smollm2_path, shared_data):
     # One packed row of <= 512 tokens holds several ~80-token examples.
     assert stats["real_tokens"] > 3 * 200
     assert all(math.isfinite(p["loss"]) for p in stats["train_loss"] + stats["eval_loss"])
+
+
+@pytest.mark.parametrize("bad", [dict(warmup_ratio=1.5), dict(batch_size=0), dict(max_steps=0),
+                                 dict(packing="yes"), dict(device="tpu")])
+def test_bad_params_are_refused(bad):
+    with pytest.raises(ValueError):
+        replace(TINY, **bad)
