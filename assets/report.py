@@ -20,11 +20,21 @@ from vvae_pipeline.variants import VARIANT_KEYS
 
 REPO = Path(__file__).resolve().parents[1]
 
+# The main job's demo size on 2 CPU cores (defaults below are production values): 16 test prompts
+# x 40 new tokens per system, DialogBench 12 items x 3 tasks x 4 rotations on base and SP+FT.
+DEMO_REPORT_CONFIG = {
+    "max_test_prompts": 16,
+    "max_new_tokens": 40,
+    "batch_size": 16,
+    "dialogbench_items_per_task": 12,
+    "dialogbench_systems": ["base", "sp_ft"],
+}
+
 
 class ReportConfig(dg.Config):
-    max_test_prompts: int = Field(16, description="test examples per system (seeded, round-robin over agents)")
-    max_new_tokens: int = Field(40, description="reply budget; human replies in the test split are short")
-    batch_size: int = Field(16, description="prompts per generate() call")
+    max_test_prompts: int = Field(1000, description="test examples per system (seeded, round-robin over agents)")
+    max_new_tokens: int = Field(128, description="reply budget per generated reply")
+    batch_size: int = Field(32, description="prompts per generate() call (transformers engine)")
     do_sample: bool = Field(False, description="greedy by default, so reports are reproducible")
     temperature: float = Field(1.0, description="only used when do_sample")
     top_p: float = Field(1.0, description="only used when do_sample")
@@ -36,8 +46,9 @@ class ReportConfig(dg.Config):
     dialogbench_dir: str = Field("../shared/data", description="corpora for the DialogBench-format "
                                     "converters; relative paths resolve against the repository root")
     dialogbench_tasks: list[str] = Field(["ed_en", "ic_en", "ed_zh"], description="converters to run")
-    dialogbench_items_per_task: int = Field(12, description="items per task (each asked once per rotation)")
-    dialogbench_systems: list[str] = Field(["base", "sp_ft"], description="'base' and/or variant keys")
+    dialogbench_items_per_task: int = Field(200, description="items per task (each asked once per rotation)")
+    dialogbench_systems: list[str] = Field(["base", *VARIANT_KEYS], description="'base' and/or variant keys "
+                                           "(variants without an adapter are left out)")
     seed: int = Field(0, description="example choice, shots, distractors and sampling")
     torch_threads: int = Field(1, description="CPU threads; 1 beats 2 on a busy 2-core machine")
 
