@@ -143,7 +143,8 @@ def ablation_figure(summary: pl.DataFrame, human: dict) -> bytes | None:
     ax.set_yticks(range(len(rows)), [r["label"] for r in rows])
     for i, row in enumerate(grid):
         for j, v in enumerate(row):
-            ax.text(j, i, f"{v:+.1f}", ha="center", va="center", fontsize=8)
+            ax.text(j, i, f"{v:+.1f}", ha="center", va="center", fontsize=8,
+                    color="white" if abs(v) > span / 2 else "black")
     ax.set_title("rate minus human target (points)")
     fig.colorbar(im, ax=ax)
     return _fig_png(fig)
