@@ -48,7 +48,8 @@ def build_sft_trainer(model, tokenizer, train_ds, eval_ds, params: TrainParams, 
         max_steps=params.max_steps,
         num_train_epochs=params.num_epochs,
         per_device_train_batch_size=params.batch_size,
-        per_device_eval_batch_size=params.batch_size,
+        # Eval is padded (eval_packing=False); a packed row of max_length holds ~4 dialogue examples.
+        per_device_eval_batch_size=params.batch_size * (4 if choice["packing"] else 1),
         gradient_accumulation_steps=params.grad_accum,
         learning_rate=params.learning_rate,
         warmup_steps=params.warmup_ratio,  # a float < 1 is a ratio of the total steps
