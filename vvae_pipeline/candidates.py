@@ -97,6 +97,11 @@ TOPICS: dict[str, tuple[str, ...]] = {
 }
 
 
+# A lexicon word that is also a topic cue ("旅行", "movies") is what the chat is about, not a hobby,
+# unless a hobby pattern ("我喜欢旅行", "I spent the evening ...") says otherwise.
+_TOPIC_CUES = frozenset(c for cues in TOPICS.values() for c in cues)
+
+
 def _clean(text: str) -> str:
     return _PLACEHOLDER.sub(" ", text or "")
 
@@ -224,7 +229,7 @@ def hobby_counts(agent_texts: list[str], language: str) -> Counter:
                 # "打羽毛球" keeps its verb; "画画和" is cut back to the lexicon word.
                 counts[span if span in ZH_HOBBIES or not hits or span.endswith(hits[0]) else hits[0]] += 2
             for h in ZH_HOBBIES:
-                if h in text:
+                if h in text and h not in _TOPIC_CUES:
                     counts[h] += 1
         else:
             low = text.lower()
@@ -233,7 +238,7 @@ def hobby_counts(agent_texts: list[str], language: str) -> Counter:
                 first = span.split()[0]
                 counts[first if first in EN_HOBBIES and m.group(1) else span] += 2
             for h in EN_HOBBIES:
-                if re.search(rf"\b{h}\b", low):
+                if h not in _TOPIC_CUES and re.search(rf"\b{h}\b", low):
                     counts[h] += 1
     return counts
 
