@@ -83,6 +83,6 @@ def persona_extractions(context: dg.AssetExecutionContext, config: ExtractConfig
         metadata["quality_macro_f1"] = quality["macro_f1"]
         metadata["quality"] = dg.MetadataValue.json(
             {d: {k: m[k] for k in ("precision", "recall", "null_rate")} for d, m in quality["dimensions"].items()})
-        context.log.info("encoder quality (macro F1 %s): %s", quality["macro_f1"],
-                         json.dumps({d: (m["precision"], m["recall"]) for d, m in quality["dimensions"].items()}))
+        per_dim = {d: (m["precision"], m["recall"]) for d, m in quality["dimensions"].items()}
+        context.log.info(f"encoder quality (macro F1 {quality['macro_f1']}), (precision, recall): {json.dumps(per_dim)}")
     return dg.MaterializeResult(value=df, metadata=metadata)

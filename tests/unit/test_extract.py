@@ -246,3 +246,10 @@ def test_fields_without_candidates_are_not_decoded_and_get_a_reason(items):
     reasons = json.loads(df["null_reasons"][0])
     assert all(reasons[d] == NO_CANDIDATES for d in ("catchphrase", "emoji", "nickname", "hobby", "topic"))
     assert df["tone"][0] == latent.TONES[0]  # closed fields are still decoded
+
+
+def test_empty_batch_gives_an_empty_valid_frame():
+    items, skipped = build_items(sessions_frame([]))
+    df, stats = extract(items, FakeEngine(), ExtractParams())
+    assert df.height == 0 and validate(df, PersonaExtraction).passed
+    assert stats["n_items"] == 0 and stats["null_rate"]["emoji"] == 1.0
