@@ -43,6 +43,15 @@ def test_good_file_is_accepted_and_matches_contract(tmp_path):
     assert raw["source_line"].to_list() == [1, 2]
     assert raw["turns"][0][1]["ts"] == "2026-01-01T00:00:00Z"
     assert raw["turns"][0][0]["ts"] is None
+    assert raw["annotations"][0].to_list() == [{"turn_index": 1, "rewritten_text": "hey you!", "annotator_id": "ann_1"}]
+    assert raw["agent_name"][0] == "Luna" and raw["user_name"][0] == "Emily Carter"
+
+
+def test_integral_float_turn_index_is_an_integer(tmp_path):
+    # JSON Schema (and both validators) count 1.0 as an integer; the table stores 1.
+    p = write_jsonl(tmp_path / "b.jsonl", [session("s1", annotations=[{"turn_index": 1.0, "rewritten_text": "yo"}])])
+    raw, q, _ = landing.read_landed_file(p, "b-1")
+    assert q.height == 0 and raw["annotations"][0][0]["turn_index"] == 1
 
 
 BAD = [
@@ -138,3 +147,42 @@ def test_list_and_find(tmp_path):
     with pytest.raises(FileNotFoundError, match="batch key"):
         landing.find_batch_file(tmp_path, "b-000000000000")
     assert landing.list_landed(tmp_path / "missing") == []
+
+
+def _mutations(rng):
+    """Valid sessions and single mutations of them: every rule of the schema, and type swaps."""
+    junk = [None, True, 0, 1.5, -1, 1.0, "", " ", "x" * 201, "x" * 8001, [], {}, ["a"], {"a": 1}, "en", "agent"]
+    base = session("s", x_source="original_reply")
+    paths = [("session_id",), ("agent_id",), ("user_id",), ("agent_name",), ("user_name",), ("language",),
+             ("x_source",), ("turns",), ("annotations",), ("turns", 0), ("turns", 0, "role"), ("turns", 0, "text"),
+             ("turns", 1, "ts"), ("annotations", 0), ("annotations", 0, "turn_index"),
+             ("annotations", 0, "rewritten_text"), ("annotations", 0, "annotator_id"), ("extra",), ("turns", 0, "extra")]
+    yield base
+    for _ in range(3000):
+        rec = json.loads(json.dumps(base))
+        for _ in range(rng.randint(1, 2)):
+            path = rng.choice(paths)
+            target = rec
+            try:
+                for p in path[:-1]:
+                    target = target[p]
+                if rng.random() < 0.2 and isinstance(target, dict):
+                    target.pop(path[-1], None)
+                else:
+                    target[path[-1]] = rng.choice(junk)
+            except (KeyError, IndexError, TypeError):
+                pass
+        yield rec
+
+
+def test_fast_validator_agrees_with_jsonschema():
+    import random
+
+    validator = landing._validator()
+    n_valid = n = 0
+    for rec in _mutations(random.Random(0)):
+        expected = not any(True for _ in validator.iter_errors(rec))
+        assert landing.schema_valid(rec) == expected, rec
+        n_valid += expected
+        n += 1
+    assert n > 3000 and 50 < n_valid < n - 1000  # both outcomes well represented

@@ -16,7 +16,7 @@ from vvae_pipeline.demo import generate_demo
 from vvae_pipeline.landing import sessions_from_records
 from vvae_pipeline.scrub import STRUCTURED, ScrubParams, Scrubber, residual_pii, scrub_sessions, subsample_agents
 from vvae_pipeline.scrub.engine import PLACEHOLDER_RE
-from vvae_pipeline.scrub.names import names_pattern
+from vvae_pipeline.scrub.names import names_hint, names_pattern
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def _is_participant(value: str, names: tuple) -> bool:
 def test_probe_recall_per_type_and_false_positive_rate(scrubber):
     hit, total = Counter(), Counter()
     for lang, text, names, labels in PROBES:
-        found = scrubber.find([text], lang, [names_pattern(list(names))])[0]
+        found = scrubber.find([text], lang, [names_pattern(names)], [names_hint(names)])[0]
         for entity, value in labels:
             start = text.index(value)
             end = start + len(value)
@@ -59,13 +59,35 @@ def test_probe_recall_per_type_and_false_positive_rate(scrubber):
 
 def test_fast_path_finds_what_the_naive_loop_finds(scrubber):
     texts = [t for lang, t, _n, _l in PROBES if lang == "en"] + [t for lang, t in CLEAN if lang == "en"]
-    rx = names_pattern(["Emily Carter", "Luna"])
-    fast = scrubber.find(texts, "en", [rx] * len(texts))
+    names = ("Emily Carter", "Luna")
+    rx, hint = names_pattern(names), names_hint(names)
+    fast = scrubber.find(texts, "en", [rx] * len(texts), [hint] * len(texts))
     assert fast == [scrubber.find_one(t, "en", rx) for t in texts]
     assert sum(map(len, fast)) > 30
-    # Tiny chunks: spans never leak across utterance boundaries.
-    small = Scrubber(chunk_chars=100)
-    assert small.find(texts, "en", [rx] * len(texts)) == fast
+    # Without the prefilter, and with tiny chunks: the same, so the prefilter loses nothing and
+    # spans never leak across utterance boundaries.
+    assert Scrubber(prefilter=False).find(texts, "en", [rx] * len(texts)) == fast
+    assert Scrubber(chunk_chars=100).find(texts, "en", [rx] * len(texts), [hint] * len(texts)) == fast
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_prefilter_loses_nothing_on_real_corpora(scrubber, shared_data, lang):
+    # Real chat text (DailyDialog en, LCCC zh Weibo): the prefiltered fast path finds exactly what
+    # analyzing every utterance finds, with gazetteer names and a pair of participant names.
+    if lang == "en":
+        lines = (shared_data / "dailydialog_en/test/dialogues_test.txt").read_text(encoding="utf-8").splitlines()[:150]
+        texts = [u.strip() for line in lines for u in line.split("__eou__") if u.strip()]
+        names = ("Mary Jane", "Steven")
+    else:
+        dialogs = json.loads((shared_data / "lccc_toy_zh/toy_data.json").read_text(encoding="utf-8"))["train"][:300]
+        texts = [u.replace(" ", "") for d in dialogs for u in d]
+        names = ("王芳", "小雨")
+    rx, hint = names_pattern(names), names_hint(names)
+    fast = scrubber.find(texts, lang, [rx] * len(texts), [hint] * len(texts))
+    slow = Scrubber(prefilter=False).find(texts, lang, [rx] * len(texts))
+    assert fast == slow and len(texts) > 500
+    skipped = sum(1 for t in texts if not scrubber.may_contain_pii(t, lang, hint))
+    assert skipped > 0.5 * len(texts)  # the prefilter does skip most chat utterances
 
 
 def test_separator_inside_text_cannot_fake_a_boundary(scrubber):
@@ -80,7 +102,7 @@ def test_placeholders_are_typed_and_consistent_within_a_session(scrubber):
     rx = names_pattern(["Emily Carter", "Luna"])
     from vvae_pipeline.scrub.sessions import _names
 
-    _, aliases = _names(("Emily Carter", "Luna"))
+    _, _, aliases = _names(("Emily Carter", "Luna"))
     out, counts = scrubber.anonymize(texts, scrubber.find(texts, "en", [rx] * 3), aliases)
     assert out == ["I'm [NAME_1], call [PHONE_1]", "[NAME_1] again: [PHONE_1] or [EMAIL_1]", "[NAME_2], tell [NAME_1]"]
     assert counts == Counter({"NAME": 4, "PHONE": 2, "EMAIL": 1})

@@ -48,13 +48,30 @@ def name_variants(name: str | None) -> list[str]:
     return sorted(out, key=len, reverse=True)
 
 
-def names_pattern(names: list[str | None]) -> re.Pattern | None:
+def names_pattern(names) -> re.Pattern | None:
     """One case-insensitive regex for all variants; Latin parts match on word boundaries only."""
+    return _names_pattern(tuple(names))
+
+
+@lru_cache(maxsize=4096)
+def _names_pattern(names: tuple[str | None, ...]) -> re.Pattern | None:
     variants = sorted({v for n in names for v in name_variants(n)}, key=len, reverse=True)
     if not variants:
         return None
     alts = [re.escape(v) if _CJK_RE.search(v) else rf"(?<![^\W_]){re.escape(v)}(?![^\W_])" for v in variants]
     return re.compile("|".join(alts), re.IGNORECASE)
+
+
+def names_hint(names) -> re.Pattern | None:
+    """The prefilter's twin of ``names_pattern``: the same variants lower-cased, as plain literals
+    searched in text.lower() (no flags, no lookarounds: a superset of the recognizer's matches)."""
+    return _names_hint(tuple(names))
+
+
+@lru_cache(maxsize=4096)
+def _names_hint(names: tuple[str | None, ...]) -> re.Pattern | None:
+    variants = sorted({v.lower() for n in names for v in name_variants(n)}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, variants))) if variants else None
 
 
 class ParticipantNameRecognizer(EntityRecognizer):
@@ -99,7 +116,10 @@ def _zh_patterns() -> tuple[list[tuple[re.Pattern, int]], re.Pattern]:
 class GazetteerNameRecognizer(EntityRecognizer):
     """Names without a model: en given-name gazetteer + titles + cues, zh surname + cue/title."""
 
-    _EN_TOKEN = re.compile(r"(?<![^\W_])[A-Z][a-z]+(?:['-][A-Z]?[a-z]+)?(?![^\W_])")
+    # Latin letters only inside a token, so "Emily's" and "Mary-Jane" yield "Emily", "Mary", "Jane".
+    _EN_TOKEN = re.compile(r"(?<![A-Za-z0-9_])[A-Z][a-z]+(?![A-Za-z0-9_])")
+    _EN_HINT = re.compile(r"[A-Z][a-z]+")
+    _EN_CUE_HINT = re.compile(r"my name|call me|am called|named")
     # The cue is case-insensitive, the name after it must be capitalised ("named and" is no name).
     _EN_CUE = re.compile(r"(?i:my name is|my name's|call me|i am called|named)[ ]+([A-Z][a-z]+)")
 
@@ -108,6 +128,10 @@ class GazetteerNameRecognizer(EntityRecognizer):
         self.first = frozenset(g["en_first"])
         self.titles = frozenset(g["en_titles"])
         self.zh, self.zh_fallback = _zh_patterns()
+        g_zh = "|".join(["我叫", "叫我", "名字", "我姓", *map(re.escape, g["zh_honorifics"])])
+        # Necessary conditions of every pattern above (the prefilter in engine.py relies on it).
+        self.zh_hint = re.compile(rf"{g_zh}|[老小][{g['zh_surnames_short']}]")
+        self.hint_words = self.first | self.titles
         super().__init__(supported_entities=[NAME], name=f"vvae_gazetteer_names_{language}",
                          supported_language=language)
 
@@ -137,6 +161,14 @@ class GazetteerNameRecognizer(EntityRecognizer):
             i += 1
         spans += [m.span(1) for m in self._EN_CUE.finditer(text)]
         return spans
+
+    def may_match(self, text: str, low: str | None = None) -> bool:
+        """False only when ``analyze`` cannot find anything in ``text`` (a cheap superset test);
+        ``low`` is text.lower(), shared with the other hints."""
+        low = text.lower() if low is None else low
+        if any(w in self.hint_words for w in self._EN_HINT.findall(text)) or self._EN_CUE_HINT.search(low):
+            return True
+        return bool(_CJK_RE.search(text) and self.zh_hint.search(text))
 
     def analyze(self, text, entities, nlp_artifacts=None):
         spans = self._en(text)
