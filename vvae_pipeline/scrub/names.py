@@ -30,10 +30,17 @@ def gazetteer() -> dict:
     return json.loads(GAZETTEER_PATH.read_text(encoding="utf-8"))
 
 
+_NAME_LIST_SEP = re.compile(r"[、,，;；/&]+")
+
+
 def name_variants(name: str | None) -> list[str]:
-    """The forms of a display name worth scrubbing: the whole name and its meaningful parts."""
+    """The forms of a display name worth scrubbing: the whole name and its meaningful parts.
+    A list of names ("陆展博、曾小贤") yields the variants of each."""
     if not name or not name.strip():
         return []
+    parts = [p.strip() for p in _NAME_LIST_SEP.split(name) if p.strip()]
+    if len(parts) > 1:
+        return sorted({v for p in parts for v in name_variants(p)} | {name.strip()}, key=len, reverse=True)
     name = name.strip()
     out = {name}
     if _CJK_RE.search(name):
