@@ -256,7 +256,7 @@ def _iter_jsonl(data: bytes):
             continue
         text = text.removeprefix("\ufeff").rstrip("\r")
         if len(raw) > MAX_LINE_BYTES:
-            yield i, None, f"record too large: {len(raw)} bytes (limit {MAX_LINE_BYTES})", text[:MAX_LINE_BYTES]
+            yield i, None, f"record too large: {len(raw)} bytes (limit {MAX_LINE_BYTES})", text
             continue
         try:
             rec = json.loads(text)

@@ -186,3 +186,13 @@ def test_fast_validator_agrees_with_jsonschema():
         n_valid += expected
         n += 1
     assert n > 3000 and 50 < n_valid < n - 1000  # both outcomes well represented
+
+
+def test_enormous_line_and_double_annotation(tmp_path):
+    huge = session("big", turns=[{"role": "user", "text": "y" * 7000}] * 160)  # ~1.1 MB on one line
+    double = session("dbl", annotations=[{"turn_index": 1, "rewritten_text": "a"}, {"turn_index": 1, "rewritten_text": "b"}])
+    p = write_jsonl(tmp_path / "b.jsonl", [huge, double, session("ok")])
+    raw, q, stats = landing.read_landed_file(p, "b-1")
+    assert raw["session_id"].to_list() == ["ok"] and stats["read"] == 3
+    assert q["reason"][0].startswith("record too large") and q["record"][0] == json.dumps(huge)  # kept whole
+    assert q["reason"][1] == "two annotations for one turn: annotations[1].turn_index=1"
