@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from vvae_pipeline import landing, schemas
+from vvae_pipeline import landing, schemas, session_schema
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -178,11 +178,11 @@ def _mutations(rng):
 def test_fast_validator_agrees_with_jsonschema():
     import random
 
-    validator = landing._validator()
+    validator = session_schema._validator()
     n_valid = n = 0
     for rec in _mutations(random.Random(0)):
         expected = not any(True for _ in validator.iter_errors(rec))
-        assert landing.schema_valid(rec) == expected, rec
+        assert session_schema.schema_valid(rec) == expected, rec
         n_valid += expected
         n += 1
     assert n > 3000 and 50 < n_valid < n - 1000  # both outcomes well represented
