@@ -90,8 +90,9 @@ def scrubbed_sessions(context: dg.AssetExecutionContext, config: ScrubConfig, ra
 
     scrubber = Scrubber()
     scrubbed, stats = scrub_sessions(raw_sessions, config.to_params(), scrubber)
-    names = {r["session_id"]: tuple(n for n in (r["user_name"], r["agent_name"]) if n)
-             for r in raw_sessions.select("session_id", "user_name", "agent_name").iter_rows(named=True)}
+    # The display names the scrubber was asked to remove (agent names only if scrub_agent_names).
+    name_cols = ["user_name", "agent_name"] if config.scrub_agent_names else ["user_name"]
+    names = {r[0]: tuple(n for n in r[1:] if n) for r in raw_sessions.select("session_id", *name_cols).iter_rows()}
     left = residual_pii(scrubbed, names, scrubber)
     by_type = stats["pii_by_type"]
     context.log.info(f"scrubbed {stats['sessions_out']} sessions ({stats['sessions_dropped_by_cap']} dropped by "

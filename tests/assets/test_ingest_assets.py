@@ -106,3 +106,17 @@ def test_unreadable_everything_still_accounts_for_every_record(tmp_path):
     by_key = {m.asset_key.to_user_string(): m.metadata for m in md}
     assert by_key["raw_sessions"]["read"].value == 3 and by_key["raw_sessions"]["accepted"].value == 0
     assert by_key["raw_sessions_quarantine"]["reasons"].value == {"invalid JSON": 2, "schema": 1}
+
+
+def test_agent_names_can_be_kept(tmp_path):
+    sessions, _ = generate_demo(n_agents=6, sessions_per_agent=1, seed=8, pii_rate=0.5)
+    for s in sessions:  # the agent's display name in its own line
+        s["turns"][1]["text"] = f"{s['agent_name']} here. " + s["turns"][1]["text"]
+    key = batch_key(_land(tmp_path, sessions))
+    result = _materialize(tmp_path, key, run_config={"ops": {"scrubbed_sessions": {"config": {"scrub_agent_names": False}}}})
+    assert result.success and all(_checks(result).values())
+    scrubbed = pl.read_parquet(StorageResource(home=str(tmp_path)).table_path("scrubbed_sessions", key))
+    second = {row["session_id"]: row["turns"][1]["text"] for row in scrubbed.iter_rows(named=True)}
+    # en persona names (Luna, Max, Iris) stay; zh 老陈 is still a name to the gazetteer (老 + surname).
+    kept = {s["agent_name"] for s in sessions if second[s["session_id"]].startswith(f"{s['agent_name']} here.")}
+    assert {"Luna", "Max", "Iris"} <= kept and "老陈" not in kept
