@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-from tests.unit.pii_probe import CLEAN, PROBES
+from pii_probe import CLEAN, PROBES  # pytest prepends tests/unit (no __init__.py) to sys.path
 from vvae_pipeline import schemas
 from vvae_pipeline.demo import generate_demo
 from vvae_pipeline.landing import sessions_from_records
