@@ -68,9 +68,24 @@ def _group_alive(pgid: int) -> bool:
     return any(not s.startswith("Z") for s in out.split())
 
 
+def processes_with_env(var: str, value: str) -> list[int]:
+    """Live pids whose environment has var=value: catches a run worker that left the group."""
+    needle, found = f"{var}={value}".encode(), []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                if not (entry / "stat").read_text().split(") ", 1)[1].startswith("Z"):
+                    found.append(int(entry.name))
+        except (OSError, IndexError):  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
 @contextmanager
 def dagster_dev(workspace: Path, env: dict[str, str], log_path: Path):
-    """`dagster dev` on 127.0.0.1:<free port> in its own process group; yields the base URL."""
+    """`dagster dev` on 127.0.0.1:<free port> in its own process group; yields (base URL, group id)."""
     port = _free_port()
     dagster = str(Path(sys.executable).with_name("dagster"))
     cmd = [sys.executable, "-c", EXEC_WITH_DEFAULT_SIGNALS, dagster, "dev", "-w", str(workspace),
@@ -258,4 +273,5 @@ def test_dagster_ui_end_to_end(request, tmp_path_factory):
             see_report_metadata(page, base, partition, keys)
             page.screenshot(path=str(shots / "3_benchmark_report.png"), full_page=True)
     assert not _group_alive(pgid), "a process started by dagster dev outlived the test"
+    assert processes_with_env("DAGSTER_HOME", str(dagster_home)) == []
     assert run_status(dagster_home, run_id) == ("priors_job", "SUCCESS")
