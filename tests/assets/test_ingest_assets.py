@@ -5,7 +5,6 @@ import json
 
 import dagster as dg
 import polars as pl
-import pytest
 
 from assets.ingest import ingest_batch, scrubbed_sessions
 from assets.partitions import BATCH_PARTITIONS_NAME

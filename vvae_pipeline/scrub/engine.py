@@ -31,7 +31,8 @@ from presidio_anonymizer.entities import OperatorConfig
 from presidio_anonymizer.entities import RecognizerResult as AnonResult
 
 from vvae_pipeline.scrub.names import GazetteerNameRecognizer, ParticipantNameRecognizer
-from vvae_pipeline.scrub.recognizers import ENTITIES, SEP, structured_recognizers
+from vvae_pipeline.scrub.params import ENTITIES
+from vvae_pipeline.scrub.recognizers import SEP, structured_recognizers
 
 LANGUAGES = ("en", "zh")
 # ~50k characters per analyzer call: ~1,000 chat utterances, a few ms of regex work per chunk.

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-from vvae_pipeline.scrub.params import ENTITIES, STRUCTURED  # noqa: F401 (re-exported)
-
 SEP = "\ue000"  # joins utterances in one analyzer call; no pattern below can match it
 
 
