@@ -184,3 +184,18 @@ def test_scrub_reports_sessions_dropped_by_cap(scrubber):
     scrubbed, stats = scrub_sessions(_raw(sessions), ScrubParams(max_sessions_per_agent=4), scrubber)
     assert stats["sessions_dropped_by_cap"] == 4 and scrubbed.height == 8
     assert scrubbed.group_by("agent_id").len()["len"].max() == 4
+
+
+def test_empty_batch_and_sessions_without_annotations(scrubber):
+    empty = _raw([]).clear()
+    scrubbed, stats = scrub_sessions(empty, ScrubParams(), scrubber)
+    assert scrubbed.height == 0 and stats["utterances"] == 0
+    assert schemas.validate(scrubbed, schemas.ScrubbedSession).passed
+    bare = {"session_id": "b", "agent_id": "a", "user_id": "u", "user_name": "Li Wei", "language": "en",
+            "turns": [{"role": "user", "text": "Li Wei here, call 13812345678"}, {"role": "agent", "text": "hi"}]}
+    scrubbed, stats = scrub_sessions(_raw([bare, {**bare, "session_id": "c", "annotations": [
+        {"turn_index": 1, "rewritten_text": "hi Li"}]}]), ScrubParams(), scrubber)
+    assert scrubbed["annotations"].to_list()[0] == []
+    assert scrubbed["annotations"].to_list()[1][0]["rewritten_text"] == "hi [NAME_1]"
+    assert [t["text"] for t in scrubbed["turns"][0]] == ["[NAME_1] here, call [PHONE_1]", "hi"]
+    assert scrubbed["pii_found"].to_list() == [2, 3] and stats["utterances"] == 5
