@@ -24,17 +24,27 @@ from vvae_pipeline.backbones import DEFAULT_BACKBONE, get_backbone
 from vvae_pipeline.variants import VARIANT_KEYS, get_variant
 
 # Run config per size. Config defaults are production values; the demo overrides what makes it
-# fit in 15 minutes on 2 CPU cores.
-SIZES: dict[str, dict] = {
-    "demo": {
-        "demo": {"n_agents": 6, "sessions_per_agent": 5},
-        "ops": {},
-    },
-    "tiny": {
-        "demo": {"n_agents": 6, "sessions_per_agent": 2},
-        "ops": {},
-    },
-}
+# fit in 15 minutes on 2 CPU cores (SmolLM2-135M, fp32).
+def _sizes() -> dict[str, dict]:
+    from assets.report import DEMO_REPORT_CONFIG
+    from assets.train import TINY_TRAIN
+
+    train = {"ops": {"lora_checkpoint": {"config": TINY_TRAIN}}}
+    return {
+        "demo": {
+            "demo": {"n_agents": 6, "sessions_per_agent": 5},
+            "ops": {"train_job": train, "report_job": {"ops": {"benchmark_report": {"config": DEMO_REPORT_CONFIG}}}},
+        },
+        "tiny": {
+            "demo": {"n_agents": 6, "sessions_per_agent": 2},
+            "ops": {"train_job": train, "report_job": {"ops": {"benchmark_report": {"config": {
+                **DEMO_REPORT_CONFIG, "max_test_prompts": 8, "max_new_tokens": 24, "shots": [0, 2],
+                "dialogbench_items_per_task": 4}}}}},
+        },
+    }
+
+
+SIZE_NAMES = ("demo", "tiny")
 
 
 @dataclass
@@ -75,7 +85,7 @@ def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[s
     dagster_home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     storage = StorageResource(home=str(home))
-    cfg = SIZES[size]
+    cfg = _sizes()[size]
 
     path = storage.landing_dir / f"demo-{seed}.jsonl"
     if not path.exists():
@@ -115,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbone", default=DEFAULT_BACKBONE)
     parser.add_argument("--variants", default=",".join(VARIANT_KEYS))
-    parser.add_argument("--size", choices=sorted(SIZES), default="demo")
+    parser.add_argument("--size", choices=SIZE_NAMES, default="demo")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
