@@ -13,20 +13,10 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from vvae_pipeline.storage_io import atomic_write_bytes
+
 METRICS_KEYS = ("backbone", "variant", "base_model", "steps", "train_loss", "eval_loss", "final_eval_loss",
                 "real_tokens", "seconds")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def loss_series(log_history: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -105,9 +95,9 @@ def write_outputs(trainer, out_dir: Path, stats: dict, params) -> dict:
     history = trainer.state.log_history
     train, evals = loss_series(history)
     stats = {**stats, "train_loss": train, "eval_loss": evals, "params": asdict(params)}
-    _atomic_write(out_dir / "train_log.jsonl",
+    atomic_write_bytes(out_dir / "train_log.jsonl",
                   "".join(json.dumps(r, default=str) + "\n" for r in history).encode())
-    _atomic_write(out_dir / "metrics.json", json.dumps(stats, indent=2, default=str).encode())
+    atomic_write_bytes(out_dir / "metrics.json", json.dumps(stats, indent=2, default=str).encode())
     plot_losses(train, evals, out_dir / "loss_curve.png", f"{stats['backbone']} / {stats['variant']}")
-    _atomic_write(out_dir / "README.md", model_card(stats, params).encode())
+    atomic_write_bytes(out_dir / "README.md", model_card(stats, params).encode())
     return stats
