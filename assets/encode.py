@@ -45,6 +45,7 @@ def truth_path(storage: StorageResource) -> Path:
 @dg.asset(
     partitions_def=batch_partitions,
     group_name="encode",
+    pool="gpu",  # the encoder holds a GPU as long as training does: one at a time by default
     description="One persona z per annotated example (c, x) of the batch: nine grounded values or null "
                 "with a reason, plus status, raw output, engine, model and prompt version.",
 )
