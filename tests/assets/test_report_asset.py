@@ -82,8 +82,13 @@ def test_benchmark_report_materializes(tmp_path, smollm2_path, models_dir, share
     outs = {s: samples.filter(pl.col("system") == s).sort("extraction_id")["output"].to_list() for s in ("base", "sp_ft")}
     assert outs["base"] != outs["sp_ft"] and all(isinstance(o, str) for o in outs["base"])
     # One plain sentence names the closest variant; it is one of the trained ones.
-    closest = min(("ft", "sp_ft"), key=lambda s: (systems[s]["distance"], s))
-    assert mat.metadata["closest"].value.startswith(f"The variant closest to the human targets is {systems[closest]['label']}")
+    best = min(systems[s]["distance"] for s in TRAINED)
+    tied = [s for s in TRAINED if systems[s]["distance"] == best]
+    sentence = mat.metadata["closest"].value
+    lead = "The variant closest to the human targets is" if len(tied) == 1 else \
+        "The variants closest to the human targets (tied) are"
+    assert sentence.startswith(lead) and all(f"({s})" in sentence for s in tied)
+    assert f"distance {best:.4f}" in sentence
     # DialogBench ran for both systems on both tasks, each item rotated through 4 positions.
     for system in ("base", "sp_ft"):
         tasks = summary["dialogbench"][system]
