@@ -96,11 +96,16 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         name = self._asset_name(context.asset_key)
         if not context.has_asset_partitions:
             return pl.read_parquet(storage.table_path(name))
-        paths = [storage.table_path(name, k) for k in context.asset_partition_keys]
-        if not paths:
-            raise FileNotFoundError(f"{name}: no partitions to load (has any batch landed yet?)")
-        missing = [str(p) for p in paths if not p.exists()]
-        if missing:
-            raise FileNotFoundError(f"{name}: partitions not materialized: {missing[:3]}")
-        frames = [pl.read_parquet(p) for p in paths]
+        keys = list(context.asset_partition_keys)
+        paths = {k: storage.table_path(name, k) for k in keys}
+        present = [k for k in keys if paths[k].exists()]
+        if not present:
+            raise FileNotFoundError(f"{name}: none of its {len(keys)} partition(s) is materialized"
+                                    + (f", e.g. {keys[0]}" if keys else " (has any batch landed yet?)"))
+        if len(present) < len(keys):
+            # A fan-in (every batch, every variant of a backbone) reads what exists and says what not.
+            missing = sorted(set(keys) - set(present))
+            context.log.warning(f"{name}: {len(missing)} of {len(keys)} partitions not materialized, "
+                                f"reading the other {len(present)}: {', '.join(map(str, missing[:6]))}")
+        frames = [pl.read_parquet(paths[k]) for k in present]
         return pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]

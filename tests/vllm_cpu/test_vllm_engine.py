@@ -1,6 +1,6 @@
 """VLLMEngine for real: vLLM's CPU build on the converted SmolLM2 (run from .venv-vllm).
 
-    scripts/setup_vllm.sh && .venv-vllm/bin/python -m pytest tests/vllm
+    scripts/setup_vllm.sh && .venv-vllm/bin/python -m pytest tests/vllm_cpu
 
 One engine start (~35-45 s with enforce_eager on 2 cores) serves every test in this module.
 """
@@ -12,11 +12,11 @@ import os
 
 import pytest
 
-try:  # `import vllm` alone is not enough: this test folder is itself importable as a namespace "vllm"
+try:
     from vllm import LLM  # noqa: F401
 except ImportError as exc:
     pytest.skip(f"vllm is not importable here ({exc}): create .venv-vllm with scripts/setup_vllm.sh and "
-                "run `.venv-vllm/bin/python -m pytest tests/vllm`", allow_module_level=True)
+                "run `.venv-vllm/bin/python -m pytest tests/vllm_cpu`", allow_module_level=True)
 jsonschema = pytest.importorskip("jsonschema")
 
 from vvae_pipeline import latent  # noqa: E402

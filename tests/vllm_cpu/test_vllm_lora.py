@@ -1,7 +1,7 @@
 """generation.vllm_generate for real: one vLLM engine, the base model and a LoRA adapter through a
 LoRARequest, on the converted SmolLM2 (run from .venv-vllm; one engine start, ~40-60 s on 2 cores).
 
-    .venv-vllm/bin/python -m pytest tests/vllm/test_vllm_lora.py
+    .venv-vllm/bin/python -m pytest tests/vllm_cpu/test_vllm_lora.py
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-try:  # `import vllm` alone is not enough: tests/vllm is itself importable as a namespace "vllm"
+try:
     from vllm import LLM  # noqa: F401
 except ImportError as exc:
     pytest.skip(f"vllm is not importable here ({exc}): create .venv-vllm with scripts/setup_vllm.sh",
