@@ -29,17 +29,27 @@ def _sizes() -> dict[str, dict]:
     from assets.report import DEMO_REPORT_CONFIG
     from assets.train import TINY_TRAIN
 
-    train = {"ops": {"lora_checkpoint": {"config": TINY_TRAIN}}}
+    def train(**kw) -> dict:
+        return {"ops": {"lora_checkpoint": {"config": {**TINY_TRAIN, **kw}}}}
+
+    def report(**kw) -> dict:
+        return {"ops": {"benchmark_report": {"config": {**DEMO_REPORT_CONFIG, **kw}}}}
+
     return {
+        # 90 annotated examples; ~10 s per optimizer step of 4 x ~220 tokens on 2 cores, so 4 steps per
+        # adapter: about 11 minutes in all on an idle 2-core machine.
         "demo": {
             "demo": {"n_agents": 6, "sessions_per_agent": 5},
-            "ops": {"train_job": train, "report_job": {"ops": {"benchmark_report": {"config": DEMO_REPORT_CONFIG}}}},
+            "ops": {"train_job": train(max_steps=4, eval_steps=4, save_steps=2),
+                    "report_job": report(shots=[0, 5])},
         },
+        # What the end-to-end test runs: every stage for real, at the smallest size that still means
+        # something (36 examples, 2 optimizer steps per adapter, 8 test prompts).
         "tiny": {
             "demo": {"n_agents": 6, "sessions_per_agent": 2},
-            "ops": {"train_job": train, "report_job": {"ops": {"benchmark_report": {"config": {
-                **DEMO_REPORT_CONFIG, "max_test_prompts": 8, "max_new_tokens": 24, "shots": [0, 2],
-                "dialogbench_items_per_task": 4}}}}},
+            "ops": {"train_job": train(max_steps=2, eval_steps=2, save_steps=1),
+                    "report_job": report(max_test_prompts=8, max_new_tokens=24, shots=[0],
+                                         dialogbench_items_per_task=4, dialogbench_systems=["sp_ft"])},
         },
     }
 
@@ -105,8 +115,9 @@ def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[s
     for job_name, partition in plan:
         _say(f"running {job_name}" + (f" [{partition}]" if partition else ""), t0)
         job = defs.resolve_job_def(job_name)
-        res = job.execute_in_process(instance=instance, partition_key=partition,
-                                     run_config=cfg["ops"].get(job_name, {}), raise_on_error=False)
+        run_config = {**cfg["ops"].get(job_name, {}), "loggers": {"console": {"config": {"log_level": "INFO"}}}}
+        res = job.execute_in_process(instance=instance, partition_key=partition, run_config=run_config,
+                                     raise_on_error=False)
         result.runs.append((job_name, str(partition or ""), res.success))
         for ev in res.all_events:
             if ev.event_type_value == "ASSET_CHECK_EVALUATION":

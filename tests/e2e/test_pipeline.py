@@ -78,3 +78,49 @@ def test_adapters_trained_and_base_untouched(materialized_home):
         assert metrics["steps"] > 0 and metrics["train_loss"]
     # Training must never write the base weights: the converted file is byte-identical after the run.
     assert materialized_home.base_sha_after == materialized_home.base_sha_before
+
+
+def test_report_metrics_come_from_what_the_model_generated(materialized_home, smollm2_path):
+    from vvae_pipeline.generation import DecodingParams, HFGenerator, prompt_messages
+
+    home = materialized_home.vvae_home
+    rdir = home / "artifacts" / "benchmark_report" / "smollm2-135m"
+    summary = json.loads((rdir / "summary.json").read_text())
+    samples = pl.read_parquet(rdir / "samples.parquet")
+    systems = {s["system"]: s for s in summary["systems"]}
+    assert {"human", "base", *materialized_home.variants} <= set(systems)
+    for name, s in systems.items():
+        if s["status"] != "ok":
+            continue
+        rows = samples.filter(pl.col("system") == name)
+        assert rows.height == s["n"] > 0
+        for d in ("cp", "ec", "hm"):  # every rate is the mean of its per-output detections
+            assert rows[d].cast(pl.Float64).mean() == pytest.approx(s[d])
+    assert summary["closest"] and summary["closest"] in (rdir / "report.md").read_text()
+
+    # The outputs are the adapter's own: regenerating the same prompts, in the same order and batches,
+    # with the recorded decoding settings reproduces them exactly (greedy).
+    sft = _table(home, "sft_dataset").filter((pl.col("variant") == "sp_ft") & (pl.col("split") == "test"))
+    ours = samples.filter(pl.col("system") == "sp_ft")
+    by_id = {r["extraction_id"]: r for r in sft.iter_rows(named=True)}
+    prompts = [prompt_messages(by_id[i]["messages"]) for i in ours["extraction_id"]]
+    gen = HFGenerator(smollm2_path)
+    gen.load_adapter("sp_ft", home / "artifacts" / "lora_checkpoint" / "smollm2-135m" / "sp_ft" / "adapter")
+    again = gen.generate(prompts, DecodingParams(**summary["settings"]["decoding"]), adapter="sp_ft")
+    assert again == ours["output"].to_list()
+    # ...and the human rates are measured on the replies people wrote.
+    human = samples.filter(pl.col("system") == "human")
+    assert human["output"].to_list() == [by_id[i]["reply"] for i in human["extraction_id"]]
+
+
+def test_report_is_in_dagster_metadata(materialized_home, monkeypatch):
+    import dagster as dg
+
+    monkeypatch.setenv("DAGSTER_HOME", str(materialized_home.dagster_home))
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("benchmark_report"))
+        checks = instance.get_latest_materialization_event(dg.AssetKey("persona_priors"))
+    assert event is not None and checks is not None
+    meta = event.asset_materialization.metadata
+    assert "closest" in meta and "report" in meta
+    assert "sp_ft/distance" in meta and meta["sp_ft/distance"].value >= 0
