@@ -19,7 +19,7 @@ from assets import encode, ingest, priors, report, sft, train
 from assets.jobs import JOBS
 from assets.schedules import SCHEDULES
 from assets.sensors import SENSORS
-from resources.llm import EncoderResource
+from resources.llm import EncoderResource, PromptingResource
 from resources.storage import ParquetIOManager, StorageResource, vvae_home
 from resources.trainer import TrainerResource
 
@@ -37,7 +37,17 @@ def build_resources(profile: str, home: Path) -> dict:
     else:
         raise ValueError(f"unknown VVAE_PROFILE {profile!r}: expected 'local' or 'gpu'")
     return {"storage": storage, "io_manager": ParquetIOManager(home=str(home)), "encoder": encoder,
-            "trainer": trainer}
+            "trainer": trainer, "prompting": prompting_resource()}
+
+
+def prompting_resource() -> PromptingResource:
+    """The k-shot baselines on an OpenAI-compatible endpoint when VVAE_PROMPTING_BASE_URL is set
+    (model: VVAE_PROMPTING_MODEL, key: VVAE_PROMPTING_API_KEY, read by Dagster at run time)."""
+    url = os.environ.get("VVAE_PROMPTING_BASE_URL")
+    if not url:
+        return PromptingResource()
+    key = dg.EnvVar("VVAE_PROMPTING_API_KEY") if os.environ.get("VVAE_PROMPTING_API_KEY") else None
+    return PromptingResource(base_url=url, model=os.environ.get("VVAE_PROMPTING_MODEL"), api_key=key)
 
 
 def build_definitions(profile: str | None = None, home: Path | None = None) -> dg.Definitions:

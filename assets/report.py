@@ -11,6 +11,7 @@ import polars as pl
 from pydantic import Field
 
 from assets.partitions import backbone_partitions, by_backbone
+from resources.llm import PromptingResource
 from resources.storage import StorageResource
 from vvae_pipeline import benchmark, dialogbench, report
 from vvae_pipeline.backbones import BACKBONE_KEYS
@@ -104,7 +105,7 @@ def _dialogbench_items(config: ReportConfig) -> tuple[list[dict], str]:
                 "loss curves, ablation matrix, encoder quality: Markdown + HTML under artifacts.",
 )
 def benchmark_report(context: dg.AssetExecutionContext, config: ReportConfig, storage: StorageResource,
-                     sft_dataset: pl.DataFrame) -> dg.MaterializeResult:
+                     prompting: PromptingResource, sft_dataset: pl.DataFrame) -> dg.MaterializeResult:
     import torch
 
     torch.set_num_threads(config.torch_threads)
@@ -121,10 +122,13 @@ def benchmark_report(context: dg.AssetExecutionContext, config: ReportConfig, st
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     gen = None
+    # k-shot persona prompting on an OpenAI-compatible endpoint when one is configured, else locally.
+    remote = prompting.generate_fn(params.decoding.max_new_tokens)
+    local_jobs = [j for j in plan.jobs if remote is None or j.kind != "prompting"]
     if config.engine == "vllm":
         from vvae_pipeline.generation import vllm_generate
 
-        jobs = {j.system: (str(dirs[j.adapter] / "adapter") if j.adapter else None, j.prompts) for j in plan.jobs}
+        jobs = {j.system: (str(dirs[j.adapter] / "adapter") if j.adapter else None, j.prompts) for j in local_jobs}
         outputs = vllm_generate(model_path, jobs, params.decoding, max_lora_rank=config.vllm_max_lora_rank,
                                 engine_kwargs={"dtype": config.vllm_dtype, "enforce_eager": config.vllm_enforce_eager,
                                                "max_model_len": config.vllm_max_model_len})
@@ -135,9 +139,11 @@ def benchmark_report(context: dg.AssetExecutionContext, config: ReportConfig, st
         for j in plan.jobs:
             if j.adapter:
                 gen.load_adapter(j.adapter, dirs[j.adapter] / "adapter")
-        outputs = benchmark.generate_jobs(plan.jobs, lambda adapter: gen.as_fn(params.decoding, adapter))
+        outputs = benchmark.generate_jobs(local_jobs, lambda adapter: gen.as_fn(params.decoding, adapter))
     else:
         raise ValueError(f"engine must be 'transformers' or 'vllm', got {config.engine!r}")
+    if remote is not None:
+        outputs.update({j.system: remote(j.prompts) for j in plan.jobs if j.kind == "prompting"})
     timings["generation"] = time.perf_counter() - t0
     summary, samples, human = benchmark.score(plan, outputs)
 
@@ -172,6 +178,7 @@ def benchmark_report(context: dg.AssetExecutionContext, config: ReportConfig, st
         if bb != backbone and (s := _read_json(storage.artifact_dir("benchmark_report", bb) / "summary.json")):
             others[bb] = s.get("systems", [])
     settings = {"backbone": backbone, "base_model": model_path, "engine": config.engine,
+                "prompting_baselines_on": prompting.label(),
                 "decoding": params.decoding.as_dict(), "max_test_prompts": params.max_test_prompts,
                 "shots": list(params.shots), "dialogbench_items_per_task": config.dialogbench_items_per_task,
                 "seed": config.seed, "seconds": {k: round(v, 1) for k, v in timings.items()}}

@@ -67,3 +67,32 @@ class EncoderResource(dg.ConfigurableResource):
 
         folder = self.models_dir or models_dir or os.environ.get("VVAE_MODELS_DIR") or Path(".vvae") / "models"
         return resolve_model_path(self.backbone, Path(folder))
+
+
+class PromptingResource(dg.ConfigurableResource):
+    """Where the benchmark's k-shot persona-prompting baselines run (the paper's API baselines).
+
+    With no ``base_url`` they run on the local base model; with one, on any OpenAI-compatible
+    endpoint (a `vllm serve` server or a hosted model), the key passed as ``dg.EnvVar``.
+    """
+
+    base_url: str | None = Field(default=None, description="OpenAI-compatible base URL; None: the local base model")
+    model: str | None = Field(default=None, description="served model name")
+    api_key: str | None = Field(default=None, description="endpoint key; pass dg.EnvVar(...), never a literal")
+    max_concurrency: int = Field(default=8, description="requests in flight")
+    max_retries: int = Field(default=4, description="retries with exponential backoff")
+
+    def label(self) -> str:
+        return f"openai-compatible:{self.model}" if self.base_url else "local base model"
+
+    def generate_fn(self, max_new_tokens: int):
+        """``generate(list_of_messages) -> list[str]`` on the endpoint, or None for the local model."""
+        if not self.base_url:
+            return None
+        if not self.model:
+            raise ValueError("PromptingResource with base_url needs model")
+        from vvae_pipeline.engines import OpenAIEngine
+
+        engine = OpenAIEngine(self.base_url, self.model, api_key=self.api_key, max_concurrency=self.max_concurrency,
+                              max_retries=self.max_retries)
+        return lambda prompts: engine.chat_text(list(prompts), max_new_tokens)

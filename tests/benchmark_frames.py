@@ -70,11 +70,12 @@ def make_adapter(base_path: str, out: Path, seed: int) -> None:
 
     from vvae_pipeline.models import load_causal_lm
 
+    torch.manual_seed(seed)  # lora_A's init draws from the global generator: seed it too
     model = get_peft_model(load_causal_lm(base_path),
                            LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "lora_B" in name:
-                p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+                p.copy_(torch.randn(p.shape, generator=g) * 0.3)  # large enough to change greedy text
     model.save_pretrained(out)

@@ -274,3 +274,20 @@ class OpenAIEngine(Engine):
     def _generate(self, prompts, schemas, max_tokens):
         with ThreadPoolExecutor(self.max_concurrency) as pool:
             return list(pool.map(lambda ps: self._one(ps[0], ps[1], max_tokens), zip(prompts, schemas)))
+
+    def chat_text(self, prompts: list[Messages], max_tokens: int, temperature: float = 0.0) -> list[str]:
+        """Plain chat replies (the benchmark's prompting baselines), in input order.
+
+        Unlike ``generate_json`` a failed request raises: a report must never score a missing reply
+        as a reply that shows no persona.
+        """
+
+        def one(messages: Messages) -> str:
+            body = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": temperature}
+            try:
+                return self._post(body)["choices"][0]["message"]["content"] or ""
+            except (KeyError, IndexError, TypeError) as exc:
+                raise EngineError(f"{self.base_url}: malformed chat completion ({type(exc).__name__})") from None
+
+        with ThreadPoolExecutor(self.max_concurrency) as pool:
+            return list(pool.map(one, prompts))

@@ -3,6 +3,8 @@ sft_dataset partitions loaded through the io_manager with the by-backbone partit
 
 import json
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import dagster as dg
@@ -14,6 +16,7 @@ from benchmark_frames import make_adapter, sft_frame  # noqa: E402
 
 from assets.partitions import backbone_variant_partitions  # noqa: E402
 from assets.report import ReportConfig, benchmark_report  # noqa: E402
+from resources.llm import PromptingResource  # noqa: E402
 from resources.storage import ParquetIOManager, StorageResource  # noqa: E402
 from vvae_pipeline.variants import VARIANT_KEYS  # noqa: E402
 
@@ -31,8 +34,36 @@ def _lora_stub():
     raise AssertionError("not selected: adapters are written by the test")
 
 
+CANNED = "no worries at all, sunshine 🌙"
+
+
+@pytest.fixture
+def prompting_endpoint():
+    """A local OpenAI-compatible endpoint for the k-shot baselines: canned replies, requests kept."""
+    seen: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            seen.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            body = json.dumps({"choices": [{"message": {"role": "assistant", "content": CANNED},
+                                            "finish_reason": "stop"}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", seen
+    httpd.shutdown()
+
+
 @pytest.mark.slow
-def test_benchmark_report_materializes(tmp_path, smollm2_path, models_dir, shared_data):
+def test_benchmark_report_materializes(prompting_endpoint, tmp_path, smollm2_path, models_dir, shared_data):
     storage = StorageResource(home=str(tmp_path), models=str(models_dir))
     # The io_manager loads every variant partition of the backbone (by_backbone mapping).
     df = sft_frame(variants=VARIANT_KEYS)
@@ -59,7 +90,8 @@ def test_benchmark_report_materializes(tmp_path, smollm2_path, models_dir, share
         [_sft_stub, _lora_stub, benchmark_report],
         selection=[benchmark_report],
         partition_key=BACKBONE,
-        resources={"storage": storage, "io_manager": ParquetIOManager(home=str(tmp_path))},
+        resources={"storage": storage, "io_manager": ParquetIOManager(home=str(tmp_path)),
+                   "prompting": PromptingResource(base_url=prompting_endpoint[0], model="served-model")},
         run_config=dg.RunConfig({"benchmark_report": config}),
         instance=dg.DagsterInstance.ephemeral(),
     )
@@ -81,6 +113,13 @@ def test_benchmark_report_materializes(tmp_path, smollm2_path, models_dir, share
     # Real generations: the perturbed adapter changes what the model says.
     outs = {s: samples.filter(pl.col("system") == s).sort("extraction_id")["output"].to_list() for s in ("base", "sp_ft")}
     assert outs["base"] != outs["sp_ft"] and all(isinstance(o, str) for o in outs["base"])
+    # The 2-shot baseline ran on the endpoint (the paper's API baselines), one request per test prompt.
+    url, seen = prompting_endpoint
+    assert len(seen) == 4 and all(r["model"] == "served-model" for r in seen)
+    assert all(r["messages"][0]["role"] == "system" and
+               len([m for m in r["messages"] if m["role"] == "assistant"]) >= 2 for r in seen)  # 2 shots + history
+    assert samples.filter(pl.col("system") == "2-shot")["output"].to_list() == [CANNED] * 4
+    assert summary["settings"]["prompting_baselines_on"] == "openai-compatible:served-model"
     # One plain sentence names the closest variant; it is one of the trained ones.
     best = min(systems[s]["distance"] for s in TRAINED)
     tied = [s for s in TRAINED if systems[s]["distance"] == best]

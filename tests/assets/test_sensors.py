@@ -80,11 +80,14 @@ def test_edited_file_is_a_new_batch_and_lost_cursor_keeps_run_keys(tmp_path):
 def test_aggregate_schedule_waits_for_a_batch():
     # Schedule contexts need a persistent instance (an ephemeral one has no instance ref).
     tick = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+    # Contexts are entered with `with`: a built context that is never exited leaves its instance set
+    # as Dagster's current one, and every later Definitions load in the process trips over it.
     with dg.instance_for_test() as instance:
-        ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
-        assert isinstance(aggregate_schedule(ctx), dg.SkipReason)
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick) as ctx:
+            assert isinstance(aggregate_schedule(ctx), dg.SkipReason)
         instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, ["a-000000000000", "b-000000000000"])
-        req = aggregate_schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=tick))
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick) as ctx:
+            req = aggregate_schedule(ctx)
     assert isinstance(req, dg.RunRequest) and req.tags["vvae/batches"] == "2"
     assert req.run_key == "priors-2026-11-23"  # one run per day, however often the tick is evaluated
     assert aggregate_schedule.job_name == "priors_job" and aggregate_schedule.cron_schedule == "0 3 * * *"
