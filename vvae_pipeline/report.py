@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from vvae_pipeline.benchmark import PAPER_TARGETS
+from vvae_pipeline.storage_io import atomic_write_bytes
 from vvae_pipeline.variants import VARIANTS
 
 DETECTOR_LABELS = {"cp": "CP", "ec": "EC", "hm": "HM"}
@@ -253,22 +254,6 @@ def to_html(md: str, title: str) -> str:
     return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head><body>{body}</body></html>"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    # The library never imports dagster (resources/ does), so it carries its own temp + rename.
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_report(inp: ReportInputs, out_dir: Path) -> dict:
     """Write report.md (+ PNGs next to it), report.html (images inlined), summary.json, samples.parquet.
 
@@ -281,22 +266,22 @@ def write_report(inp: ReportInputs, out_dir: Path) -> dict:
     figures = {k: v for k, v in figures.items() if v is not None}
     paths: dict[str, str] = {}
     for name, png in figures.items():
-        _atomic_write(out_dir / f"{name}.png", png)
+        atomic_write_bytes(out_dir / f"{name}.png", png)
         paths[f"{name}_png"] = str(out_dir / f"{name}.png")
     inline = {k: "data:image/png;base64," + base64.b64encode(v).decode() for k, v in figures.items()}
     md_files = markdown(inp, {k: f"{k}.png" for k in figures})
     md_inline = markdown(inp, inline)
-    _atomic_write(out_dir / "report.md", md_files.encode())
-    _atomic_write(out_dir / "report.html", to_html(md_inline, f"vvae benchmark: {inp.backbone}").encode())
+    atomic_write_bytes(out_dir / "report.md", md_files.encode())
+    atomic_write_bytes(out_dir / "report.html", to_html(md_inline, f"vvae benchmark: {inp.backbone}").encode())
     summary = {"backbone": inp.backbone, "human": inp.human, "paper_targets": PAPER_TARGETS,
                "systems": inp.summary.to_dicts(), "closest": closest_sentence(inp.summary),
                "dialogbench": {k: v["tasks"] for k, v in inp.dialogbench.items()}, "settings": inp.settings}
-    _atomic_write(out_dir / "summary.json", json.dumps(summary, indent=1, ensure_ascii=False, default=str).encode())
+    atomic_write_bytes(out_dir / "summary.json", json.dumps(summary, indent=1, ensure_ascii=False, default=str).encode())
     paths.update(report_md=str(out_dir / "report.md"), report_html=str(out_dir / "report.html"),
                  summary_json=str(out_dir / "summary.json"))
     if inp.samples is not None:
         buf = io.BytesIO()
         inp.samples.write_parquet(buf)
-        _atomic_write(out_dir / "samples.parquet", buf.getvalue())
+        atomic_write_bytes(out_dir / "samples.parquet", buf.getvalue())
         paths["samples"] = str(out_dir / "samples.parquet")
     return {"markdown_inline": md_inline, "paths": paths, "closest": closest_sentence(inp.summary)}
