@@ -49,16 +49,6 @@ def _cpu_threads():
 E2E_VARIANTS = ("ft", "p_ft", "sp_ft")
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 @pytest.fixture(scope="session")
 def materialized_home(tmp_path_factory, models_dir, smollm2_path):
     """The whole DAG materialized tiny, once per test session, for the default backbone.
@@ -69,6 +59,7 @@ def materialized_home(tmp_path_factory, models_dir, smollm2_path):
     from types import SimpleNamespace
 
     from assets.main import run_pipeline
+    from vvae_pipeline.landing import sha256_file
 
     root = tmp_path_factory.mktemp("vvae-e2e")
     saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", "VVAE_HOME", "VVAE_MODELS_DIR")}
@@ -76,7 +67,7 @@ def materialized_home(tmp_path_factory, models_dir, smollm2_path):
     os.environ["VVAE_HOME"] = str(root / "home")
     os.environ["VVAE_MODELS_DIR"] = str(models_dir)
     base_weights = Path(smollm2_path) / "model.safetensors"
-    base_sha_before = _sha256(base_weights)
+    base_sha_before = sha256_file(base_weights)
     try:
         result = run_pipeline(root / "home", variants=E2E_VARIANTS, size="tiny")
     finally:
@@ -87,4 +78,4 @@ def materialized_home(tmp_path_factory, models_dir, smollm2_path):
                 os.environ[k] = v
     return SimpleNamespace(vvae_home=root / "home", dagster_home=root / "dagster", result=result,
                            models_dir=models_dir, variants=E2E_VARIANTS, base_sha_before=base_sha_before,
-                           base_sha_after=_sha256(base_weights))
+                           base_sha_after=sha256_file(base_weights))

@@ -45,7 +45,7 @@ QUARANTINE_COLUMNS = {
 
 
 # ---------------------------------------------------------------- batch keys and the landing folder
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -56,7 +56,7 @@ def _sha256(path: Path) -> str:
 @lru_cache(maxsize=4096)
 def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
     # Keyed on (size, mtime) so a sensor tick re-hashes only files that changed.
-    return _sha256(Path(path))
+    return sha256_file(Path(path))
 
 
 def content_hash(path: Path) -> str:
