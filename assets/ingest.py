@@ -94,6 +94,11 @@ def scrubbed_sessions(context: dg.AssetExecutionContext, config: ScrubConfig, ra
     name_cols = ["user_name", "agent_name"] if config.scrub_agent_names else ["user_name"]
     names = {r[0]: tuple(n for n in r[1:] if n) for r in raw_sessions.select("session_id", *name_cols).iter_rows()}
     left = residual_pii(scrubbed, names, scrubber)
+    if sum(left.values()):
+        # Fail before the table is written: a scrubbed table that still holds PII must not exist at all,
+        # not merely be blocked from downstream by the no_pii check. Counts only, never the values.
+        raise dg.Failure(description="scrubbed text still holds PII; scrubbed_sessions not written",
+                         metadata={f"residual_{e.lower()}": n for e, n in left.items() if n})
     by_type = stats["pii_by_type"]
     context.log.info(f"scrubbed {stats['sessions_out']} sessions ({stats['sessions_dropped_by_cap']} dropped by "
                      f"the per-agent cap): {stats['pii_total']} entities replaced {by_type}")

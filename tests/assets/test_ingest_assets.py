@@ -119,3 +119,19 @@ def test_agent_names_can_be_kept(tmp_path):
     # en persona names (Luna, Max, Iris) stay; zh 老陈 is still a name to the gazetteer (老 + surname).
     kept = {s["agent_name"] for s in sessions if second[s["session_id"]].startswith(f"{s['agent_name']} here.")}
     assert {"Luna", "Max", "Iris"} <= kept and "老陈" not in kept
+
+
+def test_residual_pii_fails_the_step_and_writes_no_table(tmp_path, monkeypatch):
+    import vvae_pipeline.scrub as scrub
+
+    sessions, _ = generate_demo(n_agents=2, sessions_per_agent=1, seed=3, pii_rate=1.0)
+    key = batch_key(_land(tmp_path, sessions))
+    # A detector miss, as the re-scan would see it: one e-mail left in the scrubbed text.
+    monkeypatch.setattr(scrub, "residual_pii", lambda *a, **k: {"EMAIL": 1, "PHONE": 0})
+    result = _materialize(tmp_path, key, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert failure.step_key == "scrubbed_sessions"
+    assert "still holds PII" in failure.event_specific_data.error.to_string()
+    assert not StorageResource(home=str(tmp_path)).table_path("scrubbed_sessions", key).exists()
+    assert "@example.com" not in _all_metadata_text(result)
