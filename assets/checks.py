@@ -1,7 +1,7 @@
 """Asset checks made from pure validation rules.
 
 ``make_table_checks(asset, rules)`` turns a ``{check name: rule}`` mapping (rules are pure
-functions ``DataFrame -> schemas.ValidationReport``, e.g. vvae_pipeline.prior_checks) into one
+functions ``DataFrame -> schemas.ValidationReport``, e.g. vvae_pipeline.priors.checks) into one
 ``multi_asset_check`` that loads the table once and reports one check per rule, each named for
 its rule and blocking by default: a failed rule stops every downstream asset of the run.
 

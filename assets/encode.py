@@ -11,7 +11,7 @@ from assets.partitions import batch_partitions
 from resources.llm import EncoderResource
 from resources.storage import StorageResource, atomic_write_json
 from vvae_pipeline import schemas
-from vvae_pipeline.extract import ExtractParams, build_items, extract
+from vvae_pipeline.encode.extract import ExtractParams, build_items, extract
 
 
 class ExtractConfig(dg.Config):
@@ -76,7 +76,7 @@ def persona_extractions(context: dg.AssetExecutionContext, config: ExtractConfig
     }
     truth = truth_path(storage)
     if truth.exists():
-        from vvae_pipeline.encoder_quality import score
+        from vvae_pipeline.encode.quality import score
 
         quality = score(df, pl.read_parquet(truth))
         quality.update(batch=batch, engine=engine.name, model=engine.model)

@@ -51,7 +51,7 @@ class ScrubConfig(dg.Config):
     ],
 )
 def ingest_batch(context: dg.AssetExecutionContext, storage: StorageResource):
-    from vvae_pipeline.landing import find_batch_file, read_landed_file
+    from vvae_pipeline.ingest.landing import find_batch_file, read_landed_file
 
     key = context.partition_key
     path = find_batch_file(storage.landing_dir, key)

@@ -6,7 +6,11 @@ for each new batch and the aggregate schedule runs the rest.
 
 import dagster as dg
 
-from assets.partitions import backbone_partitions, backbone_variant_partitions, batch_partitions
+from assets.partitions import (
+    backbone_partitions,
+    backbone_variant_partitions,
+    batch_partitions,
+)
 
 batch_job = dg.define_asset_job(
     "batch_job",

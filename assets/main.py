@@ -23,6 +23,7 @@ from pathlib import Path
 from vvae_pipeline.backbones import DEFAULT_BACKBONE, get_backbone
 from vvae_pipeline.variants import VARIANT_KEYS, get_variant
 
+
 # Run config per size. Config defaults are production values; the demo overrides what makes it
 # fit in 15 minutes on 2 CPU cores (SmolLM2-135M, fp32).
 def _sizes() -> dict[str, dict]:
@@ -83,8 +84,8 @@ def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[s
     from assets.definitions import build_definitions
     from assets.partitions import BATCH_PARTITIONS_NAME, backbone_variant_key
     from resources.storage import StorageResource
-    from vvae_pipeline.demo import write_demo
-    from vvae_pipeline.landing import batch_key
+    from vvae_pipeline.ingest.demo import write_demo
+    from vvae_pipeline.ingest.landing import batch_key
 
     t0 = time.time()
     get_backbone(backbone)

@@ -1,7 +1,7 @@
 """persona_priors and persona_prior_stats: the empirical prior over every landed batch, and its checks.
 
 Both come from one pass over ``persona_extractions`` (all batches, concatenated by the IO
-manager). The blocking checks (one per rule in vvae_pipeline.prior_checks) stop sft_dataset
+manager). The blocking checks (one per rule in vvae_pipeline.priors.checks) stop sft_dataset
 when a prior table is wrong; the drift check only warns.
 """
 
@@ -10,9 +10,14 @@ import polars as pl
 
 from assets.checks import make_table_checks
 from resources.storage import StorageResource, atomic_write_bytes, atomic_write_parquet
-from vvae_pipeline.prior_checks import PRIOR_RULES, PRIOR_STATS_RULES
-from vvae_pipeline.prior_report import drift_markdown, plot_top_values, png_markdown, stats_markdown
-from vvae_pipeline.priors import build_priors, entropy_bits, prior_drift
+from vvae_pipeline.priors.build import build_priors, entropy_bits, prior_drift
+from vvae_pipeline.priors.checks import PRIOR_RULES, PRIOR_STATS_RULES
+from vvae_pipeline.priors.report import (
+    drift_markdown,
+    plot_top_values,
+    png_markdown,
+    stats_markdown,
+)
 
 PRIORS = "persona_priors"
 PRIOR_STATS = "persona_prior_stats"

@@ -13,10 +13,10 @@ from pydantic import Field
 from assets.partitions import backbone_partitions, by_backbone
 from resources.llm import PromptingResource
 from resources.storage import StorageResource
-from vvae_pipeline import benchmark, dialogbench, report
 from vvae_pipeline.backbones import BACKBONE_KEYS
-from vvae_pipeline.generation import DecodingParams
-from vvae_pipeline.models import resolve_model_path
+from vvae_pipeline.evaluate import benchmark, dialogbench, report
+from vvae_pipeline.llm.generation import DecodingParams
+from vvae_pipeline.llm.models import resolve_model_path
 from vvae_pipeline.variants import VARIANT_KEYS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,14 +126,14 @@ def benchmark_report(context: dg.AssetExecutionContext, config: ReportConfig, st
     remote = prompting.generate_fn(params.decoding.max_new_tokens)
     local_jobs = [j for j in plan.jobs if remote is None or j.kind != "prompting"]
     if config.engine == "vllm":
-        from vvae_pipeline.generation import vllm_generate
+        from vvae_pipeline.llm.generation import vllm_generate
 
         jobs = {j.system: (str(dirs[j.adapter] / "adapter") if j.adapter else None, j.prompts) for j in local_jobs}
         outputs = vllm_generate(model_path, jobs, params.decoding, max_lora_rank=config.vllm_max_lora_rank,
                                 engine_kwargs={"dtype": config.vllm_dtype, "enforce_eager": config.vllm_enforce_eager,
                                                "max_model_len": config.vllm_max_model_len})
     elif config.engine == "transformers":
-        from vvae_pipeline.generation import HFGenerator
+        from vvae_pipeline.llm.generation import HFGenerator
 
         gen = HFGenerator(model_path)
         for j in plan.jobs:
@@ -152,7 +152,7 @@ def benchmark_report(context: dg.AssetExecutionContext, config: ReportConfig, st
     db_results: dict[str, dict] = {}
     if items:
         if gen is None:
-            from vvae_pipeline.generation import HFGenerator
+            from vvae_pipeline.llm.generation import HFGenerator
 
             gen = HFGenerator(model_path)
         for system in config.dialogbench_systems:

@@ -1,6 +1,6 @@
 """The landing sensor: each new file in the landing folder becomes one batch_job run.
 
-A file's batch key (``<stem>-<sha256[:12]>``, vvae_pipeline.landing.batch_key) is its dynamic
+A file's batch key (``<stem>-<sha256[:12]>``, vvae_pipeline.ingest.landing.batch_key) is its dynamic
 partition; the run key is the file's full content hash, so the same content never runs twice,
 even if the cursor is lost. The cursor is the sorted list of batch keys already requested.
 """
@@ -27,7 +27,7 @@ def _seen(cursor: str | None) -> set[str]:
 @dg.sensor(job=batch_job, minimum_interval_seconds=30,
            description="New file in $VVAE_HOME/landing -> add its batch partition and run batch_job for it.")
 def landing_sensor(context: dg.SensorEvaluationContext, storage: StorageResource):
-    from vvae_pipeline.landing import content_hash, list_landed
+    from vvae_pipeline.ingest.landing import content_hash, list_landed
 
     seen = _seen(context.cursor)
     landed = list_landed(storage.landing_dir)

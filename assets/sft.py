@@ -7,7 +7,7 @@ from pydantic import Field
 from assets.partitions import backbone_variant_partitions, split_backbone_variant
 from resources.storage import StorageResource, atomic_write_bytes, atomic_write_json
 from vvae_pipeline.schemas import SFTExample, validate
-from vvae_pipeline.sft import SFTParams, build_sft, dataset_card
+from vvae_pipeline.sft.build import SFTParams, build_sft, dataset_card
 
 
 class SFTConfig(dg.Config):

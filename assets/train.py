@@ -14,9 +14,9 @@ from pydantic import Field
 from assets.partitions import backbone_variant_partitions, split_backbone_variant
 from resources.storage import StorageResource
 from resources.trainer import TrainerResource
-from vvae_pipeline.models import resolve_model_path
+from vvae_pipeline.llm.models import resolve_model_path
 from vvae_pipeline.schemas import SFTExample, validate
-from vvae_pipeline.training import LoraParams, TrainParams, params_to_dict
+from vvae_pipeline.train.run import LoraParams, TrainParams, params_to_dict
 
 
 class TrainConfig(dg.Config):

@@ -19,8 +19,14 @@ def _prompts(n_items: int):
     import polars as pl
 
     from vvae_pipeline import latent
-    from vvae_pipeline.demo import generate_demo
-    from vvae_pipeline.extract import ExtractParams, batch_evidence, build_items, build_prompt, item_candidates
+    from vvae_pipeline.encode.extract import (
+        ExtractParams,
+        batch_evidence,
+        build_items,
+        build_prompt,
+        item_candidates,
+    )
+    from vvae_pipeline.ingest.demo import generate_demo
 
     sessions, _ = generate_demo(seed=0)
     for s in sessions:
@@ -49,8 +55,8 @@ def main() -> None:
 
     import torch
 
-    from vvae_pipeline.engines import TransformersEngine
-    from vvae_pipeline.models import resolve_model_path
+    from vvae_pipeline.llm.engines import TransformersEngine
+    from vvae_pipeline.llm.models import resolve_model_path
 
     torch.set_num_threads(args.threads)
     prompts, schemas = _prompts(args.items)

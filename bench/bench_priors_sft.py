@@ -1,7 +1,7 @@
 """Priors and SFT sets on synthetic extraction rows (1M by default): rows/s per step.
 
 Times build_priors once and build_sft for each requested variant, on a table drawn by
-vvae_pipeline.synthetic_extractions (60% nulls per dimension, Zipf-like values, 3-turn contexts).
+tests.support.synthetic_extractions (60% nulls per dimension, Zipf-like values, 3-turn contexts).
 Also checks that a second build with the same seed is identical.
 
     .venv/bin/python bench/bench_priors_sft.py [--rows 1000000] [--agents 10000]
@@ -25,9 +25,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
 
-    from vvae_pipeline.priors import build_priors
-    from vvae_pipeline.sft import SFTParams, build_sft
-    from vvae_pipeline.synthetic_extractions import synthetic_extractions
+    from tests.support.synthetic_extractions import synthetic_extractions
+    from vvae_pipeline.priors.build import build_priors
+    from vvae_pipeline.sft.build import SFTParams, build_sft
 
     t = time.perf_counter()
     ext = synthetic_extractions(args.rows, n_agents=args.agents, seed=args.seed)

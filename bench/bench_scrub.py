@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_scrub.py [--utterances 100000] [--naive-sample 5000] [--seed 0]
 
-Generates demo sessions (vvae_pipeline.demo: zh + en, PII planted in ~30% of user turns), lands
+Generates demo sessions (vvae_pipeline.ingest.demo: zh + en, PII planted in ~30% of user turns), lands
 them as JSON Lines in a temp folder, then times, in one process:
   fast:  landing.read_landed_file + scrub.scrub_sessions (chunked analyzer calls) over everything;
   naive: one AnalyzerEngine.analyze + one AnonymizerEngine.anonymize per utterance, same recognizers,
@@ -31,9 +31,9 @@ def main(argv=None) -> int:
                                                             "(shared machines: the least-disturbed round)")
     args = ap.parse_args(argv)
 
-    from vvae_pipeline.demo import generate_demo
-    from vvae_pipeline.landing import read_landed_file
-    from vvae_pipeline.scrub import ScrubParams, Scrubber, scrub_sessions
+    from vvae_pipeline.ingest.demo import generate_demo
+    from vvae_pipeline.ingest.landing import read_landed_file
+    from vvae_pipeline.scrub import Scrubber, ScrubParams, scrub_sessions
     from vvae_pipeline.scrub.names import names_pattern
 
     # 8 turns + 2 rewrites = 10 utterances per session; 6 agents (3 zh, 3 en) share the sessions.

@@ -13,7 +13,7 @@ then the speed ratio.
 
 Baseline ("trl defaults"): SFTConfig() as shipped (8 sequences a step, padded, activation
 checkpointing on, sdpa), only bf16 and max_length=2048 set so neither side truncates.
-Ours: vvae_pipeline.training.build_sft_trainer: padding-free "bfd" packing into rows of max_length
+Ours: vvae_pipeline.train.run.build_sft_trainer: padding-free "bfd" packing into rows of max_length
 (position ids restart per example, varlen attention), Liger fused kernels when importable, no
 activation checkpointing, --rows rows a step. FACTS.md measured on an H100: trl defaults 2,259 tok/s;
 packed + Liger 6,955 (8 rows, checkpointing); no checkpointing, 2 x 2048 rows 9,822 (44 GiB).
@@ -135,8 +135,8 @@ def run_one(name: str, args, dataset, shape: dict) -> dict:
     from peft import LoraConfig
     from trl import SFTConfig
 
-    from vvae_pipeline.sft_trainer import build_sft_trainer, counting_sft_trainer
-    from vvae_pipeline.training import LoraParams, TrainParams, resolve
+    from vvae_pipeline.train.run import LoraParams, TrainParams, resolve
+    from vvae_pipeline.train.trl_wiring import build_sft_trainer, counting_sft_trainer
 
     device = "cuda" if torch.cuda.is_available() and not args.tiny else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32

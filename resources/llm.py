@@ -46,7 +46,11 @@ class EncoderResource(dg.ConfigurableResource):
 
     def build_engine(self, models_dir: Path | str | None = None):
         """The configured engine (no model is loaded until its first call)."""
-        from vvae_pipeline.engines import OpenAIEngine, TransformersEngine, VLLMEngine
+        from vvae_pipeline.llm.engines import (
+            OpenAIEngine,
+            TransformersEngine,
+            VLLMEngine,
+        )
 
         if self.engine == "openai":
             if not self.base_url:
@@ -63,7 +67,7 @@ class EncoderResource(dg.ConfigurableResource):
                                   device=self.device)
 
     def _resolve(self, models_dir: Path | str | None) -> str:
-        from vvae_pipeline.models import resolve_model_path
+        from vvae_pipeline.llm.models import resolve_model_path
 
         folder = self.models_dir or models_dir or os.environ.get("VVAE_MODELS_DIR") or Path(".vvae") / "models"
         return resolve_model_path(self.backbone, Path(folder))
@@ -91,7 +95,7 @@ class PromptingResource(dg.ConfigurableResource):
             return None
         if not self.model:
             raise ValueError("PromptingResource with base_url needs model")
-        from vvae_pipeline.engines import OpenAIEngine
+        from vvae_pipeline.llm.engines import OpenAIEngine
 
         engine = OpenAIEngine(self.base_url, self.model, api_key=self.api_key, max_concurrency=self.max_concurrency,
                               max_retries=self.max_retries)

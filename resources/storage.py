@@ -18,7 +18,11 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from vvae_pipeline.storage_io import atomic_write_bytes, atomic_write_json, atomic_write_parquet  # noqa: F401 (re-exported)
+from vvae_pipeline.storage_io import (  # noqa: F401 (re-exported)
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_parquet,
+)
 
 DEFAULT_HOME = ".vvae"
 

@@ -25,7 +25,7 @@ def load_examples(data_path: str) -> list[dict]:
 
 
 def run(job: dict, emit=print) -> dict:
-    from vvae_pipeline.training import params_from_dict, train_lora
+    from vvae_pipeline.train.run import params_from_dict, train_lora
 
     return train_lora(load_examples(job["data_path"]), job["base_model"], job["out_dir"],
                       params_from_dict(job["params"]), backbone=job["backbone"], variant=job["variant"], emit=emit)

@@ -41,7 +41,7 @@ class TrainerResource(dg.ConfigurableResource):
 
     def train(self, context: dg.AssetExecutionContext, *, data_path: Path, base_model: str, out_dir: Path,
               params: dict, backbone: str, variant: str) -> dict:
-        """Train one adapter into ``out_dir`` (artifact contract of vvae_pipeline.training); returns its metrics."""
+        """Train one adapter into ``out_dir`` (artifact contract of vvae_pipeline.train.run); returns its metrics."""
         params = {**params, "device": self.device, "torch_threads": self.torch_threads}
         # The subprocess runs in the package root: hand it absolute paths (a relative VVAE home
         # would otherwise resolve against the wrong folder). Hub ids stay as they are.

@@ -22,7 +22,7 @@ def models_dir() -> Path:
 @pytest.fixture(scope="session")
 def smollm2_path(models_dir: Path) -> str:
     """Local safetensors copy of the packaged SmolLM2-135M-Instruct (the real default model)."""
-    from vvae_pipeline.models import resolve_model_path
+    from vvae_pipeline.llm.models import resolve_model_path
 
     return resolve_model_path("smollm2-135m", models_dir)
 
@@ -59,7 +59,7 @@ def materialized_home(tmp_path_factory, models_dir, smollm2_path):
     from types import SimpleNamespace
 
     from assets.main import run_pipeline
-    from vvae_pipeline.landing import sha256_file
+    from vvae_pipeline.hashing import sha256_file
 
     root = tmp_path_factory.mktemp("vvae-e2e")
     saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", "VVAE_HOME", "VVAE_MODELS_DIR")}

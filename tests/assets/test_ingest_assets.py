@@ -9,8 +9,8 @@ import polars as pl
 from assets.ingest import ingest_batch, scrubbed_sessions
 from assets.partitions import BATCH_PARTITIONS_NAME
 from resources.storage import ParquetIOManager, StorageResource
-from vvae_pipeline.demo import generate_demo
-from vvae_pipeline.landing import batch_key
+from vvae_pipeline.ingest.demo import generate_demo
+from vvae_pipeline.ingest.landing import batch_key
 
 
 def _land(home, sessions, extra_lines=(), name="demo-7.jsonl"):

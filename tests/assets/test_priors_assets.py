@@ -13,13 +13,17 @@ import polars as pl
 import pytest
 
 from assets.checks import make_table_checks
-from assets.partitions import BATCH_PARTITIONS_NAME, backbone_variant_key, batch_partitions
+from assets.partitions import (
+    BATCH_PARTITIONS_NAME,
+    backbone_variant_key,
+    batch_partitions,
+)
 from assets.priors import PRIOR_CHECKS, persona_priors
 from assets.sft import sft_dataset
 from resources.storage import ParquetIOManager, StorageResource, atomic_write_parquet
-from vvae_pipeline.prior_checks import PRIOR_RULES, PRIOR_STATS_RULES
-from vvae_pipeline.priors import build_priors
-from vvae_pipeline.synthetic_extractions import extraction_frame
+from tests.support.synthetic_extractions import extraction_frame
+from vvae_pipeline.priors.build import build_priors
+from vvae_pipeline.priors.checks import PRIOR_RULES, PRIOR_STATS_RULES
 
 EXTRACTIONS = dg.AssetSpec("persona_extractions", partitions_def=batch_partitions)
 

@@ -2,23 +2,19 @@
 sft_dataset partitions loaded through the io_manager with the by-backbone partition mapping."""
 
 import json
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/benchmark_frames.py
-from benchmark_frames import make_adapter, sft_frame  # noqa: E402
-
-from assets.partitions import backbone_variant_partitions  # noqa: E402
-from assets.report import ReportConfig, benchmark_report  # noqa: E402
-from resources.llm import PromptingResource  # noqa: E402
-from resources.storage import ParquetIOManager, StorageResource  # noqa: E402
-from vvae_pipeline.variants import VARIANT_KEYS  # noqa: E402
+from assets.partitions import backbone_variant_partitions
+from assets.report import ReportConfig, benchmark_report
+from resources.llm import PromptingResource
+from resources.storage import ParquetIOManager, StorageResource
+from tests.support.benchmark_frames import make_adapter, sft_frame
+from vvae_pipeline.variants import VARIANT_KEYS
 
 BACKBONE = "smollm2-135m"
 TRAINED = ("ft", "sp_ft")

@@ -9,7 +9,7 @@ from assets.partitions import BATCH_PARTITIONS_NAME
 from assets.schedules import aggregate_schedule
 from assets.sensors import landing_sensor
 from resources.storage import StorageResource
-from vvae_pipeline.landing import batch_key, content_hash
+from vvae_pipeline.ingest.landing import batch_key, content_hash
 
 
 def _write(path, sid):

@@ -81,7 +81,11 @@ def test_adapters_trained_and_base_untouched(materialized_home):
 
 
 def test_report_metrics_come_from_what_the_model_generated(materialized_home, smollm2_path):
-    from vvae_pipeline.generation import DecodingParams, HFGenerator, prompt_messages
+    from vvae_pipeline.llm.generation import (
+        DecodingParams,
+        HFGenerator,
+        prompt_messages,
+    )
 
     home = materialized_home.vvae_home
     rdir = home / "artifacts" / "benchmark_report" / "smollm2-135m"

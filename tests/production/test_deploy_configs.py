@@ -65,7 +65,11 @@ def _gpu_steps() -> dict:
 
 
 def _step_job(step_config: dict):
-    from dagster_k8s.job import DagsterK8sJobConfig, UserDefinedDagsterK8sConfig, construct_dagster_k8s_job
+    from dagster_k8s.job import (
+        DagsterK8sJobConfig,
+        UserDefinedDagsterK8sConfig,
+        construct_dagster_k8s_job,
+    )
 
     job_config = DagsterK8sJobConfig(job_image="vvae:test", dagster_home="/opt/dagster/dagster_home",
                                      instance_config_map="vvae-dagster-instance")

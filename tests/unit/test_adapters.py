@@ -7,12 +7,12 @@ import polars as pl
 import pytest
 
 from vvae_pipeline import schemas
-from vvae_pipeline.adapters import read_sessions, write_jsonl
-from vvae_pipeline.adapters.convai2 import read_profiles
-from vvae_pipeline.adapters.cped import read_traits
-from vvae_pipeline.adapters.dailydialog import detokenize
-from vvae_pipeline.adapters.lccc import despace
-from vvae_pipeline.landing import read_landed_file
+from vvae_pipeline.ingest.adapters import read_sessions, write_jsonl
+from vvae_pipeline.ingest.adapters.convai2 import read_profiles
+from vvae_pipeline.ingest.adapters.cped import read_traits
+from vvae_pipeline.ingest.adapters.dailydialog import detokenize
+from vvae_pipeline.ingest.adapters.lccc import despace
+from vvae_pipeline.ingest.landing import read_landed_file
 
 CORPORA = [("dailydialog", "dailydialog_en", "en"), ("lccc", "lccc_toy_zh", "zh"), ("cped", "cped_zh", "zh"),
            ("convai2", "convai2_wild_en", "en")]

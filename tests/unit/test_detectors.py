@@ -2,7 +2,15 @@
 
 import pytest
 
-from vvae_pipeline.detectors import distance, emojis_in, has_catchphrase, has_emoji, has_hobby, rates, stem
+from vvae_pipeline.evaluate.detectors import (
+    distance,
+    emojis_in,
+    has_catchphrase,
+    has_emoji,
+    has_hobby,
+    rates,
+    stem,
+)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from vvae_pipeline import dialogbench as db
+from vvae_pipeline.evaluate import dialogbench as db
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_smollm2_scoring_matches_full_forward(shared_data, smollm2_path):
     """The shared-prefix KV-cache scorer gives the same letter log-probs as n full forwards."""
     import torch
 
-    from vvae_pipeline.models import load_causal_lm, load_tokenizer
+    from vvae_pipeline.llm.models import load_causal_lm, load_tokenizer
 
     tok, model = load_tokenizer(smollm2_path), load_causal_lm(smollm2_path)
     items = db.convert_dailydialog_acts(shared_data, db.DialogBenchParams(items_per_task=1)) + \

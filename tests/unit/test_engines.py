@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from vvae_pipeline import latent
-from vvae_pipeline.engines import OpenAIEngine, TransformersEngine
+from vvae_pipeline.llm.engines import OpenAIEngine, TransformersEngine
 
 SCHEMA = latent.json_schema({"catchphrase": ["no worries at all"], "emoji": ["🌙"], "nickname": ["sunshine"],
                              "hobby": ["stargazing"], "topic": ["work"]})

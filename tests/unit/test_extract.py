@@ -7,12 +7,25 @@ import json
 import polars as pl
 import pytest
 
-from vvae_pipeline import candidates as cand
+from tests.support.fake_engine import FakeEngine
 from vvae_pipeline import latent
-from vvae_pipeline.encoder_quality import score
-from vvae_pipeline.engines import FakeEngine, Result
-from vvae_pipeline.extract import PROMPT_VERSION, ExtractParams, build_items, build_prompt, extract, extraction_id
-from vvae_pipeline.grounding import NOT_GROUNDED, NOT_SHOWN, OFF_SCHEMA, parse_output
+from vvae_pipeline.encode import candidates as cand
+from vvae_pipeline.encode.extract import (
+    PROMPT_VERSION,
+    ExtractParams,
+    build_items,
+    build_prompt,
+    extract,
+    extraction_id,
+)
+from vvae_pipeline.encode.grounding import (
+    NOT_GROUNDED,
+    NOT_SHOWN,
+    OFF_SCHEMA,
+    parse_output,
+)
+from vvae_pipeline.encode.quality import score
+from vvae_pipeline.llm.engines import Result
 from vvae_pipeline.schemas import PersonaExtraction, ScrubbedSession, validate
 
 
@@ -230,8 +243,8 @@ def test_length_then_success_is_retried(items):
 
 
 def test_fields_without_candidates_are_not_decoded_and_get_a_reason(items):
-    from vvae_pipeline.extract import decode_schema
-    from vvae_pipeline.grounding import NO_CANDIDATES
+    from vvae_pipeline.encode.extract import decode_schema
+    from vvae_pipeline.encode.grounding import NO_CANDIDATES
 
     schema = decode_schema({"catchphrase": ["哼"], "emoji": [], "nickname": [], "hobby": [], "topic": []}, True)
     assert set(schema["properties"]) == {"catchphrase", "tone", "relationship", "vibe", "personality"}

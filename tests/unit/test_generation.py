@@ -1,15 +1,11 @@
 """HF generation on SmolLM2: adapters swapped on one base model give the same replies as a
 freshly loaded PeftModel; the base (adapters disabled) is untouched; greedy output is stable."""
 
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/benchmark_frames.py
-from benchmark_frames import make_adapter  # noqa: E402
-
-from vvae_pipeline.generation import DecodingParams, HFGenerator  # noqa: E402
+from tests.support.benchmark_frames import make_adapter
+from vvae_pipeline.llm.generation import DecodingParams, HFGenerator
 
 PROMPTS = [
     [{"role": "system", "content": "You are Luna. Catchphrase: no worries at all."},

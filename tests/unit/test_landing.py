@@ -8,7 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from vvae_pipeline import landing, schemas, session_schema
+from vvae_pipeline import schemas
+from vvae_pipeline.ingest import landing, session_schema
 
 REPO = Path(__file__).resolve().parents[2]
 

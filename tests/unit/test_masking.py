@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from vvae_pipeline.chat_templates import with_template
-from vvae_pipeline.masking import IGNORE, MaskingError, end_of_turn_token, tokenize_example, tokenize_examples
+from tests.support.chat_templates import with_template
+from vvae_pipeline.train.masking import (
+    IGNORE,
+    MaskingError,
+    end_of_turn_token,
+    tokenize_example,
+    tokenize_examples,
+)
 
 X = "Ha, not again 😜 let's go hiking on Sunday!"
 CONVERSATION = [
@@ -29,7 +35,7 @@ def base_tokenizer_path(smollm2_path: str) -> str:
 
 @functools.cache
 def tokenizer_for(path: str, name: str):
-    from vvae_pipeline.models import load_tokenizer
+    from vvae_pipeline.llm.models import load_tokenizer
 
     return with_template(load_tokenizer(path), name)
 

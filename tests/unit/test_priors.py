@@ -7,11 +7,11 @@ import math
 import polars as pl
 import pytest
 
+from tests.support.synthetic_extractions import extraction_frame
 from vvae_pipeline.latent import DIMENSION_NAMES
-from vvae_pipeline.prior_checks import PRIOR_RULES, PRIOR_STATS_RULES
-from vvae_pipeline.priors import build_priors, prior_drift
+from vvae_pipeline.priors.build import build_priors, prior_drift
+from vvae_pipeline.priors.checks import PRIOR_RULES, PRIOR_STATS_RULES
 from vvae_pipeline.schemas import PersonaPrior, PriorStats, validate
-from vvae_pipeline.synthetic_extractions import extraction_frame
 
 ROWS = [
     {"tone": "calm", "emoji": ":joy:", "hobby": "Hiking"},

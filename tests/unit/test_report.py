@@ -1,17 +1,13 @@
 """Benchmark planning/scoring on a hand-made SFT frame, and the report from hand-made metrics."""
 
 import json
-import sys
-from pathlib import Path
 
 import polars as pl
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/benchmark_frames.py
-from benchmark_frames import HUMAN_RATES, LUNA, sft_frame  # noqa: E402
-
-from vvae_pipeline import benchmark, detectors, report  # noqa: E402
-from vvae_pipeline.generation import fit_history, prompt_messages, shot_prompts  # noqa: E402
+from tests.support.benchmark_frames import HUMAN_RATES, LUNA, sft_frame
+from vvae_pipeline.evaluate import benchmark, detectors, report
+from vvae_pipeline.llm.generation import fit_history, prompt_messages, shot_prompts
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,11 @@ import numpy as np
 import polars as pl
 import pytest
 
+from tests.support.synthetic_extractions import extraction_frame
+from vvae_pipeline.hashing import string_hash, uniforms
 from vvae_pipeline.latent import BY_NAME, DIMENSION_NAMES
-from vvae_pipeline.priors import build_priors, normalize_persona_columns
-from vvae_pipeline.sampling import apply_variant, draw, string_hash, uniforms
-from vvae_pipeline.synthetic_extractions import extraction_frame
+from vvae_pipeline.priors.build import build_priors, normalize_persona_columns
+from vvae_pipeline.sft.sampling import apply_variant, draw
 from vvae_pipeline.variants import VARIANT_KEYS, VARIANTS
 
 MASK = (1 << 64) - 1

@@ -8,13 +8,23 @@ from collections import Counter
 
 import polars as pl
 import pytest
+from pii_probe import (  # pytest prepends tests/unit (no __init__.py) to sys.path
+    CLEAN,
+    PROBES,
+)
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-from pii_probe import CLEAN, PROBES  # pytest prepends tests/unit (no __init__.py) to sys.path
 from vvae_pipeline import schemas
-from vvae_pipeline.demo import generate_demo
-from vvae_pipeline.landing import sessions_from_records
-from vvae_pipeline.scrub import STRUCTURED, ScrubParams, Scrubber, residual_pii, scrub_sessions, subsample_agents
+from vvae_pipeline.ingest.demo import generate_demo
+from vvae_pipeline.ingest.landing import sessions_from_records
+from vvae_pipeline.scrub import (
+    STRUCTURED,
+    Scrubber,
+    ScrubParams,
+    residual_pii,
+    scrub_sessions,
+    subsample_agents,
+)
 from vvae_pipeline.scrub.engine import PLACEHOLDER_RE
 from vvae_pipeline.scrub.names import names_hint, names_pattern
 

@@ -8,12 +8,12 @@ import json
 import polars as pl
 import pytest
 
-from vvae_pipeline.persona_prompt import HEADER, render_system
-from vvae_pipeline.priors import build_priors
+from tests.support.synthetic_extractions import extraction_frame
+from vvae_pipeline.priors.build import build_priors
 from vvae_pipeline.schemas import SFTExample, validate
-from vvae_pipeline.sft import SFTParams, build_sft, dataset_card
-from vvae_pipeline.splits import assign_splits
-from vvae_pipeline.synthetic_extractions import extraction_frame
+from vvae_pipeline.sft.build import SFTParams, build_sft, dataset_card
+from vvae_pipeline.sft.persona_prompt import HEADER, render_system
+from vvae_pipeline.sft.splits import assign_splits
 from vvae_pipeline.variants import VARIANT_KEYS
 
 CTX = [{"role": "user", "text": "free tonight?"}, {"role": "agent", "text": "maybe"}, {"role": "user", "text": "movie?"}]

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from vvae_pipeline.training import LoraParams, TrainParams, fingerprint, prepare_checkpoints, resolve, train_lora
+from vvae_pipeline.train.run import (
+    LoraParams,
+    TrainParams,
+    fingerprint,
+    prepare_checkpoints,
+    resolve,
+    train_lora,
+)
 
 # Tiny: 2 x <=128 tokens a step, r=4 on two projections; a step is ~1-2 s on one busy core.
 TINY = TrainParams(lora=LoraParams(r=4, alpha=8, dropout=0.0, target_modules=("q_proj", "v_proj")),

@@ -20,7 +20,7 @@ except ImportError as exc:
 jsonschema = pytest.importorskip("jsonschema")
 
 from vvae_pipeline import latent  # noqa: E402
-from vvae_pipeline.engines import VLLMEngine  # noqa: E402
+from vvae_pipeline.llm.engines import VLLMEngine  # noqa: E402
 
 pytestmark = pytest.mark.vllm
 
@@ -66,7 +66,7 @@ def test_budget_overrun_is_retried_with_a_larger_budget(engine):
 def test_extract_with_vllm_gives_contract_rows(engine, tmp_path):
     import polars as pl
 
-    from vvae_pipeline.extract import ExtractParams, build_items, extract
+    from vvae_pipeline.encode.extract import ExtractParams, build_items, extract
     from vvae_pipeline.schemas import PersonaExtraction, validate
 
     turns = [{"role": "user", "text": "work was awful", "ts": None},

@@ -17,7 +17,7 @@ except ImportError as exc:
     pytest.skip(f"vllm is not importable here ({exc}): create .venv-vllm with scripts/setup_vllm.sh",
                 allow_module_level=True)
 
-from vvae_pipeline.generation import DecodingParams, vllm_generate  # noqa: E402
+from vvae_pipeline.llm.generation import DecodingParams, vllm_generate  # noqa: E402
 
 pytestmark = pytest.mark.vllm
 

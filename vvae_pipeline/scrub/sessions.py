@@ -20,7 +20,6 @@ from vvae_pipeline.scrub.engine import Scrubber, canonical_value
 from vvae_pipeline.scrub.names import name_variants, names_hint, names_pattern
 from vvae_pipeline.scrub.params import ENTITIES, ScrubParams
 
-
 SCRUBBED_COLUMNS = {
     "batch_id": pl.Utf8, "source_file": pl.Utf8, "source_line": pl.Int64, "session_id": pl.Utf8,
     "agent_id": pl.Utf8, "user_id": pl.Utf8, "language": pl.Utf8, "turns": pl.List(TURN),
