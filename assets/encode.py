@@ -80,7 +80,7 @@ def persona_extractions(context: dg.AssetExecutionContext, config: ExtractConfig
 
         quality = score(df, pl.read_parquet(truth))
         quality.update(batch=batch, engine=engine.name, model=engine.model)
-        atomic_write_json(quality, storage.artifact_dir("persona_extractions", batch) / "quality.json")
+        atomic_write_json(storage.artifact_dir("persona_extractions", batch) / "quality.json", quality)
         metadata["quality_macro_f1"] = quality["macro_f1"]
         metadata["quality"] = dg.MetadataValue.json(
             {d: {k: m[k] for k in ("precision", "recall", "null_rate")} for d, m in quality["dimensions"].items()})

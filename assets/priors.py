@@ -48,7 +48,7 @@ def persona_priors(context: dg.AssetExecutionContext, storage: StorageResource,
     # Keep the prior this run replaces: the drift check compares against it.
     if (art / CURRENT_FILE).exists():
         atomic_write_bytes(art / PREVIOUS_FILE, (art / CURRENT_FILE).read_bytes())
-    atomic_write_parquet(priors, art / CURRENT_FILE)
+    atomic_write_parquet(art / CURRENT_FILE, priors)
     png = plot_top_values(priors)
     atomic_write_bytes(art / "top_values.png", png)
 

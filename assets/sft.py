@@ -51,7 +51,7 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTConfig, storage: S
     card = dataset_card(stats)
     art = storage.artifact_dir("sft_dataset", context.partition_key)
     atomic_write_bytes(art / "dataset_card.md", card.encode())
-    atomic_write_json(stats, art / "stats.json")
+    atomic_write_json(art / "stats.json", stats)
     context.log.info(f"{backbone}|{variant}: {stats['n_examples']} examples, "
                      + ", ".join(f"{s} {v['examples']}" for s, v in stats["splits"].items()))
     return dg.Output(df, metadata={

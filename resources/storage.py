@@ -92,7 +92,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             raise TypeError(f"ParquetIOManager stores polars DataFrames, got {type(obj).__name__}")
         pk = context.partition_key if context.has_asset_partitions else None
         path = self._storage().table_path(self._asset_name(context.asset_key), pk)
-        atomic_write_parquet(obj, path)
+        atomic_write_parquet(path, obj)
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path)), "rows": obj.height})
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:

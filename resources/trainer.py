@@ -52,7 +52,7 @@ class TrainerResource(dg.ConfigurableResource):
                "backbone": backbone, "variant": variant}
         out_dir.mkdir(parents=True, exist_ok=True)
         job_path = out_dir / "train_job.json"
-        atomic_write_json(job, job_path)
+        atomic_write_json(job_path, job)
         # A metrics.json left from an earlier run must not pass for this one's result.
         (out_dir / "metrics.json").unlink(missing_ok=True)
         if not self.use_subprocess:

@@ -50,7 +50,7 @@ def land(env, batches: dict[str, list[dict]]) -> pl.DataFrame:
         rows = [{"batch_id": batch, "source_file": f"{batch}.jsonl", **r} for r in rows]
         df = extraction_frame(rows).with_columns(extraction_id=pl.lit(f"{batch}-") + pl.col("extraction_id"),
                                                  session_id=pl.lit(f"{batch}-") + pl.col("session_id"))
-        atomic_write_parquet(df, env["storage"].table_path("persona_extractions", batch))
+        atomic_write_parquet(env["storage"].table_path("persona_extractions", batch), df)
         frames.append(df)
     env["instance"].add_dynamic_partitions(BATCH_PARTITIONS_NAME, list(batches))
     return pl.concat(frames)

@@ -64,7 +64,7 @@ def test_missing_sft_dataset_fails_clearly(storage):
 
 
 def test_contract_breaking_sft_dataset_is_refused(storage, shared_data):
-    atomic_write_parquet(sft_frame(shared_data).drop("origins"), storage.table_path("sft_dataset", PARTITION))
+    atomic_write_parquet(storage.table_path("sft_dataset", PARTITION), sft_frame(shared_data).drop("origins"))
     result = materialize(storage)
     assert not result.success
     assert "breaks its contract" in str(result.get_step_failure_events()[0].event_specific_data.error)
@@ -74,7 +74,7 @@ def test_contract_breaking_sft_dataset_is_refused(storage, shared_data):
 def test_lora_checkpoint_materializes_in_a_pipes_subprocess(storage, shared_data, smollm2_path):
     df = sft_frame(shared_data)
     assert validate(df, SFTExample).passed
-    atomic_write_parquet(df, storage.table_path("sft_dataset", PARTITION))
+    atomic_write_parquet(storage.table_path("sft_dataset", PARTITION), df)
 
     instance = dg.DagsterInstance.ephemeral()
     tiny = dict(max_steps=2, batch_size=2, max_length=128, eval_steps=2, save_steps=2, lora_r=4, lora_alpha=8,

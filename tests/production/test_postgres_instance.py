@@ -103,7 +103,7 @@ def priors_run(dagster_home, tmp_path_factory):
     vvae_home = tmp_path_factory.mktemp("vvae-pg-home")
     storage = StorageResource(home=str(vvae_home))
     for k, batch in enumerate(BATCHES):
-        atomic_write_parquet(_extractions(batch, 3 + k), storage.table_path("persona_extractions", batch))
+        atomic_write_parquet(storage.table_path("persona_extractions", batch), _extractions(batch, 3 + k))
     instance = _instance(dagster_home)
     instance.add_dynamic_partitions("landing_batch", list(BATCHES))
     job = build_definitions(profile="local", home=vvae_home).resolve_job_def("priors_job")

