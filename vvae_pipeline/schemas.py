@@ -13,16 +13,20 @@ import pandera.polars as pa
 import polars as pl
 
 from vvae_pipeline.latent import AXES, DIMENSION_NAMES
+from vvae_pipeline.params import SPLIT_NAMES
 
+# Each value set is defined here once; the landing schema, the stages and the tests import it.
 LANGUAGES = ("en", "zh")
 ROLES = ("user", "agent")
+X_SOURCES = ("annotation", "original_reply")  # x = an annotator's rewrite, or the turn as landed
+EXTRACTION_STATUSES = ("ok", "retried", "failed")
+SPLITS = SPLIT_NAMES
+# Where an SFT row's persona value came from (sft.sampling):
+OBSERVED, SAMPLED, NONE, DROPPED = "observed", "sampled", "none", "dropped"
+ORIGINS = (OBSERVED, SAMPLED, NONE, DROPPED)
 TURN = pl.Struct({"role": pl.Utf8, "text": pl.Utf8, "ts": pl.Utf8})
 ANNOTATION = pl.Struct({"turn_index": pl.Int64, "rewritten_text": pl.Utf8, "annotator_id": pl.Utf8})
 MESSAGE = pl.Struct({"role": pl.Utf8, "content": pl.Utf8})
-X_SOURCES = ("annotation", "original_reply")
-EXTRACTION_STATUSES = ("ok", "retried", "failed")
-SPLITS = ("train", "validation", "test")
-ORIGINS = ("observed", "sampled", "none", "dropped")
 
 
 class _Lineage(pa.DataFrameModel):
@@ -31,6 +35,16 @@ class _Lineage(pa.DataFrameModel):
     batch_id: str = pa.Field(str_length={"min_value": 1})
     source_file: str = pa.Field(str_length={"min_value": 1})
     source_line: int = pa.Field(ge=1)
+
+
+# One nullable string column per latent dimension, derived from latent.DIMENSIONS (never listed
+# by hand). Models put it before their own columns: ``class M(_Persona, _Lineage)`` orders the
+# columns lineage, persona, then M's own.
+_Persona = type("_Persona", (pa.DataFrameModel,), {
+    "__annotations__": {d: str for d in DIMENSION_NAMES},
+    "__doc__": "The nine persona dimensions of z, null where the text does not show one.",
+    **{d: pa.Field(nullable=True) for d in DIMENSION_NAMES},
+})
 
 
 class RawSession(_Lineage):
@@ -76,7 +90,7 @@ class ScrubbedSession(_Lineage):
         unique = ["session_id"]
 
 
-class PersonaExtraction(_Lineage):
+class PersonaExtraction(_Persona, _Lineage):
     extraction_id: str = pa.Field(str_length={"min_value": 1})
     session_id: str = pa.Field()
     agent_id: str = pa.Field()
@@ -86,15 +100,6 @@ class PersonaExtraction(_Lineage):
     context: pl.List(pl.Struct({"role": pl.Utf8, "text": pl.Utf8})) = pa.Field()
     reply: str = pa.Field(str_length={"min_value": 1})
     x_source: str = pa.Field(isin=X_SOURCES)
-    catchphrase: str = pa.Field(nullable=True)
-    emoji: str = pa.Field(nullable=True)
-    tone: str = pa.Field(nullable=True)
-    nickname: str = pa.Field(nullable=True)
-    relationship: str = pa.Field(nullable=True)
-    vibe: str = pa.Field(nullable=True)
-    topic: str = pa.Field(nullable=True)
-    personality: str = pa.Field(nullable=True)
-    hobby: str = pa.Field(nullable=True)
     status: str = pa.Field(isin=EXTRACTION_STATUSES)
     null_reasons: str = pa.Field()  # JSON object: dimension -> why it is null
     raw_output: str = pa.Field(nullable=True)
@@ -131,7 +136,7 @@ class PriorStats(pa.DataFrameModel):
         strict = True
 
 
-class SFTExample(_Lineage):
+class SFTExample(_Persona, _Lineage):
     example_id: str = pa.Field(str_length={"min_value": 1})
     extraction_id: str = pa.Field()
     session_id: str = pa.Field()
@@ -142,15 +147,6 @@ class SFTExample(_Lineage):
     language: str = pa.Field(isin=LANGUAGES)
     messages: pl.List(MESSAGE) = pa.Field()  # system (persona), history, final assistant = target x
     reply: str = pa.Field(str_length={"min_value": 1})
-    catchphrase: str = pa.Field(nullable=True)
-    emoji: str = pa.Field(nullable=True)
-    tone: str = pa.Field(nullable=True)
-    nickname: str = pa.Field(nullable=True)
-    relationship: str = pa.Field(nullable=True)
-    vibe: str = pa.Field(nullable=True)
-    topic: str = pa.Field(nullable=True)
-    personality: str = pa.Field(nullable=True)
-    hobby: str = pa.Field(nullable=True)
     origins: str = pa.Field()  # JSON object: dimension -> observed | sampled | none | dropped
 
     class Config:
@@ -169,6 +165,12 @@ class ValidationReport:
             return f"{self.n_rows} rows pass"
         lines = [f"{f['column']}: {f['check']} (e.g. {f['cases']})" for f in self.failures[:limit]]
         return f"{len(self.failures)} rule(s) failed:\n" + "\n".join(lines)
+
+
+def polars_schema(model: type[pa.DataFrameModel]) -> dict[str, pl.DataType]:
+    """The polars dtypes of ``model``'s columns, in its column order: tables are built from this,
+    never from a hand-written dtype list."""
+    return {name: col.dtype.type for name, col in model.to_schema().columns.items()}
 
 
 def validate(df: pl.DataFrame, model: type[pa.DataFrameModel]) -> ValidationReport:

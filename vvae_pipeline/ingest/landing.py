@@ -25,7 +25,11 @@ import polars as pl
 
 from vvae_pipeline.hashing import sha256_file
 from vvae_pipeline.ingest.session_schema import SCHEMA_PATH, check_record, session_id_of  # noqa: F401 (API)
-from vvae_pipeline.schemas import ANNOTATION, TURN
+from vvae_pipeline.schemas import (
+    QuarantineRow,
+    RawSession,
+    polars_schema,
+)
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
@@ -33,15 +37,8 @@ LANDED_SUFFIXES = JSONL_SUFFIXES + PARQUET_SUFFIXES
 # A line longer than 1 MiB is not a chat session (8,000 chars x 500 turns is ~4 MB only in theory;
 # real sessions are < 50 kB); refuse it before json.loads so one bad line cannot eat the memory.
 MAX_LINE_BYTES = 1 << 20
-RAW_COLUMNS = {
-    "batch_id": pl.Utf8, "source_file": pl.Utf8, "source_line": pl.Int64, "session_id": pl.Utf8,
-    "agent_id": pl.Utf8, "user_id": pl.Utf8, "agent_name": pl.Utf8, "user_name": pl.Utf8,
-    "language": pl.Utf8, "turns": pl.List(TURN), "annotations": pl.List(ANNOTATION), "x_source": pl.Utf8,
-}
-QUARANTINE_COLUMNS = {
-    "batch_id": pl.Utf8, "source_file": pl.Utf8, "source_line": pl.Int64, "session_id": pl.Utf8,
-    "reason": pl.Utf8, "record": pl.Utf8,
-}
+RAW_COLUMNS = polars_schema(RawSession)
+QUARANTINE_COLUMNS = polars_schema(QuarantineRow)
 
 
 # ---------------------------------------------------------------- batch keys and the landing folder

@@ -14,8 +14,10 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from vvae_pipeline.schemas import LANGUAGES, ROLES, X_SOURCES
+
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "data" / "session.schema.json"
-X_SOURCE_VALUES = ("annotation", "original_reply")
+X_SOURCE_VALUES = X_SOURCES
 
 # The schema's rules in Python: ~10x faster than a compiled validator on valid records (measured).
 _TOP_KEYS = frozenset({"session_id", "agent_id", "user_id", "agent_name", "user_name", "language", "turns",
@@ -35,7 +37,7 @@ def _opt_text(v, hi: int) -> bool:
 
 def _turn_ok(t) -> bool:
     return (type(t) is dict and t.keys() <= _TURN_KEYS and "role" in t and "text" in t
-            and t["role"] in ("user", "agent") and _text(t["text"], 1, 8000) and _opt_text(t.get("ts"), 64))
+            and t["role"] in ROLES and _text(t["text"], 1, 8000) and _opt_text(t.get("ts"), 64))
 
 
 def _annotation_ok(a) -> bool:
@@ -55,7 +57,7 @@ def schema_valid(rec) -> bool:
         return False
     if not (_opt_text(rec.get("agent_name"), 200) and _opt_text(rec.get("user_name"), 200)):
         return False
-    if rec["language"] not in ("en", "zh") or ("x_source" in rec and rec["x_source"] not in X_SOURCE_VALUES):
+    if rec["language"] not in LANGUAGES or ("x_source" in rec and rec["x_source"] not in X_SOURCE_VALUES):
         return False
     turns, anns = rec["turns"], rec.get("annotations", [])
     if type(turns) is not list or not 1 <= len(turns) <= 500 or not all(map(_turn_ok, turns)):

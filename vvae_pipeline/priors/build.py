@@ -12,11 +12,10 @@ from __future__ import annotations
 import polars as pl
 
 from vvae_pipeline.latent import BY_NAME, DIMENSION_NAMES, normalize
+from vvae_pipeline.schemas import PersonaPrior, PriorStats, polars_schema
 
-PRIOR_SCHEMA = {"axis": pl.Utf8, "dimension": pl.Utf8, "value": pl.Utf8, "count": pl.Int64,
-                "probability": pl.Float64}
-STATS_SCHEMA = {"axis": pl.Utf8, "dimension": pl.Utf8, "n_rows": pl.Int64, "n_observed": pl.Int64,
-                "null_rate": pl.Float64, "n_distinct": pl.Int64}
+PRIOR_SCHEMA = polars_schema(PersonaPrior)
+STATS_SCHEMA = polars_schema(PriorStats)
 _DIM_ORDER = pl.Enum(list(DIMENSION_NAMES))
 _AXIS_OF = {d: BY_NAME[d].axis for d in DIMENSION_NAMES}
 

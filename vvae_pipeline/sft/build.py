@@ -19,13 +19,13 @@ from vvae_pipeline.hashing import string_hash, uniforms
 from vvae_pipeline.latent import BY_NAME, DIMENSION_NAMES
 from vvae_pipeline.params import SFTParams
 from vvae_pipeline.priors.build import normalize_persona_columns, usable_rows
-from vvae_pipeline.schemas import ROLES, SFTExample
+from vvae_pipeline.schemas import DROPPED, NONE, OBSERVED, ROLES, SAMPLED, SFTExample
 from vvae_pipeline.sft.persona_prompt import (
     TEMPLATE_VERSION,
     with_messages,
     with_system,
 )
-from vvae_pipeline.sft.sampling import DROPPED, NONE, OBSERVED, SAMPLED, apply_variant
+from vvae_pipeline.sft.sampling import apply_variant
 from vvae_pipeline.sft.splits import SPLIT_NAMES, assign_splits
 from vvae_pipeline.variants import get_variant
 

@@ -17,9 +17,8 @@ import polars as pl
 
 from vvae_pipeline.hashing import string_hash, uniforms
 from vvae_pipeline.latent import BY_NAME, DIMENSION_NAMES
+from vvae_pipeline.schemas import DROPPED, NONE, OBSERVED, SAMPLED
 from vvae_pipeline.variants import Variant
-
-OBSERVED, SAMPLED, NONE, DROPPED = "observed", "sampled", "none", "dropped"
 
 
 def draw(priors: pl.DataFrame, dimension: str, u: np.ndarray) -> pl.Series | None:
