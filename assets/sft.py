@@ -2,30 +2,31 @@
 
 import dagster as dg
 import polars as pl
-from pydantic import Field
 
+from assets.config import param_field
 from assets.partitions import backbone_variant_partitions, split_backbone_variant
 from resources.storage import StorageResource, atomic_write_bytes, atomic_write_json
+from vvae_pipeline.params import SFTParams
 from vvae_pipeline.schemas import SFTExample, validate
-from vvae_pipeline.sft.build import SFTParams, build_sft, dataset_card
+from vvae_pipeline.sft.build import build_sft, dataset_card
 
 
 class SFTConfig(dg.Config):
-    seed: int = Field(0, description="Seed of prior sampling (SP+FT and ablations). Same seeds, same dataset, "
-                      "bit for bit.")
-    split_seed: int = Field(0, description="Seed of the agent split and the per-split cap; keep it fixed to "
-                            "score different sampling seeds on the same test agents.")
-    train_fraction: float = Field(0.8, description="Share of agents in the train split.")
-    validation_fraction: float = Field(0.1, description="Share of agents in the validation split.")
-    test_fraction: float = Field(0.1, description="Share of agents in the test split (what the benchmark uses).")
-    max_examples_per_split: int | None = Field(
-        None, description="Keep at most this many examples per split (seeded choice, same rows for every "
-        "variant); None keeps all.")
+    seed: int = param_field(SFTParams, "seed", "Seed of prior sampling (SP+FT and ablations). Same seeds, same "
+                            "dataset, bit for bit.")
+    split_seed: int = param_field(SFTParams, "split_seed", "Seed of the agent split and the per-split cap; keep "
+                                  "it fixed to score different sampling seeds on the same test agents.")
+    train_fraction: float = param_field(SFTParams, "train_fraction", "Share of agents in the train split.")
+    validation_fraction: float = param_field(SFTParams, "validation_fraction", "Share of agents in the "
+                                             "validation split.")
+    test_fraction: float = param_field(SFTParams, "test_fraction", "Share of agents in the test split (what the "
+                                       "benchmark uses).")
+    max_examples_per_split: int | None = param_field(
+        SFTParams, "max_examples_per_split", "Keep at most this many examples per split (seeded choice, same rows "
+        "for every variant); None keeps all.")
 
     def to_params(self) -> SFTParams:
-        return SFTParams(seed=self.seed, split_seed=self.split_seed, train_fraction=self.train_fraction,
-                         validation_fraction=self.validation_fraction, test_fraction=self.test_fraction,
-                         max_examples_per_split=self.max_examples_per_split)
+        return SFTParams(**self.model_dump())
 
 
 @dg.asset(

@@ -9,45 +9,59 @@ vvae_pipeline/training.py under storage.artifact_dir("lora_checkpoint", partitio
 
 import dagster as dg
 import polars as pl
-from pydantic import Field
 
+from assets.config import param_field
 from assets.partitions import backbone_variant_partitions, split_backbone_variant
 from resources.storage import StorageResource
 from resources.trainer import TrainerResource
 from vvae_pipeline.llm.models import resolve_model_path
+from vvae_pipeline.params import LoraParams, TrainParams
 from vvae_pipeline.schemas import SFTExample, validate
-from vvae_pipeline.train.run import LoraParams, TrainParams, params_to_dict
+from vvae_pipeline.train.run import params_to_dict
 
 
 class TrainConfig(dg.Config):
-    """Per-run training knobs; the defaults are the production values (7B-class backbone, one H100)."""
+    """Per-run training knobs; the defaults are the production values (7B-class backbone, one H100).
+    Device, dtype and threads are the deployment's: TrainerResource."""
 
-    lora_r: int = Field(16, description="LoRA rank")
-    lora_alpha: int = Field(32, description="LoRA alpha (scale = alpha / r = 2)")
-    lora_dropout: float = Field(0.05, description="dropout on the LoRA input")
-    lora_targets: list[str] | None = Field(None, description="module names; None: the backbone's registry entry")
-    max_steps: int = Field(-1, description="optimizer steps; -1: num_epochs decides")
-    num_epochs: float = Field(3.0, description="epochs over the train split when max_steps is -1")
-    batch_size: int = Field(2, description="rows per device per micro-step (packed rows of max_length on GPU)")
-    grad_accum: int = Field(4, description="micro-steps per optimizer step: 2 x 2048 x 4 = 16,384 tokens")
-    learning_rate: float = Field(2e-4, description="peak learning rate")
-    warmup_ratio: float = Field(0.03, description="share of steps spent warming up")
-    lr_scheduler: str = Field("cosine", description="transformers scheduler name")
-    max_length: int = Field(2048, description="tokens per example (history is cut from the left)")
-    eval_steps: int = Field(50, description="validation loss every this many steps")
-    save_steps: int = Field(50, description="checkpoint every this many steps (resume point)")
-    logging_steps: int = Field(10, description="train loss logged every this many steps")
-    seed: int = Field(0, description="seed for data order, LoRA init and dropout")
-    dtype: str = Field("auto", description="auto: bfloat16 on GPU, float32 on CPU")
-    packing: str = Field("auto", description="auto (padding-free packing on GPU) | on | off")
-    use_liger: str = Field("auto", description="Liger fused kernels: auto (GPU + installed) | on | off")
-    gradient_checkpointing: bool = Field(False, description="trade ~40% speed for activation memory")
+    lora_r: int = param_field(LoraParams, "r", "LoRA rank")
+    lora_alpha: int = param_field(LoraParams, "alpha", "LoRA alpha (scale = alpha / r)")
+    lora_dropout: float = param_field(LoraParams, "dropout", "dropout on the LoRA input")
+    lora_targets: list[str] | None = param_field(LoraParams, "target_modules", "module names; None: the "
+                                                 "backbone's registry entry")
+    lora_top_layers: int | None = param_field(LoraParams, "top_layers", "adapt only the top N decoder layers "
+                                              "(frozen layers below need no backward pass); None: all")
+    max_steps: int = param_field(TrainParams, "max_steps", "optimizer steps; -1: num_epochs decides")
+    num_epochs: float = param_field(TrainParams, "num_epochs", "epochs over the train split when max_steps is -1")
+    batch_size: int = param_field(TrainParams, "batch_size", "rows per device per micro-step (packed rows of "
+                                  "max_length on GPU)")
+    grad_accum: int = param_field(TrainParams, "grad_accum", "micro-steps per optimizer step")
+    learning_rate: float = param_field(TrainParams, "learning_rate", "peak learning rate")
+    warmup_ratio: float = param_field(TrainParams, "warmup_ratio", "share of steps spent warming up")
+    lr_scheduler: str = param_field(TrainParams, "lr_scheduler", "transformers scheduler name")
+    max_length: int = param_field(TrainParams, "max_length", "tokens per example (history is cut from the left)")
+    eval_steps: int = param_field(TrainParams, "eval_steps", "validation loss every this many steps "
+                                  "(and at the end)")
+    save_steps: int = param_field(TrainParams, "save_steps", "checkpoint every this many steps (resume point)")
+    logging_steps: int = param_field(TrainParams, "logging_steps", "train loss logged every this many steps")
+    save_total_limit: int = param_field(TrainParams, "save_total_limit", "checkpoints kept")
+    seed: int = param_field(TrainParams, "seed", "seed for data order, LoRA init and dropout")
+    packing: str = param_field(TrainParams, "packing", "auto (padding-free packing on GPU) | on | off")
+    group_by_length: bool = param_field(TrainParams, "group_by_length", "batch rows of similar length "
+                                        "(less padding when not packing)")
+    use_liger: str = param_field(TrainParams, "use_liger", "Liger fused kernels: auto (GPU + installed) | on | off")
+    gradient_checkpointing: bool = param_field(TrainParams, "gradient_checkpointing", "trade ~40% speed for "
+                                               "activation memory")
+    attn_implementation: str = param_field(TrainParams, "attn_implementation", "auto: flash_attention_2 if "
+                                           "installed on GPU, else sdpa")
 
-    def to_params(self) -> TrainParams:
-        lora = LoraParams(r=self.lora_r, alpha=self.lora_alpha, dropout=self.lora_dropout,
-                          target_modules=tuple(self.lora_targets) if self.lora_targets else None)
-        fields = {k: v for k, v in self.model_dump().items() if not k.startswith("lora_")}
-        return TrainParams(lora=lora, **fields)
+    def to_params(self, **deployment) -> TrainParams:
+        """The library's params; ``deployment`` (device, dtype, torch_threads) comes from TrainerResource."""
+        d = self.model_dump()
+        lora = LoraParams(r=d.pop("lora_r"), alpha=d.pop("lora_alpha"), dropout=d.pop("lora_dropout"),
+                          target_modules=tuple(t) if (t := d.pop("lora_targets")) else None,
+                          top_layers=d.pop("lora_top_layers"))
+        return TrainParams(lora=lora, **d, **deployment)
 
 
 # The main job's CPU setting: ~60-100 short examples, 2 cores, <= ~45 s per adapter with model load.
@@ -86,7 +100,7 @@ def lora_checkpoint(context: dg.AssetExecutionContext, config: TrainConfig, trai
     out_dir = storage.artifact_dir("lora_checkpoint", context.partition_key)
     base_model = resolve_model_path(backbone, storage.models_dir)
     stats = trainer.train(context, data_path=data_path, base_model=base_model, out_dir=out_dir,
-                          params=params_to_dict(config.to_params()), backbone=backbone, variant=variant)
+                          params=params_to_dict(config.to_params(**trainer.deployment())), backbone=backbone, variant=variant)
     context.log.info(f"{backbone}/{variant}: {stats['steps']} steps, final eval loss {stats['final_eval_loss']}")
     final_eval = stats["final_eval_loss"]
     return dg.MaterializeResult(metadata={

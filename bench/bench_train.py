@@ -13,9 +13,9 @@ then the speed ratio.
 
 Baseline ("trl defaults"): SFTConfig() as shipped (8 sequences a step, padded, activation
 checkpointing on, sdpa), only bf16 and max_length=2048 set so neither side truncates.
-Ours: vvae_pipeline.train.run.build_sft_trainer: padding-free "bfd" packing into rows of max_length
+Ours: vvae_pipeline.train.trl_wiring.build_sft_trainer: padding-free "bfd" packing into rows of max_length
 (position ids restart per example, varlen attention), Liger fused kernels when importable, no
-activation checkpointing, --rows rows a step. FACTS.md measured on an H100: trl defaults 2,259 tok/s;
+activation checkpointing, --rows rows a step. Measured on a lent H100: trl defaults 2,259 tok/s;
 packed + Liger 6,955 (8 rows, checkpointing); no checkpointing, 2 x 2048 rows 9,822 (44 GiB).
 """
 

@@ -22,11 +22,16 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 class TrainerResource(dg.ConfigurableResource):
     device: str = Field("auto", description="auto (cuda when available) | cpu | cuda")
+    dtype: str = Field("auto", description="auto: bfloat16 on GPU, float32 on CPU (bf16 is ~250x slower there)")
     num_processes: int = Field(1, description="> 1: accelerate launch with this many processes (GPUs)")
     use_subprocess: bool = Field(True, description="train in a Dagster Pipes subprocess (frees memory on exit)")
-    torch_threads: int = Field(0, description="torch threads in the trainer; 0 keeps torch's default. "
-                                              "On 2 busy cores 1 beats 2 by ~3x (FACTS.md)")
+    torch_threads: int = Field(0, description="torch threads in the trainer; 0 keeps torch's default "
+                                              "(measured on 2 busy cores: 1 thread beat 2 by ~3x)")
     python: str = Field("", description="interpreter for the subprocess; empty: this one")
+
+    def deployment(self) -> dict:
+        """The TrainParams fields this resource owns (where training runs, not what it learns)."""
+        return {"device": self.device, "dtype": self.dtype, "torch_threads": self.torch_threads}
 
     def command(self, job_path: Path) -> list[str]:
         python = self.python or sys.executable
@@ -42,7 +47,6 @@ class TrainerResource(dg.ConfigurableResource):
     def train(self, context: dg.AssetExecutionContext, *, data_path: Path, base_model: str, out_dir: Path,
               params: dict, backbone: str, variant: str) -> dict:
         """Train one adapter into ``out_dir`` (artifact contract of vvae_pipeline.train.run); returns its metrics."""
-        params = {**params, "device": self.device, "torch_threads": self.torch_threads}
         # The subprocess runs in the package root: hand it absolute paths (a relative VVAE home
         # would otherwise resolve against the wrong folder). Hub ids stay as they are.
         data_path, out_dir = Path(data_path).resolve(), Path(out_dir).resolve()

@@ -36,7 +36,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(autouse=True, scope="session")
 def _cpu_threads():
-    # Two cores shared with whatever else runs: one torch thread is faster (FACTS.md).
+    # Two cores shared with whatever else runs: one torch thread beat two by ~3x there.
     try:
         import torch
 

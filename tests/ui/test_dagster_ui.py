@@ -35,7 +35,7 @@ ASSETS = ["raw_sessions", "raw_sessions_quarantine", "scrubbed_sessions", "perso
           "persona_priors", "persona_prior_stats", "sft_dataset", "lora_checkpoint", "benchmark_report"]
 LOCATION = "assets.definitions"  # workspace.yaml loads this python_module; the UI names it so
 # Restores default SIGINT/SIGTERM before exec: a process started from a background shell job
-# inherits SIGINT ignored and would outlive the test (FACTS.md).
+# inherits SIGINT ignored and would outlive the test (seen on these machines: it ignored SIGTERM/SIGINT until the default handlers were restored).
 EXEC_WITH_DEFAULT_SIGNALS = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
                              "signal.signal(signal.SIGTERM, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])")
 STARTUP_S = 180  # code location import + webserver; 8-10 s idle, much more on 2 busy cores

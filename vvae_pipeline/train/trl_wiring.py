@@ -70,6 +70,7 @@ def build_sft_trainer(model, tokenizer, train_ds, eval_ds, params: TrainParams, 
         use_liger_kernel=choice["liger"],
         max_length=params.max_length,
         packing=choice["packing"],
+        group_by_length=params.group_by_length and not choice["packing"],
         packing_strategy="bfd",  # best-fit decreasing, padding-free: boundaries go to the kernel
         eval_packing=False,
         report_to="none",
@@ -78,8 +79,13 @@ def build_sft_trainer(model, tokenizer, train_ds, eval_ds, params: TrainParams, 
     )
     peft_config = None
     if peft:
+        layers = None
+        if params.lora.top_layers is not None:
+            n = int(model.config.num_hidden_layers)
+            layers = list(range(max(0, n - params.lora.top_layers), n))
         peft_config = LoraConfig(r=params.lora.r, lora_alpha=params.lora.alpha, lora_dropout=params.lora.dropout,
-                                 target_modules=list(params.lora.target_modules), task_type="CAUSAL_LM")
+                                 target_modules=list(params.lora.target_modules), layers_to_transform=layers,
+                                 task_type="CAUSAL_LM")
     from transformers import PrinterCallback
 
     trainer = _Trainer(model=model, args=config, train_dataset=train_ds, eval_dataset=eval_ds if evaluate else None,
