@@ -1,9 +1,14 @@
-"""Asset checks made from pure validation rules.
+"""Asset checks made from pure validation rules: the one way vvae validates a table.
 
-``make_table_checks(asset, rules)`` turns a ``{check name: rule}`` mapping (rules are pure
-functions ``DataFrame -> schemas.ValidationReport``, e.g. vvae_pipeline.priors.checks) into one
-``multi_asset_check`` that loads the table once and reports one check per rule, each named for
-its rule and blocking by default: a failed rule stops every downstream asset of the run.
+``TableChecks(asset, rules)`` holds a ``{check name: rule}`` mapping (rules are pure functions
+``DataFrame -> schemas.ValidationReport``, e.g. vvae_pipeline.priors.checks, or ``schema_rule(Model)``)
+and serves both kinds of table:
+- a partitioned asset declares ``check_specs=checks.specs`` and ends with
+  ``yield from checks.results(df)`` (the check runs in the asset's step, on the partition);
+- an unpartitioned table gets ``checks.definition()``, one ``multi_asset_check`` that loads the table
+  once (``make_table_checks`` is that shortcut).
+Each check is named for its rule and blocking by default: a failed rule stops every downstream
+asset of the run. A schema breach is a failed check, never an exception in the asset body.
 
 The failure message (which rule, which column, up to three cases) goes into the check's
 metadata. Tables upstream of the PII scrubber must pass ``show_cases=False`` so that raw values
@@ -12,12 +17,12 @@ never reach Dagster metadata.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import dagster as dg
 import polars as pl
 
-from vvae_pipeline.schemas import ValidationReport
+from vvae_pipeline.schemas import ValidationReport, validate
 
 Rule = Callable[[pl.DataFrame], ValidationReport]
 
@@ -60,20 +65,50 @@ def run_rule(rule: Rule, df: pl.DataFrame) -> ValidationReport:
                                                     f"{str(exc)[:300]}", "cases": []}])
 
 
+def schema_rule(model) -> Rule:
+    """The rule "``df`` passes the pandera model ``model``" (vvae_pipeline.schemas)."""
+    def rule(df: pl.DataFrame) -> ValidationReport:
+        return validate(df, model)
+
+    rule.__doc__ = f"schemas.{model.__name__}"
+    return rule
+
+
+class TableChecks:
+    """Blocking checks, one per rule, for one table (partitioned or not)."""
+
+    def __init__(self, asset: str | dg.AssetKey, rules: Mapping[str, Rule], *, blocking: bool = True,
+                 show_cases: bool = True):
+        self.key = dg.AssetKey.from_coercible(asset)
+        if not rules:
+            raise ValueError(f"no rules given for {self.key.to_user_string()}")
+        self.rules, self.blocking, self.show_cases = dict(rules), blocking, show_cases
+
+    @property
+    def specs(self) -> list[dg.AssetCheckSpec]:
+        return [dg.AssetCheckSpec(name, asset=self.key, blocking=self.blocking,
+                                  description=(rule.__doc__ or name).strip().splitlines()[0])
+                for name, rule in self.rules.items()]
+
+    def results(self, df: pl.DataFrame) -> Iterator[dg.AssetCheckResult]:
+        for name, rule in self.rules.items():
+            yield check_result(name, self.key, run_rule(rule, df), self.show_cases)
+
+    def definition(self, name: str | None = None) -> dg.AssetChecksDefinition:
+        @dg.multi_asset_check(name=name or f"{self.key.to_python_identifier()}_checks", specs=self.specs,
+                              ins={"table": dg.AssetIn(key=self.key)})
+        def _table_checks(table: pl.DataFrame):
+            yield from self.results(table)
+
+        return _table_checks
+
+
+def schema_checks(asset: str | dg.AssetKey, model, *, show_cases: bool = True, **rules: Rule) -> TableChecks:
+    """A ``schema`` check against ``model`` plus any further named rules."""
+    return TableChecks(asset, {"schema": schema_rule(model), **rules}, show_cases=show_cases)
+
+
 def make_table_checks(asset: str | dg.AssetKey, rules: Mapping[str, Rule], *, blocking: bool = True,
                       show_cases: bool = True, name: str | None = None) -> dg.AssetChecksDefinition:
     """One blocking check per rule on an unpartitioned table, run in one step over one load."""
-    key = dg.AssetKey.from_coercible(asset)
-    if not rules:
-        raise ValueError(f"no rules given for {key.to_user_string()}")
-    specs = [dg.AssetCheckSpec(rule_name, asset=key, blocking=blocking,
-                               description=(rule.__doc__ or rule_name).strip().splitlines()[0])
-             for rule_name, rule in rules.items()]
-
-    @dg.multi_asset_check(name=name or f"{key.to_python_identifier()}_checks", specs=specs,
-                          ins={"table": dg.AssetIn(key=key)})
-    def _table_checks(table: pl.DataFrame):
-        for rule_name, rule in rules.items():
-            yield check_result(rule_name, key, run_rule(rule, table), show_cases)
-
-    return _table_checks
+    return TableChecks(asset, rules, blocking=blocking, show_cases=show_cases).definition(name)

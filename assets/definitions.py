@@ -19,25 +19,40 @@ from assets import encode, ingest, priors, report, sft, train
 from assets.jobs import JOBS
 from assets.schedules import SCHEDULES
 from assets.sensors import SENSORS
-from resources.llm import EncoderResource, PromptingResource
+from resources.llm import EncoderResource, GeneratorResource, PromptingResource
 from resources.storage import ParquetIOManager, StorageResource, vvae_home
 from resources.trainer import TrainerResource
 
 STAGE_MODULES = (ingest, encode, priors, sft, train, report)
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+def default_corpora() -> str | None:
+    """VVAE_CORPORA_DIR, else the public corpora beside a checkout (../shared/data), else none."""
+    env = os.environ.get("VVAE_CORPORA_DIR")
+    if env:
+        return env
+    beside = REPO.parent / "shared" / "data"
+    return str(beside) if beside.is_dir() else None
+
+
 def build_resources(profile: str, home: Path) -> dict:
-    storage = StorageResource(home=str(home))
+    storage = StorageResource(home=str(home), corpora=default_corpora())
     if profile == "gpu":
         encoder = EncoderResource(engine="vllm")
         trainer = TrainerResource(device="cuda")
+        generator = GeneratorResource(engine="vllm", device="cuda", dtype="bfloat16")
     elif profile == "local":
         encoder = EncoderResource(engine="transformers")
         trainer = TrainerResource(device="cpu")
+        # 2 shared CPU cores: one torch thread beat two by ~3x while the other core was busy.
+        generator = GeneratorResource(engine="transformers", device="cpu", dtype="float32", torch_threads=1)
     else:
         raise ValueError(f"unknown VVAE_PROFILE {profile!r}: expected 'local' or 'gpu'")
     return {"storage": storage, "io_manager": ParquetIOManager(home=str(home)), "encoder": encoder,
-            "trainer": trainer, "prompting": prompting_resource()}
+            "trainer": trainer, "generator": generator, "prompting": prompting_resource()}
 
 
 def prompting_resource() -> PromptingResource:

@@ -32,8 +32,9 @@ train_job = dg.define_asset_job(
 )
 report_job = dg.define_asset_job(
     "report_job",
-    selection=dg.AssetSelection.assets("benchmark_report"),
+    selection=dg.AssetSelection.assets("test_personas", "benchmark_report"),
     partitions_def=backbone_partitions,
-    description="Generate on the test split with every adapter of a backbone and write the report.",
+    description="Infer the test-time personas, generate on the test split with every adapter of a backbone "
+                "and write the report.",
 )
 JOBS = [batch_job, priors_job, train_job, report_job]

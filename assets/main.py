@@ -1,8 +1,9 @@
 """The main job: the whole V-VAE DAG for one backbone on the embedded default, through Dagster.
 
-    python -m assets.main                       # demo size, default backbone, every variant
-    python -m assets.main --size tiny           # what the end-to-end test runs
-    python -m assets.main --variants ft,sp_ft   # a subset of the SFT variants
+    python -m assets.main                       # demo size (deploy/run_config/demo.yaml): FT, P+FT, SP+FT
+    python -m assets.main --size tiny           # what the end-to-end test and CI run
+    python -m assets.main --size reproduce      # every variant and baseline, >= 200 test prompts
+    python -m assets.main --variants ft,sp_ft   # other SFT variants than the preset's
 
 It lands the seeded demo data, registers the batch partition, then runs the four jobs in order
 (batch -> priors -> train per variant -> report) on the Dagster instance under
@@ -23,39 +24,25 @@ from pathlib import Path
 from vvae_pipeline.backbones import DEFAULT_BACKBONE, get_backbone
 from vvae_pipeline.variants import VARIANT_KEYS, get_variant
 
-
-# Run config per size. Config defaults are production values; the demo overrides what makes it
-# fit in 15 minutes on 2 CPU cores (SmolLM2-135M, fp32).
-def _sizes() -> dict[str, dict]:
-    from assets.report import DEMO_REPORT_CONFIG
-    from assets.train import TINY_TRAIN
-
-    def train(**kw) -> dict:
-        return {"ops": {"lora_checkpoint": {"config": {**TINY_TRAIN, **kw}}}}
-
-    def report(**kw) -> dict:
-        return {"ops": {"benchmark_report": {"config": {**DEMO_REPORT_CONFIG, **kw}}}}
-
-    return {
-        # 90 annotated examples; ~10 s per optimizer step of 4 x ~220 tokens on 2 cores, so 4 steps per
-        # adapter: about 11 minutes in all on an idle 2-core machine.
-        "demo": {
-            "demo": {"n_agents": 6, "sessions_per_agent": 5},
-            "ops": {"train_job": train(max_steps=4, eval_steps=4, save_steps=2),
-                    "report_job": report(shots=[0, 5])},
-        },
-        # What the end-to-end test runs: every stage for real, at the smallest size that still means
-        # something (36 examples, 2 optimizer steps per adapter, 8 test prompts).
-        "tiny": {
-            "demo": {"n_agents": 6, "sessions_per_agent": 2},
-            "ops": {"train_job": train(max_steps=2, eval_steps=2, save_steps=1),
-                    "report_job": report(max_test_prompts=8, max_new_tokens=24, shots=[0],
-                                         dialogbench_items_per_task=4, dialogbench_systems=["sp_ft"])},
-        },
-    }
+REPO = Path(__file__).resolve().parents[1]
+PRESETS = REPO / "deploy" / "run_config"
+# Run presets: deploy/run_config/<size>.yaml. Config defaults are production values; a preset
+# overrides what makes its size fit on 2 CPU cores (SmolLM2-135M, fp32).
+SIZE_NAMES = ("demo", "tiny", "reproduce")
 
 
-SIZE_NAMES = ("demo", "tiny")
+def load_preset(size: str) -> dict:
+    """The preset ``size``: {"demo": generator kwargs, "variants": [...], "jobs": {job: run config}}."""
+    import yaml
+
+    if size not in SIZE_NAMES:
+        raise ValueError(f"unknown size {size!r}; expected one of {SIZE_NAMES}")
+    preset = yaml.safe_load((PRESETS / f"{size}.yaml").read_text(encoding="utf-8")) or {}
+    unknown = set(preset) - {"demo", "variants", "jobs"}
+    if unknown:
+        raise ValueError(f"{size}.yaml: unknown keys {sorted(unknown)}")
+    return {"demo": preset.get("demo", {}), "variants": preset.get("variants") or list(VARIANT_KEYS),
+            "jobs": preset.get("jobs", {})}
 
 
 @dataclass
@@ -77,7 +64,7 @@ def _say(msg: str, t0: float) -> None:
     print(f"[vvae {time.time() - t0:6.1f}s] {msg}", flush=True)
 
 
-def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[str, ...] = VARIANT_KEYS,
+def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[str, ...] | None = None,
                  size: str = "demo", seed: int = 0) -> PipelineResult:
     import dagster as dg
 
@@ -89,6 +76,8 @@ def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[s
 
     t0 = time.time()
     get_backbone(backbone)
+    cfg = load_preset(size)
+    variants = tuple(variants or cfg["variants"])
     for v in variants:
         get_variant(v)
     home = Path(home).resolve()
@@ -96,7 +85,6 @@ def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[s
     dagster_home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     storage = StorageResource(home=str(home))
-    cfg = _sizes()[size]
 
     path = storage.landing_dir / f"demo-{seed}.jsonl"
     if not path.exists():
@@ -116,7 +104,7 @@ def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[s
     for job_name, partition in plan:
         _say(f"running {job_name}" + (f" [{partition}]" if partition else ""), t0)
         job = defs.resolve_job_def(job_name)
-        run_config = {**cfg["ops"].get(job_name, {}), "loggers": {"console": {"config": {"log_level": "INFO"}}}}
+        run_config = {**cfg["jobs"].get(job_name, {}), "loggers": {"console": {"config": {"log_level": "INFO"}}}}
         res = job.execute_in_process(instance=instance, partition_key=partition, run_config=run_config,
                                      raise_on_error=False)
         result.runs.append((job_name, str(partition or ""), res.success))
@@ -136,14 +124,15 @@ def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[s
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbone", default=DEFAULT_BACKBONE)
-    parser.add_argument("--variants", default=",".join(VARIANT_KEYS))
+    parser.add_argument("--variants", default="", help="comma-separated SFT variants (default: the size's preset; "
+                        f"all: {','.join(VARIANT_KEYS)})")
     parser.add_argument("--size", choices=SIZE_NAMES, default="demo")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from resources.storage import vvae_home
 
-    result = run_pipeline(vvae_home(), args.backbone, tuple(v for v in args.variants.split(",") if v),
+    result = run_pipeline(vvae_home(), args.backbone, tuple(v for v in args.variants.split(",") if v) or None,
                           args.size, args.seed)
     print()
     for job, part, ok in result.runs:

@@ -3,12 +3,15 @@
 import dagster as dg
 import polars as pl
 
+from assets.checks import schema_checks
 from assets.config import param_field
 from assets.partitions import backbone_variant_partitions, split_backbone_variant
 from resources.storage import StorageResource, atomic_write_bytes, atomic_write_json
+from vvae_pipeline import schemas
 from vvae_pipeline.params import SFTParams
-from vvae_pipeline.schemas import SFTExample, validate
 from vvae_pipeline.sft.build import build_sft, dataset_card
+
+SFT_CHECKS = schema_checks("sft_dataset", schemas.SFTExample)
 
 
 class SFTConfig(dg.Config):
@@ -32,30 +35,29 @@ class SFTConfig(dg.Config):
 @dg.asset(
     partitions_def=backbone_variant_partitions,
     group_name="sft",
-    ins={"persona_extractions": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
-         "persona_priors": dg.AssetIn()},
+    ins={"persona_extractions": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
+    # The priors' blocking checks gate this asset; the values it samples come from the train split's
+    # own prior (sft.build), so no value seen only in a test reply reaches a training persona.
+    deps=["persona_priors"],
+    check_specs=SFT_CHECKS.specs,
     description="Chat-format SFT examples of one variant (FT, P+FT, SP+FT, ablations) with an agent-disjoint "
                 "train/validation/test split; the test split is what the benchmark generates on.",
 )
 def sft_dataset(context: dg.AssetExecutionContext, config: SFTConfig, storage: StorageResource,
-                persona_extractions: pl.DataFrame, persona_priors: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+                persona_extractions: pl.DataFrame):
     backbone, variant = split_backbone_variant(context)
-    df, stats = build_sft(persona_extractions, persona_priors, backbone, variant, config.to_params())
+    df, stats = build_sft(persona_extractions, backbone, variant, config.to_params())
     if df.height == 0:
         raise ValueError(f"sft_dataset {backbone}|{variant}: no usable extraction rows "
                          f"({stats['n_input_rows']} rows, {stats['n_failed_skipped']} failed, "
                          f"{stats['n_blank_reply_skipped']} blank replies)")
-    report = validate(df, SFTExample)
-    if not report.passed:
-        raise ValueError(f"sft_dataset {backbone}|{variant} breaks schemas.SFTExample: {report.summary()}")
-
     card = dataset_card(stats)
     art = storage.artifact_dir("sft_dataset", context.partition_key)
     atomic_write_bytes(art / "dataset_card.md", card.encode())
     atomic_write_json(art / "stats.json", stats)
     context.log.info(f"{backbone}|{variant}: {stats['n_examples']} examples, "
                      + ", ".join(f"{s} {v['examples']}" for s, v in stats["splits"].items()))
-    return dg.Output(df, metadata={
+    yield dg.Output(df, metadata={
         "dataset_card": dg.MetadataValue.md(card),
         "card_path": dg.MetadataValue.path(str(art / "dataset_card.md")),
         "examples": stats["n_examples"],
@@ -63,6 +65,7 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTConfig, storage: S
         **{f"{s}_agents": v["agents"] for s, v in stats["splits"].items()},
         "with_system_message": stats["with_system_message"],
     })
+    yield from SFT_CHECKS.results(df)
 
 
 SFT_ASSETS = [sft_dataset]

@@ -43,14 +43,14 @@ def main() -> None:
     params = SFTParams(seed=args.seed)
     for variant in args.variants.split(","):
         t = time.perf_counter()
-        df, st = build_sft(ext, priors, "smollm2-135m", variant, params)
+        df, st = build_sft(ext, "smollm2-135m", variant, params)
         dt = time.perf_counter() - t
         results[f"sft/{variant}"] = {"seconds": round(dt, 2), "rows_per_s": round(ext.height / dt),
                                      "examples": df.height, "splits": {k: v["examples"] for k, v in st["splits"].items()}}
         print(f"sft {variant}: {df.height:,} examples in {dt:.2f} s = {ext.height / dt:,.0f} rows/s "
               f"(splits {results[f'sft/{variant}']['splits']})")
 
-    again, _ = build_sft(ext, priors, "smollm2-135m", args.variants.split(",")[-1], params)
+    again, _ = build_sft(ext, "smollm2-135m", args.variants.split(",")[-1], params)
     results["deterministic"] = bool(again.equals(df))
     print(f"same seed, same dataset: {results['deterministic']}")
     if args.out:

@@ -100,3 +100,46 @@ class PromptingResource(dg.ConfigurableResource):
         engine = OpenAIEngine(self.base_url, self.model, api_key=self.api_key, max_concurrency=self.max_concurrency,
                               max_retries=self.max_retries)
         return lambda prompts: engine.chat_text(list(prompts), max_new_tokens)
+
+
+class GeneratorResource(dg.ConfigurableResource):
+    """Where the benchmark generates: one engine for the base model and every adapter of a backbone.
+
+    ``transformers``: HF + PEFT, adapters swapped on one base model (CPU fp32, or CUDA bf16).
+    ``vllm``: one vLLM engine, one LoRARequest per adapter, batched; DialogBench's letter scoring
+    still runs on transformers, on ``device``. Chosen by the profile in assets/definitions.py.
+    """
+
+    engine: Literal["transformers", "vllm"] = Field(default="transformers", description="transformers or vllm")
+    device: str = Field(default="cpu", description="transformers device: cpu or cuda")
+    dtype: str = Field(default="float32", description="float32 on CPU (bf16 is ~250x slower there), bfloat16 on GPU")
+    torch_threads: int = Field(default=0, description="CPU threads for transformers; 0 keeps torch's default")
+    vllm_enforce_eager: bool = Field(default=False, description="skip graph capture (34 s vs 120-140 s start on CPU)")
+    vllm_max_model_len: int = Field(default=4096, description="context length to reserve KV cache for")
+    vllm_max_lora_rank: int = Field(default=0, description="0: the largest rank among the adapters")
+    vllm_gpu_memory_utilization: float = Field(default=0.85, description="share of GPU memory vLLM may take")
+
+    def _threads(self) -> None:
+        if self.torch_threads:
+            import torch
+
+            torch.set_num_threads(self.torch_threads)
+
+    def scorer(self, model_path: str):
+        """A transformers generator (DialogBench needs letter log-probabilities)."""
+        from vvae_pipeline.llm.generation import HFGenerator
+
+        self._threads()
+        return HFGenerator(model_path, dtype=self.dtype, device=self.device)
+
+    def build(self, model_path: str):
+        """The configured backend: ``generate_all(jobs, decoding)`` over base + adapters."""
+        if self.engine == "vllm":
+            from vvae_pipeline.llm.generation import VLLMGenerator
+
+            kwargs = {"dtype": self.dtype, "enforce_eager": self.vllm_enforce_eager,
+                      "max_model_len": self.vllm_max_model_len}
+            if self.device != "cpu":
+                kwargs["gpu_memory_utilization"] = self.vllm_gpu_memory_utilization
+            return VLLMGenerator(model_path, self.vllm_max_lora_rank, kwargs)
+        return self.scorer(model_path)

@@ -47,6 +47,7 @@ class StorageResource(dg.ConfigurableResource):
     home: str
     landing: str | None = None  # defaults to <home>/landing
     models: str | None = None  # defaults to <home>/models; VVAE_MODELS_DIR overrides
+    corpora: str | None = None  # labelled public corpora (DialogBench converters); None: none
 
     @property
     def root(self) -> Path:
@@ -59,6 +60,10 @@ class StorageResource(dg.ConfigurableResource):
     @property
     def models_dir(self) -> Path:
         return Path(self.models or os.environ.get("VVAE_MODELS_DIR") or self.root / "models")
+
+    @property
+    def corpora_dir(self) -> Path | None:
+        return Path(self.corpora) if self.corpora else None
 
     def table_path(self, asset: str, partition_key: str | None = None) -> Path:
         parts = partition_parts(partition_key)

@@ -147,7 +147,7 @@ class BenchmarkParams:
 @dataclass(frozen=True)
 class DialogBenchParams:
     items_per_task: int = 200
-    tasks: tuple[str, ...] = ("ed_en", "ic_en", "ed_zh")  # converters (evaluate.dialogbench.CONVERTERS)
+    tasks: tuple[str, ...] = ("ed_en", "ic_en", "ed_zh")  # converters (evaluate.dialogbench_corpora.CONVERTERS)
     # "base" and/or variant keys; variants without an adapter are left out.
     systems: tuple[str, ...] = ("base", *VARIANT_KEYS)
     n_choices: int = 4  # the correct label + 3 distractors; every item is asked n_choices times

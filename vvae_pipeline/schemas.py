@@ -112,6 +112,17 @@ class PersonaExtraction(_Persona, _Lineage):
         unique = ["extraction_id"]
 
 
+class TestPersona(PersonaExtraction):
+    """A test example (real c and x) whose persona columns hold the test-time z: what the encoder
+    read from the context alone (evaluate.test_time), never from x."""
+
+    status: str = pa.Field(isin=(*EXTRACTION_STATUSES, "no_agent_turn"))
+
+    class Config:
+        strict = True
+        unique = ["extraction_id"]
+
+
 class PersonaPrior(pa.DataFrameModel):
     axis: str = pa.Field(isin=AXES)
     dimension: str = pa.Field(isin=DIMENSION_NAMES)

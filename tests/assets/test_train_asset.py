@@ -8,13 +8,16 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets.train import TINY_TRAIN, TrainConfig, lora_checkpoint, tiny_run_config
+from assets.sft import SFT_CHECKS
+from assets.train import TrainConfig, lora_checkpoint
 from resources.storage import StorageResource, atomic_write_parquet
 from resources.trainer import TrainerResource
 from vvae_pipeline.latent import DIMENSION_NAMES
 from vvae_pipeline.schemas import MESSAGE, SFTExample, validate
 
 PARTITION = "smollm2-135m|ft"
+TINY_TRAIN = dict(max_steps=6, batch_size=4, grad_accum=1, max_length=256, learning_rate=1e-3, warmup_ratio=0.0,
+                  eval_steps=6, save_steps=3, logging_steps=1)
 
 
 def sft_frame(shared: Path, n_train: int = 6, n_val: int = 2) -> pl.DataFrame:
@@ -51,10 +54,8 @@ def materialize(storage: StorageResource, instance=None, **config) -> dg.Execute
     )
 
 
-def test_tiny_run_config_targets_the_asset():
-    cfg = tiny_run_config().ops["lora_checkpoint"]
-    assert cfg.max_steps == TINY_TRAIN["max_steps"] and cfg.max_length <= 256
-    assert TrainConfig().max_steps == -1 and TrainConfig().max_length == 2048  # production defaults
+def test_production_defaults():
+    assert TrainConfig().max_steps == -1 and TrainConfig().max_length == 2048
 
 
 def test_missing_sft_dataset_fails_clearly(storage):
@@ -63,11 +64,20 @@ def test_missing_sft_dataset_fails_clearly(storage):
     assert "sft_dataset smollm2-135m|ft is not materialized" in str(result.get_step_failure_events()[0].event_specific_data.error)
 
 
-def test_contract_breaking_sft_dataset_is_refused(storage, shared_data):
-    atomic_write_parquet(storage.table_path("sft_dataset", PARTITION), sft_frame(shared_data).drop("origins"))
+def test_contract_breaking_sft_dataset_fails_its_blocking_check(shared_data):
+    good = [r.passed for r in SFT_CHECKS.results(sft_frame(shared_data))]
+    bad = [r for r in SFT_CHECKS.results(sft_frame(shared_data).drop("origins"))]
+    assert good == [True]
+    assert [r.passed for r in bad] == [False] and "origins" in bad[0].metadata["message"].value
+    assert SFT_CHECKS.specs[0].blocking
+
+
+def test_sft_dataset_without_train_rows_is_refused(storage, shared_data):
+    df = sft_frame(shared_data).with_columns(split=pl.lit("validation"))
+    atomic_write_parquet(storage.table_path("sft_dataset", PARTITION), df)
     result = materialize(storage)
     assert not result.success
-    assert "breaks its contract" in str(result.get_step_failure_events()[0].event_specific_data.error)
+    assert "has no train rows" in str(result.get_step_failure_events()[0].event_specific_data.error)
 
 
 @pytest.mark.slow

@@ -79,3 +79,31 @@ def make_adapter(base_path: str, out: Path, seed: int) -> None:
             if "lora_B" in name:
                 p.copy_(torch.randn(p.shape, generator=g) * 0.3)  # large enough to change greedy text
     model.save_pretrained(out)
+
+
+def make_test_rows(frame: pl.DataFrame | None = None, z: dict[str, dict] | None = None) -> pl.DataFrame:
+    """The test split as ``schemas.TestPersona`` rows: real context and reply, persona columns = the
+    test-time z (``z[extraction_id]``, default all null)."""
+    from vvae_pipeline.schemas import TestPersona
+
+    frame = sft_frame() if frame is None else frame
+    test = frame.filter((pl.col("variant") == frame["variant"][0]) & (pl.col("split") == "test"))
+    rows = []
+    for r in test.iter_rows(named=True):
+        user = next(m["content"] for m in r["messages"] if m["role"] == "user")
+        zz = (z or {}).get(r["extraction_id"], {})
+        rows.append({
+            "batch_id": r["batch_id"], "source_file": r["source_file"], "source_line": r["source_line"],
+            **{d: zz.get(d) for d in DIMENSION_NAMES},
+            "extraction_id": r["extraction_id"], "session_id": r["session_id"], "agent_id": r["agent_id"],
+            "user_id": "u1", "language": r["language"], "turn_index": 3,
+            "context": [{"role": "user", "text": "hey"}, {"role": "agent", "text": f"hi there ({r['session_id']})"},
+                        {"role": "user", "text": user}],
+            "reply": r["reply"], "x_source": "annotation", "status": "ok", "null_reasons": "{}",
+            "raw_output": None, "engine": "fake", "model": "fake", "prompt_version": "v",
+        })
+    schema = {c: col.dtype.type for c, col in TestPersona.to_schema().columns.items()}
+    df = pl.DataFrame(rows, schema=schema)
+    report = validate(df, TestPersona)
+    assert report.passed, report.summary()
+    return df

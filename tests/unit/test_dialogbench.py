@@ -5,15 +5,17 @@ import json
 import pytest
 
 from vvae_pipeline.evaluate import dialogbench as db
+from vvae_pipeline.evaluate import dialogbench_corpora as corpora
+from vvae_pipeline.params import DialogBenchParams
 
 
 @pytest.fixture(scope="module")
 def params():
-    return db.DialogBenchParams(items_per_task=6, seed=3)
+    return DialogBenchParams(items_per_task=6, seed=3)
 
 
 def test_dailydialog_emotions(shared_data, params):
-    items = db.convert_dailydialog_emotions(shared_data, params)
+    items = corpora.convert_dailydialog_emotions(shared_data, params)
     assert len(items) == 6
     # Stratified over labels: six distinct emotions among seven, not six times "no emotion".
     golds = [i["choices"][db.LETTERS.index(i["label"])] for i in items]
@@ -31,18 +33,18 @@ def test_dailydialog_emotions(shared_data, params):
 
 
 def test_dailydialog_acts_and_cped(shared_data, params):
-    ic = db.convert_dailydialog_acts(shared_data, params)
+    ic = corpora.convert_dailydialog_acts(shared_data, params)
     assert {i["task"] for i in ic} == {"IC"} and all(sorted(i["choices"]) == sorted(db.DD_ACTS.values()) for i in ic)
-    zh = db.convert_cped_emotions(shared_data, params)
+    zh = corpora.convert_cped_emotions(shared_data, params)
     assert len(zh) == 6 and all(i["language"] == "zh" for i in zh)
     assert all(i["choices"][db.LETTERS.index(i["label"])] in db.CPED_EMOTIONS_ZH.values() for i in zh)
     # Same seed, same items; another seed, other items.
-    assert db.convert_cped_emotions(shared_data, params) == zh
-    assert db.convert_cped_emotions(shared_data, db.DialogBenchParams(items_per_task=6, seed=4)) != zh
+    assert corpora.convert_cped_emotions(shared_data, params) == zh
+    assert corpora.convert_cped_emotions(shared_data, DialogBenchParams(items_per_task=6, seed=4)) != zh
 
 
 def test_jsonl_roundtrip_and_errors(tmp_path, shared_data, params):
-    items = db.convert_dailydialog_acts(shared_data, params)
+    items = corpora.convert_dailydialog_acts(shared_data, params)
     db.write_jsonl(items, tmp_path / "ic.jsonl")
     assert db.read_jsonl(tmp_path / "ic.jsonl") == items
     # DialogBench files may give the label as the choice text or an index: normalised to a letter.
@@ -101,8 +103,8 @@ def test_smollm2_scoring_matches_full_forward(shared_data, smollm2_path):
     from vvae_pipeline.llm.models import load_causal_lm, load_tokenizer
 
     tok, model = load_tokenizer(smollm2_path), load_causal_lm(smollm2_path)
-    items = db.convert_dailydialog_acts(shared_data, db.DialogBenchParams(items_per_task=1)) + \
-        db.convert_cped_emotions(shared_data, db.DialogBenchParams(items_per_task=1))
+    items = corpora.convert_dailydialog_acts(shared_data, DialogBenchParams(items_per_task=1)) + \
+        corpora.convert_cped_emotions(shared_data, DialogBenchParams(items_per_task=1))
     scorer = db.hf_letter_scorer(model, tok)
     scored = {}
     for item in items:

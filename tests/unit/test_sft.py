@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from tests.support.synthetic_extractions import extraction_frame
+from vvae_pipeline.latent import DIMENSION_NAMES
 from vvae_pipeline.priors.build import build_priors
 from vvae_pipeline.schemas import SFTExample, validate
 from vvae_pipeline.sft.build import SFTParams, build_sft, dataset_card
@@ -37,7 +38,7 @@ def inputs():
 
 def _build(inputs, variant="sp_ft", **params):
     ext, priors = inputs
-    return build_sft(ext, priors, "smollm2-135m", variant, SFTParams(**{"seed": 0, **params}))
+    return build_sft(ext, "smollm2-135m", variant, SFTParams(**{"seed": 0, **params}))
 
 
 @pytest.mark.parametrize("variant", VARIANT_KEYS)
@@ -73,7 +74,7 @@ def test_blank_replies_and_textless_turns_are_left_out():
         {"agent_id": "a1", "reply": "   "},
         {"agent_id": "a2", "context": [{"role": "user", "text": None}, {"role": "agent", "text": "ok"}]},
     ])
-    df, stats = build_sft(ext, build_priors(ext)[0], "smollm2-135m", "p_ft", SFTParams())
+    df, stats = build_sft(ext, "smollm2-135m", "p_ft", SFTParams())
     assert df["extraction_id"].to_list() == ["e1"] and stats["n_blank_reply_skipped"] == 1
     assert df["messages"][0].to_list() == [{"role": "assistant", "content": "ok"},
                                            {"role": "assistant", "content": "reply 1"}]
@@ -98,8 +99,8 @@ def test_no_persona_renders_no_system_message():
 
 def test_same_seed_same_dataset_bit_for_bit_in_any_input_order(inputs):
     ext, priors = inputs
-    a, _ = build_sft(ext, priors, "smollm2-135m", "sp_ft", SFTParams(seed=5, **_fr()))
-    b, _ = build_sft(ext.reverse(), priors.reverse(), "smollm2-135m", "sp_ft", SFTParams(seed=5, **_fr()))
+    a, _ = build_sft(ext, "smollm2-135m", "sp_ft", SFTParams(seed=5, **_fr()))
+    b, _ = build_sft(ext.reverse(), "smollm2-135m", "sp_ft", SFTParams(seed=5, **_fr()))
     assert a.equals(b)
     assert _parquet_bytes(a) == _parquet_bytes(b)  # the file the IO manager writes, byte for byte
 
@@ -128,8 +129,7 @@ def test_splits_are_agent_disjoint_identical_across_variants_and_nonempty(inputs
 def test_sampling_seed_keeps_the_split_and_split_seed_moves_it():
     ext = extraction_frame([{"agent_id": f"a{i % 12}", "tone": "calm" if i % 3 == 0 else ("cold" if i % 3 == 1
                              else None)} for i in range(60)])
-    priors = build_priors(ext)[0]
-    runs = {(seed, split_seed): build_sft(ext, priors, "smollm2-135m", "sp_ft",
+    runs = {(seed, split_seed): build_sft(ext, "smollm2-135m", "sp_ft",
                                           SFTParams(seed=seed, split_seed=split_seed))[0]
             for seed, split_seed in [(0, 0), (1, 0), (0, 1)]}
     assert runs[(0, 0)]["split"].to_list() != [] and runs[(0, 0)].select("extraction_id", "split").equals(
@@ -162,10 +162,9 @@ def test_split_of_an_agent_does_not_move_when_others_land():
 
 def test_cap_per_split_keeps_the_same_rows_in_every_variant():
     ext = extraction_frame([{"agent_id": f"a{i % 5}", "tone": "calm" if i % 2 else None} for i in range(30)])
-    priors = build_priors(ext)[0]
     kept = {}
     for variant in ("ft", "sp_ft"):
-        df, _ = build_sft(ext, priors, "smollm2-135m", variant, SFTParams(max_examples_per_split=2, **_fr()))
+        df, _ = build_sft(ext, "smollm2-135m", variant, SFTParams(max_examples_per_split=2, **_fr()))
         assert df.group_by("split").len()["len"].max() <= 2
         kept[variant] = sorted(df["extraction_id"])
     assert kept["ft"] == kept["sp_ft"]
@@ -179,7 +178,7 @@ def test_cap_per_split_keeps_the_same_rows_in_every_variant():
 ])
 def test_bad_input_is_a_clear_error(inputs, change, error):
     with pytest.raises(ValueError, match=error):
-        build_sft(change(inputs[0]), inputs[1], "smollm2-135m", "sp_ft", SFTParams())
+        build_sft(change(inputs[0]), "smollm2-135m", "sp_ft", SFTParams())
 
 
 @pytest.mark.parametrize(("backbone", "variant", "params"), [
@@ -187,7 +186,7 @@ def test_bad_input_is_a_clear_error(inputs, change, error):
 ])
 def test_unknown_backbone_or_variant(inputs, backbone, variant, params):
     with pytest.raises(KeyError):
-        build_sft(inputs[0], inputs[1], backbone, variant, SFTParams(**params))
+        build_sft(inputs[0], backbone, variant, SFTParams(**params))
 
 
 @pytest.mark.parametrize("params", [{"train_fraction": 0.5}, {"test_fraction": -0.1, "train_fraction": 1.0},
@@ -231,8 +230,7 @@ def _cped_extractions(path, n_dialogues: int = 40) -> pl.DataFrame:
 
 def test_real_cped_dialogue_gives_agent_disjoint_chinese_sft_rows(shared_data):
     ext = _cped_extractions(shared_data)
-    priors = build_priors(ext)[0]
-    df, stats = build_sft(ext, priors, "smollm2-135m", "sp_ft", SFTParams(seed=1))
+    df, stats = build_sft(ext, "smollm2-135m", "sp_ft", SFTParams(seed=1))
     assert validate(df, SFTExample).passed and df.height == ext.height
     assert df.group_by("agent_id").agg(pl.col("split").n_unique())["split"].max() == 1
     assert all(v["agents"] >= 1 for v in stats["splits"].values())
@@ -248,3 +246,24 @@ def test_real_cped_dialogue_gives_agent_disjoint_chinese_sft_rows(shared_data):
         assert msgs[0]["role"] == "system" and shown in msgs[0]["content"]
         if src["personality"] is not None:
             assert row["personality"] == src["personality"]
+
+
+def test_sampled_values_come_from_the_train_split_only(inputs):
+    """A value observed only in validation/test rows is never sampled into any persona, and the
+    report rebuilds the same train-split prior from the SFT table."""
+    from vvae_pipeline.sft.build import train_prior
+
+    df, stats = _build(inputs, "sp_ft", train_fraction=0.5, validation_fraction=0.25, test_fraction=0.25)
+    origins = [json.loads(o) for o in df["origins"].to_list()]
+    train_values = {d: set(df.filter(pl.col("split") == "train")[d].drop_nulls().to_list()) for d in DIMENSION_NAMES}
+    observed_train = {d: {r[d] for r, o in zip(df.filter(pl.col("split") == "train").to_dicts(),
+                                               [o for o, s in zip(origins, df["split"]) if s == "train"])
+                          if o[d] == "observed" and r[d]} for d in DIMENSION_NAMES}
+    for r, o in zip(df.to_dicts(), origins):
+        for d in DIMENSION_NAMES:
+            if o[d] == "sampled":
+                assert r[d] in observed_train[d], (d, r[d])
+    prior = train_prior(df)
+    assert prior.height == stats["prior_values_train_split"]
+    for d in DIMENSION_NAMES:
+        assert set(prior.filter(pl.col("dimension") == d)["value"].to_list()) == observed_train[d] <= train_values[d]

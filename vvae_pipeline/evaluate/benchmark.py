@@ -1,44 +1,45 @@
 """The HumanChatBench-style benchmark in three steps: plan -> generate -> score.
 
-``plan`` picks the test examples and builds every system's prompts (one job per system);
-any engine turns jobs into outputs (``generate_jobs`` for a ``generate(list_of_messages)``
-callable, or ``generation.vllm_generate`` for all jobs in one engine); ``score`` runs the
-detectors on the outputs and on the human replies.
+``plan`` picks the test examples and builds every system's prompts (one job per system) from the
+test-time persona (evaluate.test_time: inferred from the context, never from x); any generator
+backend turns jobs into outputs (llm.generation: ``generate_all``); ``score`` runs the detectors
+on the outputs and on the human replies and puts a 95% interval on every number.
 
-Systems: one per SFT variant with a trained adapter (prompted with that variant's own test
-messages, persona rendered as in training), ``base`` (the untuned backbone on the FT prompts:
-context only), and ``k-shot`` prompting baselines (persona in the system message + k example
-exchanges, the paper's API baselines). Persona reference for CP/EC/HM: per test example, the
-agent's most frequent observed value per dimension across the dataset
-(``detectors.reference_personas``), identical for human replies and all systems.
+Systems: one per SFT variant with a trained adapter (persona rendered as in training, from the
+test-time z), ``base`` (the untuned backbone on the bare history), ``k-shot`` prompting baselines
+(the test-time z in a persona system message + k example exchanges from the agent's other
+sessions' contexts, the paper's API baselines), and optionally ``p_ft_oracle`` (P+FT prompted with the z read
+from (c, x): a diagnostic, never in the headline). Persona reference for CP/EC/HM: per test example,
+the agent's most frequent observed value per dimension (``detectors.reference_personas``), the same
+for the human replies and every system.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
-from vvae_pipeline.evaluate import detectors
-from vvae_pipeline.llm.generation import (
-    GenerateFn,
-    Messages,
-    prompt_messages,
-    shot_prompts,
-)
+from vvae_pipeline.evaluate import detectors, intervals
+from vvae_pipeline.evaluate.prompting import shot_prompts
+from vvae_pipeline.evaluate.test_time import context_exchanges, variant_prompts
+from vvae_pipeline.latent import DIMENSION_NAMES
+from vvae_pipeline.llm.generation import Messages, prompt_messages
 from vvae_pipeline.params import BenchmarkParams
 from vvae_pipeline.variants import VARIANT_KEYS, VARIANTS
 
 PAPER_TARGETS = {"cp": 0.0857, "ec": 0.0641, "hm": 0.0216}
+ORACLE = "p_ft_oracle"
 
 
 @dataclass(frozen=True)
 class Job:
     system: str
     label: str
-    kind: str  # "adapter" | "base" | "prompting"
+    kind: str  # "adapter" | "base" | "prompting" | "oracle"
     adapter: str | None  # variant key of the adapter, None = base weights
     prompts: list[Messages]
 
@@ -46,7 +47,7 @@ class Job:
 @dataclass
 class Plan:
     examples: pl.DataFrame  # the chosen test examples (one row per extraction)
-    personas: list[dict]  # persona reference per example, same order
+    personas: list[dict]  # detector reference persona per example, same order
     jobs: list[Job]
     not_trained: list[str]
 
@@ -70,82 +71,89 @@ def choose_examples(test: pl.DataFrame, n: int, seed: int) -> list[str]:
     return picked
 
 
-def plan(sft: pl.DataFrame, trained: Mapping[str, bool], params: BenchmarkParams) -> Plan:
-    """Jobs for every system. ``trained[variant]`` says whether that variant's adapter exists."""
-    test = sft.filter(pl.col("split") == "test")
-    if test.is_empty():
-        raise ValueError("sft_dataset has no test rows: the benchmark needs the agent-disjoint test split")
-    variants = [v for v in VARIANT_KEYS if v in set(test["variant"].unique().to_list())]
-    # Only examples every variant has, so all systems answer the same prompts.
-    n_variants = test.group_by("extraction_id").agg(pl.col("variant").n_unique().alias("k"))
-    common = test.join(n_variants.filter(pl.col("k") == len(variants)), on="extraction_id", how="semi")
-    chosen = choose_examples(common, params.max_test_prompts, params.seed)
+def _oracle_prompts(sft: pl.DataFrame, chosen: list[str]) -> list[Messages] | None:
+    rows = sft.filter((pl.col("variant") == "p_ft") & pl.col("extraction_id").is_in(chosen))
+    if rows.height != len(chosen):
+        return None
+    by_id = {r["extraction_id"]: r["messages"] for r in rows.iter_rows(named=True)}
+    return [prompt_messages(by_id[e]) for e in chosen]
+
+
+def plan(test_rows: pl.DataFrame, sft: pl.DataFrame, priors: pl.DataFrame, trained: Mapping[str, bool],
+         params: BenchmarkParams) -> Plan:
+    """Jobs for every system. ``test_rows``: the test split with the test-time z in its persona
+    columns (evaluate.test_time.with_inferred_persona); ``trained[variant]``: its adapter exists."""
+    if test_rows.is_empty():
+        raise ValueError("no test rows: the benchmark needs the agent-disjoint test split")
+    variants = [v for v in VARIANT_KEYS if v in set(sft["variant"].unique().to_list())]
+    chosen = choose_examples(test_rows, params.max_test_prompts, params.seed)
     order = {eid: i for i, eid in enumerate(chosen)}
+    rows = (test_rows.filter(pl.col("extraction_id").is_in(chosen))
+            .sort(pl.col("extraction_id").replace_strict(order, return_dtype=pl.Int64)))
     refs = detectors.reference_personas(sft)
+    examples = rows.select("extraction_id", "agent_id", "session_id", "language", "reply")
+    personas = [refs.get(a) or dict.fromkeys(DIMENSION_NAMES) for a in rows["agent_id"].to_list()]
 
-    def rows_of(variant: str) -> list[dict]:
-        rows = test.filter((pl.col("variant") == variant) & pl.col("extraction_id").is_in(chosen)).to_dicts()
-        return sorted(rows, key=lambda r: order[r["extraction_id"]])
-
-    # The reference rows: FT when present (no persona in its messages), else the first variant.
-    ref_rows = rows_of("ft" if "ft" in variants else variants[0])
-    examples = pl.DataFrame(
-        [{k: r[k] for k in ("extraction_id", "example_id", "agent_id", "session_id", "language", "reply")} for r in ref_rows]
-    )
-    personas = [refs[r["agent_id"]] for r in ref_rows]
     jobs: list[Job] = []
     not_trained = []
     for v in variants:
         if not trained.get(v, False):
             not_trained.append(v)
             continue
-        rows = rows_of(v)
-        if [r["extraction_id"] for r in rows] != [r["extraction_id"] for r in ref_rows]:
-            raise ValueError(f"variant {v}: its test rows are not the same examples as the other variants'")
-        jobs.append(Job(v, VARIANTS[v].label, "adapter", v, [prompt_messages(r["messages"]) for r in rows]))
-    bare = [[m for m in prompt_messages(r["messages"]) if m["role"] != "system"] for r in ref_rows]
+        jobs.append(Job(v, VARIANTS[v].label, "adapter", v, variant_prompts(rows, priors, v, params.seed)))
+    if params.oracle_diagnostic and trained.get("p_ft") and (oracle := _oracle_prompts(sft, chosen)):
+        jobs.append(Job(ORACLE, "P+FT with oracle z (read from x; diagnostic only)", "oracle", "p_ft", oracle))
+    bare = variant_prompts(rows, priors, "ft", params.seed)
     if params.include_base:
         jobs.append(Job("base", "base (untuned)", "base", None, bare))
-    pool = test.filter(pl.col("variant") == (ref_rows[0]["variant"] if ref_rows else variants[0])).to_dicts()
+    # k-shot: the prompt's history is the bare one; the shots are the agent's past exchanges from
+    # the contexts of its other sessions (never a target reply).
+    shot_rows = [{"messages": [*p, {"role": "assistant", "content": ""}], "agent_id": r["agent_id"],
+                  "session_id": r["session_id"], "language": r["language"], "example_id": r["extraction_id"]}
+                 for p, r in zip(bare, rows.iter_rows(named=True), strict=True)]
+    pool = context_exchanges(test_rows)
+    test_time_z = rows.select(DIMENSION_NAMES).to_dicts()
     for k in params.shots:
-        prompts = shot_prompts(ref_rows, personas, k, pool=pool, seed=params.seed)
+        prompts = shot_prompts(shot_rows, test_time_z, k, pool=pool, seed=params.seed)
         jobs.append(Job(f"{k}-shot", f"{k}-shot persona prompt", "prompting", None, prompts))
     return Plan(examples, personas, jobs, not_trained)
 
 
-def generate_jobs(jobs: Sequence[Job], gen: Callable[[str | None], GenerateFn],
-                  prompting: GenerateFn | None = None) -> dict[str, list[str]]:
-    """Outputs per system: ``gen(adapter)`` gives the generate callable for an adapter (None = base).
+def _hits(texts: Sequence[str], personas: Sequence[Mapping]) -> np.ndarray:
+    return np.array([[float(h[d]) for d in detectors.DETECTORS]
+                     for h in (detectors.detect(t or "", p) for t, p in zip(texts, personas, strict=True))]
+                    ).reshape(len(texts), len(detectors.DETECTORS))
 
-    ``prompting`` replaces the base model for the k-shot baselines (e.g. an OpenAI-compatible API).
+
+def score(p: Plan, outputs: Mapping[str, Sequence[str]], params: BenchmarkParams
+          ) -> tuple[pl.DataFrame, pl.DataFrame, dict, dict]:
+    """(summary per system with intervals, samples per system x example, human rates, hits per system).
+
+    Intervals: Wilson per rate, and an agent bootstrap (``params.bootstrap_samples``) for rates and
+    for the distance to the human rates.
     """
-    out = {}
-    for job in jobs:
-        fn = prompting if (job.kind == "prompting" and prompting is not None) else gen(job.adapter)
-        replies = fn(job.prompts)
-        if len(replies) != len(job.prompts):
-            raise ValueError(f"{job.system}: {len(replies)} replies for {len(job.prompts)} prompts")
-        out[job.system] = list(replies)
-    return out
-
-
-def score(p: Plan, outputs: Mapping[str, Sequence[str]]) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
-    """(summary per system, samples per system x example, human target rates)."""
-    human = detectors.rates(p.examples["reply"].to_list(), p.personas)
-    targets = {d: human[d] for d in detectors.DETECTORS}
+    human_texts = p.examples["reply"].to_list()
+    agents = p.examples["agent_id"].to_list()
+    hits = {j.system: _hits(outputs[j.system], p.personas) for j in p.jobs}
+    human_hits = _hits(human_texts, p.personas)
+    iv = intervals.system_intervals(hits, human_hits, agents, params.bootstrap_samples, params.seed)
+    human = {d: iv["human"][d] for d in detectors.DETECTORS}
     summary, samples = [], []
-    systems = [("human", "human replies (target)", "human", p.examples["reply"].to_list())]
+    systems = [("human", "human replies (target)", "human", human_texts)]
     systems += [(j.system, j.label, j.kind, list(outputs[j.system])) for j in p.jobs]
     for name, label, kind, texts in systems:
-        r = detectors.rates(texts, p.personas)
-        summary.append({"system": name, "label": label, "kind": kind, "status": "ok", "n": r["n"],
-                        "cp": r["cp"], "ec": r["ec"], "hm": r["hm"], "distance": detectors.distance(r, targets),
-                        "distance_paper": detectors.distance(r, PAPER_TARGETS)})
+        e = iv[name]
+        row = {"system": name, "label": label, "kind": kind, "status": "ok", "n": e["n"],
+               "distance": e["distance"], "distance_lo": e["distance_ci"][0], "distance_hi": e["distance_ci"][1],
+               "distance_paper": detectors.distance(e, PAPER_TARGETS)}
+        for d in detectors.DETECTORS:
+            row.update({d: e[d], f"{d}_lo": e[f"{d}_ci"][0], f"{d}_hi": e[f"{d}_ci"][1],
+                        f"{d}_wilson_lo": e[f"{d}_wilson"][0], f"{d}_wilson_hi": e[f"{d}_wilson"][1]})
+        summary.append(row)
         for ex, persona, text in zip(p.examples.iter_rows(named=True), p.personas, texts, strict=True):
-            hit = detectors.detect(text, persona)
             samples.append({"system": name, "extraction_id": ex["extraction_id"], "agent_id": ex["agent_id"],
-                            "language": ex["language"], "output": text, **hit})
+                            "language": ex["language"], "output": text, **detectors.detect(text, persona)})
     for v in p.not_trained:
-        summary.append({"system": v, "label": VARIANTS[v].label, "kind": "adapter", "status": "not trained",
-                        "n": 0, "cp": None, "ec": None, "hm": None, "distance": None, "distance_paper": None})
-    return pl.DataFrame(summary), pl.DataFrame(samples), human
+        summary.append({"system": v, "label": VARIANTS[v].label, "kind": "adapter", "status": "not trained", "n": 0})
+    return pl.DataFrame(summary, infer_schema_length=None), pl.DataFrame(samples), human, \
+        {"human": human_hits, **hits, "_agents": agents}

@@ -11,48 +11,12 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from vvae_pipeline.ingest.demo_agents import AGENTS, AgentPersona  # noqa: E402,F401 (API)
 from vvae_pipeline.latent import DIMENSION_NAMES
-
-
-@dataclass(frozen=True)
-class AgentPersona:
-    agent_id: str
-    name: str
-    language: str
-    catchphrase: str
-    emoji: str
-    tone: str
-    nickname: str
-    relationship: str
-    vibe: str
-    personality: str
-    hobby: str
-    # Cue phrases that make the closed dimensions visible in the agent's text.
-    relationship_cue: str
-    personality_cue: str
-
-
-AGENTS: tuple[AgentPersona, ...] = (
-    AgentPersona("agent_luna", "Luna", "en", "no worries at all", "🌙", "gentle", "sunshine", "close_friend",
-                 "supportive", "caring", "stargazing", "you know I'm always here for you as your best friend",
-                 "I just want to make sure you're okay"),
-    AgentPersona("agent_max", "Max", "en", "let's gooo", "🔥", "enthusiastic", "champ", "friend",
-                 "playful", "outgoing", "rock climbing", "that's what friends are for", "I love meeting new people"),
-    AgentPersona("agent_iris", "Iris", "en", "just saying", "🙄", "sarcastic", "genius", "colleague",
-                 "teasing", "stubborn", "baking sourdough", "we've shared an office long enough",
-                 "I never change my mind once it's made up"),
-    AgentPersona("agent_xiaoyu", "小雨", "zh", "真的假的", "😂", "playful", "宝贝", "lover", "flirty", "humorous",
-                 "打羽毛球", "作为你的女朋友", "我就是爱开玩笑"),
-    AgentPersona("agent_laochen", "老陈", "zh", "说白了", "👍", "calm", "小伙子", "mentor", "warm", "optimistic",
-                 "钓鱼", "当老师这么多年", "办法总比困难多"),
-    AgentPersona("agent_meimei", "妹妹", "zh", "哼", "😤", "cold", "笨蛋", "family", "tense", "tsundere",
-                 "画画", "谁让你是我哥呢", "才不是关心你呢"),
-)
 
 TOPICS = {
     "en": [("work", "work"), ("travel", "trip"), ("food", "dinner"), ("movies", "movie"), ("sleep", "sleep")],

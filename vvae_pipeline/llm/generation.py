@@ -6,6 +6,10 @@ the human reply x, the target). Every system is driven through one shape,
 persona in the system message, built below) and an OpenAI-compatible engine plug into the same
 benchmark code.
 
+Two backends share ``generate_all(jobs, params)``: ``HFGenerator`` (transformers + PEFT, CPU or
+CUDA) and ``VLLMGenerator`` (one engine, one LoRARequest per adapter). The k-shot prompting
+baselines are built in evaluate.prompting.
+
 On CPU one base model is loaded once and the adapters are swapped on it (``set_adapter``):
 loading SmolLM2 takes ~0.3 s from safetensors but a fresh PeftModel per adapter would also
 re-allocate 134.5M fp32 parameters (~540 MB) each time; swapping costs only the adapter (~23 MB).
@@ -14,8 +18,8 @@ re-allocate 134.5M fp32 parameters (~540 MB) each time; swapping costs only the 
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from vvae_pipeline.params import DecodingParams
@@ -120,6 +124,65 @@ class HFGenerator:
     def as_fn(self, params: DecodingParams, adapter: str | None = None) -> GenerateFn:
         return lambda prompts: self.generate(prompts, params, adapter)
 
+    def _adapter_name(self, path: str | Path | None) -> str | None:
+        """Load the adapter at ``path`` once (named after its folder's parent: the variant)."""
+        if path is None:
+            return None
+        path = str(path)
+        for name, loaded in self.adapters.items():
+            if loaded == path:
+                return name
+        name = Path(path).parent.name or f"adapter{len(self.adapters)}"
+        while name in self.adapters:
+            name += "_"
+        self.load_adapter(name, path)
+        return name
+
+    def generate_all(self, jobs: Mapping[str, tuple[str | None, Sequence[Messages]]],
+                     params: DecodingParams) -> dict[str, list[str]]:
+        """Replies per system: ``jobs`` maps a system to (adapter folder or None = base, prompts)."""
+        return {system: self.generate(prompts, params, self._adapter_name(path))
+                for system, (path, prompts) in jobs.items()}
+
+    @contextmanager
+    def using(self, adapter_path: str | Path | None):
+        """The model with ``adapter_path`` active (None: the base weights, adapters disabled)."""
+        name = self._adapter_name(adapter_path)
+        if name is None:
+            with (self.model.disable_adapter() if self.adapters else nullcontext()):
+                yield self.model
+        else:
+            self.model.set_adapter(name)
+            yield self.model
+
+
+class VLLMGenerator:
+    """Every system of a backbone in one vLLM engine: one ``LoRARequest`` per adapter, the base model
+    for None. ``max_lora_rank`` 0 takes the largest rank among the adapters (vLLM needs it up front)."""
+
+    def __init__(self, model_path: str, max_lora_rank: int = 0, engine_kwargs: dict | None = None):
+        self.model_path = model_path
+        self.max_lora_rank = max_lora_rank
+        self.engine_kwargs = dict(engine_kwargs or {})
+
+    def generate_all(self, jobs: Mapping[str, tuple[str | None, Sequence[Messages]]],
+                     params: DecodingParams) -> dict[str, list[str]]:
+        rank = self.max_lora_rank or max_lora_rank({p for p, _ in jobs.values() if p})
+        return vllm_generate(self.model_path, dict(jobs), params, max_lora_rank=rank, engine_kwargs=self.engine_kwargs)
+
+
+# vLLM accepts these values of max_lora_rank; an adapter's rank is rounded up to the next one.
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+
+
+def max_lora_rank(adapter_dirs) -> int:
+    """The smallest vLLM-accepted rank that covers every adapter's ``r`` (8 when there is none)."""
+    import json
+
+    ranks = [int(json.loads((Path(d) / "adapter_config.json").read_text())["r"]) for d in adapter_dirs]
+    need = max(ranks, default=8)
+    return next((r for r in VLLM_LORA_RANKS if r >= need), need)
+
 
 def vllm_generate(
     model_path: str,
@@ -153,75 +216,3 @@ def vllm_generate(
                            lora_request=requests[path] if path else None)
         out[name] = [r.outputs[0].text.strip() for r in results]
     return out
-
-
-# -- prompting baselines (the paper's API baselines) -----------------------------------------
-
-_PERSONA_INTRO = {
-    "en": "You are a companion chatting with a user. Stay in character. Your persona:",
-    "zh": "你是一个陪伴聊天的角色，请保持人设。你的人设：",
-}
-_PERSONA_SHOTS = {
-    "en": "Here are some replies you wrote before.",
-    "zh": "下面是你以前的一些回复。",
-}
-_FIELD_LABELS = {
-    "en": {"catchphrase": "catchphrase", "emoji": "favourite emoji", "tone": "tone", "nickname":
-           "you call the user", "relationship": "relationship", "vibe": "vibe", "topic": "topic",
-           "personality": "personality", "hobby": "hobby"},
-    "zh": {"catchphrase": "口头禅", "emoji": "常用表情", "tone": "语气", "nickname": "你对用户的称呼",
-           "relationship": "关系", "vibe": "氛围", "topic": "话题", "personality": "性格", "hobby": "爱好"},
-}
-
-
-def persona_system(persona: Mapping[str, object], language: str, k: int) -> str:
-    lang = language if language in _PERSONA_INTRO else "en"
-    labels = _FIELD_LABELS[lang]
-    lines = [_PERSONA_INTRO[lang]]
-    lines += [f"- {labels[d]}: {persona[d]}" for d in labels if persona.get(d)]
-    if k:
-        lines.append(_PERSONA_SHOTS[lang])
-    return "\n".join(lines)
-
-
-def _history(messages: Sequence[dict]) -> Messages:
-    return [m for m in prompt_messages(messages) if m["role"] != "system"]
-
-
-def _last_user(messages: Messages) -> str:
-    return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-
-
-def shot_prompts(
-    rows: Sequence[Mapping],
-    personas: Sequence[Mapping[str, object]],
-    k: int,
-    pool: Sequence[Mapping] | None = None,
-    seed: int = 0,
-) -> list[Messages]:
-    """Zero/k-shot prompts: persona in the system message, k example exchanges, then the context.
-
-    ``rows`` need ``messages``, ``agent_id``, ``session_id``, ``language``, ``example_id``; the
-    shots are (last user turn, human reply) pairs drawn, seeded per row, from ``pool`` (default:
-    ``rows``): the same agent's other sessions first, then other agents of the same language.
-    A row's own session is never a shot, so its target reply cannot leak into its prompt.
-    """
-    pool = list(rows if pool is None else pool)
-    prompts: list[Messages] = []
-    for row, persona in zip(rows, personas, strict=True):
-        history = _history(row["messages"])
-        shots: list[Mapping] = []
-        if k:
-            rng = random.Random(f"{seed}:{row['example_id']}")
-            others = [p for p in pool if p["session_id"] != row["session_id"]]
-            same_agent = [p for p in others if p["agent_id"] == row["agent_id"]]
-            same_lang = [p for p in others if p["agent_id"] != row["agent_id"] and p["language"] == row["language"]]
-            rng.shuffle(same_agent)
-            rng.shuffle(same_lang)
-            shots = (same_agent + same_lang)[:k]
-        msgs: Messages = [{"role": "system", "content": persona_system(persona, row["language"], len(shots))}]
-        for shot in shots:
-            msgs.append({"role": "user", "content": _last_user(_history(shot["messages"])) or "..."})
-            msgs.append({"role": "assistant", "content": str(shot["reply"])})
-        prompts.append(msgs + (history or [{"role": "user", "content": ""}]))
-    return prompts

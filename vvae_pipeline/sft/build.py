@@ -18,7 +18,11 @@ from vvae_pipeline.backbones import get_backbone
 from vvae_pipeline.hashing import string_hash, uniforms
 from vvae_pipeline.latent import BY_NAME, DIMENSION_NAMES
 from vvae_pipeline.params import SFTParams
-from vvae_pipeline.priors.build import normalize_persona_columns, usable_rows
+from vvae_pipeline.priors.build import (
+    build_priors,
+    normalize_persona_columns,
+    usable_rows,
+)
 from vvae_pipeline.schemas import DROPPED, NONE, OBSERVED, ROLES, SAMPLED, SFTExample
 from vvae_pipeline.sft.persona_prompt import (
     TEMPLATE_VERSION,
@@ -40,9 +44,14 @@ def _check_roles(rows: pl.DataFrame) -> None:
         raise ValueError(f"context turns with unknown roles {unknown}; expected {ROLES}")
 
 
-def build_sft(extractions: pl.DataFrame, priors: pl.DataFrame, backbone: str, variant: str,
-              params: SFTParams) -> tuple[pl.DataFrame, dict]:
-    """(examples per schemas.SFTExample, stats). Failed extractions are left out of every variant."""
+def build_sft(extractions: pl.DataFrame, backbone: str, variant: str, params: SFTParams
+              ) -> tuple[pl.DataFrame, dict]:
+    """(examples per schemas.SFTExample, stats). Failed extractions are left out of every variant.
+
+    Nulls are sampled from the prior of the *train split* only (the paper's training-set prior): a
+    prior over every batch would carry values seen only in validation or test replies into the
+    training personas, and into the test-time personas the benchmark samples (``train_prior``).
+    """
     get_backbone(backbone)
     var = get_variant(variant)
     rows = usable_rows(extractions)
@@ -65,6 +74,7 @@ def build_sft(extractions: pl.DataFrame, priors: pl.DataFrame, backbone: str, va
         rows = rows.with_columns(_u=pl.Series(cap_u)).filter(
             pl.col("_u").rank("ordinal").over("split") <= params.max_examples_per_split).drop("_u")
 
+    priors = build_priors(rows.filter(pl.col("split") == "train"))[0]
     rows, sample_stats = apply_variant(rows, priors, var, params.seed)
     split_order = pl.Enum(list(SPLIT_NAMES))
     df = (
@@ -89,6 +99,7 @@ def build_sft(extractions: pl.DataFrame, priors: pl.DataFrame, backbone: str, va
         "languages": dict(df.group_by("language").len().sort("language").iter_rows()),
         "observed_share_in_input": observed_share,
         "origins": sample_stats["origins"],
+        "prior_values_train_split": priors.height,
         "with_system_message": int(df.select((pl.col("messages").list.first().struct.field("role") == "system")
                                              .sum()).item() or 0),
     }
@@ -127,3 +138,22 @@ def dataset_card(stats: dict) -> str:
         null_rate = 1 - stats["observed_share_in_input"][d]
         lines.append(f"| {BY_NAME[d].axis} | {d} | {null_rate:.1%} | {shares} |")
     return "\n".join(lines) + "\n"
+
+
+def train_prior(sft: pl.DataFrame) -> pl.DataFrame:
+    """The prior ``build_sft`` sampled from, rebuilt from an SFT table: every train-split example's
+    observed values (per ``origins``, over all variants), counted once per example."""
+    import json
+
+    train = sft.filter(pl.col("split") == "train").select("extraction_id", "origins", *DIMENSION_NAMES)
+    seen: dict[str, dict[str, str]] = {}
+    for r in train.iter_rows(named=True):
+        origins = json.loads(r["origins"])
+        row = seen.setdefault(r["extraction_id"], {})
+        for d in DIMENSION_NAMES:
+            if origins.get(d) == OBSERVED and r[d] is not None:
+                row[d] = r[d]
+    frame = pl.DataFrame([{"extraction_id": e, "status": "ok", **{d: v.get(d) for d in DIMENSION_NAMES}}
+                          for e, v in seen.items()],
+                         schema={"extraction_id": pl.Utf8, "status": pl.Utf8, **dict.fromkeys(DIMENSION_NAMES, pl.Utf8)})
+    return build_priors(frame)[0]

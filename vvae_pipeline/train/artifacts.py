@@ -92,3 +92,18 @@ def write_outputs(trainer, out_dir: Path, stats: dict, params) -> dict:
     plot_losses(train, evals, out_dir / "loss_curve.png", f"{stats['backbone']} / {stats['variant']}")
     atomic_write_bytes(out_dir / "README.md", model_card(stats, params).encode())
     return stats
+
+
+def read_trained(backbone_dir: Path, variants) -> tuple[dict[str, str], dict[str, dict]]:
+    """({variant: adapter folder}, {variant: metrics}) for the variants under ``backbone_dir``
+    (``<artifacts>/lora_checkpoint/<backbone>``) whose adapter folder is complete."""
+    adapters, metrics = {}, {}
+    for v in variants:
+        d = Path(backbone_dir) / v
+        if (d / "adapter" / "adapter_config.json").exists():
+            adapters[v] = str(d / "adapter")
+            try:
+                metrics[v] = json.loads((d / "metrics.json").read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                metrics[v] = {}
+    return adapters, metrics

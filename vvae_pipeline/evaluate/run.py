@@ -1,0 +1,153 @@
+"""The benchmark of one backbone, end to end: plan -> generate -> score -> compare -> claims -> DialogBench.
+
+``run_benchmark(inputs, generator, params, db_params)`` is what the ``benchmark_report`` asset calls;
+it returns a ``BenchmarkResult`` that ``evaluate.report.write_report`` renders. Nothing here knows
+where the inputs came from or which engine the generator wraps (llm.generation: HFGenerator on
+CPU/CUDA, VLLMGenerator with one LoRARequest per adapter).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from vvae_pipeline.evaluate import benchmark, claims, dialogbench, intervals
+from vvae_pipeline.llm.generation import GenerateFn
+from vvae_pipeline.params import BenchmarkParams, DialogBenchParams
+from vvae_pipeline.sft.build import train_prior
+
+# Pairs the headline compares when both systems ran: (a, b) reads "is a closer to human than b?".
+COMPARISONS = (("sp_ft", "p_ft"), ("sp_ft", "ft"), ("p_ft", "ft"), ("sp_ft", "base"), ("ft", "base"),
+               ("sp_ft", "0-shot"))
+
+
+@dataclass
+class BenchmarkInputs:
+    backbone: str
+    base_model: str
+    sft: pl.DataFrame  # every variant's SFT rows of this backbone
+    test_rows: pl.DataFrame  # the test split with the test-time z (evaluate.test_time)
+    adapters: dict[str, str]  # variant -> adapter folder, trained variants only
+    metrics: dict[str, dict] = field(default_factory=dict)  # variant -> training metrics.json
+    dialogbench_items: list[dict] = field(default_factory=list)
+    dialogbench_note: str = ""
+    previous: dict | None = None  # the previous materialization's summary.json, for week over week
+    encoder_quality: dict = field(default_factory=dict)
+
+
+@dataclass
+class BenchmarkResult:
+    backbone: str
+    summary: pl.DataFrame
+    samples: pl.DataFrame
+    human: dict
+    comparisons: list[dict]
+    headline: str
+    claims: list[dict]
+    dialogbench: dict[str, dict]
+    dialogbench_note: str
+    week_over_week: list[dict]
+    metrics: dict[str, dict]
+    encoder_quality: dict
+    settings: dict
+    seconds: dict[str, float]
+
+
+def compare(hits: Mapping, agents: list[str], params: BenchmarkParams) -> list[dict]:
+    out = []
+    for a, b in COMPARISONS:
+        if a in hits and b in hits:
+            d = intervals.paired_difference(hits[a], hits[b], hits["human"], agents, params.bootstrap_samples,
+                                            params.seed)
+            out.append({"a": a, "b": b, **d, "verdict": intervals.verdict(a, b, d)})
+    return out
+
+
+def headline(summary: pl.DataFrame, hits: Mapping, agents: list[str], params: BenchmarkParams) -> str:
+    """The closest trained variant, stated only as far as the intervals allow."""
+    ok = summary.filter((pl.col("status") == "ok") & (pl.col("kind") == "adapter")).sort(["distance", "system"])
+    if ok.is_empty():
+        return "No variant has a trained adapter, so no variant can be compared with the human rates."
+    best = ok.row(0, named=True)
+    lead = (f"{best['label']} (`{best['system']}`) has the smallest distance to the human rates, "
+            f"{best['distance']:.3f} (95% CI {best['distance_lo']:.3f}-{best['distance_hi']:.3f})")
+    unresolved = []
+    for other in ok["system"].to_list()[1:]:
+        d = intervals.paired_difference(hits[best["system"]], hits[other], hits["human"], agents,
+                                        params.bootstrap_samples, params.seed)
+        if not d["resolved"]:
+            unresolved.append(other)
+    if not unresolved:
+        return lead + ", and is closer than every other trained variant (paired 95% intervals exclude 0)."
+    return ("Not resolved: " + lead + f", but the data cannot rank it against {', '.join(unresolved)} "
+            "(paired 95% interval of the distance difference includes 0).")
+
+
+def week_over_week(summary: pl.DataFrame, previous: dict | None) -> list[dict]:
+    """Each system's distance now and at the previous materialization, with both intervals."""
+    if not previous:
+        return []
+    before = {r["system"]: r for r in previous.get("systems", []) if r.get("status") == "ok"}
+    rows = []
+    for r in summary.filter(pl.col("status") == "ok").iter_rows(named=True):
+        p = before.get(r["system"])
+        if p is None or r["kind"] == "human":
+            continue
+        now, then = (r["distance_lo"], r["distance_hi"]), (p.get("distance_lo"), p.get("distance_hi"))
+        overlap = None not in then and not (now[1] < then[0] or now[0] > then[1])
+        rows.append({"system": r["system"], "distance_then": p.get("distance"), "ci_then": then,
+                     "distance_now": r["distance"], "ci_now": now,
+                     "change": "not resolved (intervals overlap)" if overlap or None in then else
+                     ("closer to human" if r["distance"] < p["distance"] else "further from human")})
+    return rows
+
+
+def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, db_params: DialogBenchParams,
+                  prompting: GenerateFn | None = None, scorer: Callable[[], object] | None = None) -> BenchmarkResult:
+    """``generator``: anything with ``generate_all(jobs, decoding)``; ``prompting``: an endpoint for the
+    k-shot baselines (None: the local base model); ``scorer()``: an HFGenerator for DialogBench's
+    letter log-probabilities (defaults to ``generator`` when it is one)."""
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    trained = {v: True for v in inputs.adapters}
+    # SP+FT fills the test-time z's nulls from the same train-split prior it was trained with.
+    plan = benchmark.plan(inputs.test_rows, inputs.sft, train_prior(inputs.sft), trained, params)
+    local = {j.system: (inputs.adapters[j.adapter] if j.adapter else None, j.prompts)
+             for j in plan.jobs if prompting is None or j.kind != "prompting"}
+    outputs = generator.generate_all(local, params.decoding)
+    if prompting is not None:
+        outputs.update({j.system: prompting(j.prompts) for j in plan.jobs if j.kind == "prompting"})
+    seconds["generation"] = time.perf_counter() - t0
+    summary, samples, human, hits = benchmark.score(plan, outputs, params)
+    agents = hits.pop("_agents")
+    headline_hits = {k: v for k, v in hits.items() if k != benchmark.ORACLE}
+    eval_loss = {v: m.get("final_eval_loss") for v, m in inputs.metrics.items()}
+
+    t0 = time.perf_counter()
+    db_results, note = {}, inputs.dialogbench_note
+    if inputs.dialogbench_items:
+        model = scorer() if scorer is not None else generator
+        for system in db_params.systems:
+            if system != "base" and system not in inputs.adapters:
+                continue
+            with model.using(inputs.adapters.get(system)) as m:
+                db_results[system] = dialogbench.evaluate(inputs.dialogbench_items,
+                                                          dialogbench.hf_letter_scorer(m, model.tokenizer))
+        if not db_results:
+            note = f"none of the DialogBench systems {list(db_params.systems)} has an adapter"
+    seconds["dialogbench"] = time.perf_counter() - t0
+    settings = {"backbone": inputs.backbone, "base_model": inputs.base_model, "test_persona": "inferred from c",
+                "decoding": params.decoding.as_dict(), "max_test_prompts": params.max_test_prompts,
+                "shots": list(params.shots), "bootstrap_samples": params.bootstrap_samples, "seed": params.seed,
+                "dialogbench_items_per_task": db_params.items_per_task, "not_trained": plan.not_trained}
+    return BenchmarkResult(
+        backbone=inputs.backbone, summary=summary, samples=samples, human=human,
+        comparisons=compare(headline_hits, agents, params),
+        headline=headline(summary, headline_hits, agents, params),
+        claims=claims.evaluate_claims(headline_hits, agents, eval_loss, params.bootstrap_samples, params.seed),
+        dialogbench=db_results, dialogbench_note=note if not db_results else "",
+        week_over_week=week_over_week(summary, inputs.previous), metrics=inputs.metrics,
+        encoder_quality=inputs.encoder_quality, settings=settings, seconds=seconds)
