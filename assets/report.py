@@ -111,7 +111,9 @@ def benchmark_report(context: dg.AssetExecutionContext, config: ReportConfig, st
     items, note = dialogbench_corpora.load_items(storage.corpora_dir, db_params)
     model_path = resolve_model_path(backbone, storage.models_dir)
     inputs = run.BenchmarkInputs(backbone, model_path, sft, test_personas, adapters, metrics, items, note,
-                                 previous=_previous_summary(context))
+                                 previous=_previous_summary(context), deployment={
+                                     "generator": f"{generator.engine} {generator.device} {generator.dtype}",
+                                     "prompting_baselines_on": prompting.label()})
     res = run.run_benchmark(inputs, generator.build(model_path), params, db_params,
                             prompting=prompting.generate_fn(params.decoding.max_new_tokens),
                             scorer=(lambda: generator.scorer(model_path)) if generator.engine == "vllm" else None)

@@ -9,11 +9,11 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets.partitions import backbone_variant_partitions
+from assets.partitions import backbone_partitions, backbone_variant_partitions
 from assets.report import ReportConfig, benchmark_report
-from resources.llm import PromptingResource
+from resources.llm import GeneratorResource, PromptingResource
 from resources.storage import ParquetIOManager, StorageResource
-from tests.support.benchmark_frames import make_adapter, sft_frame
+from tests.support.benchmark_frames import make_adapter, make_test_rows, sft_frame
 from vvae_pipeline.variants import VARIANT_KEYS
 
 BACKBONE = "smollm2-135m"
@@ -28,6 +28,11 @@ def _sft_stub():
 @dg.asset(partitions_def=backbone_variant_partitions, name="lora_checkpoint")
 def _lora_stub():
     raise AssertionError("not selected: adapters are written by the test")
+
+
+@dg.asset(partitions_def=backbone_partitions, name="test_personas")
+def _test_personas_stub():
+    raise AssertionError("not selected: written by the test")
 
 
 CANNED = "no worries at all, sunshine 🌙"
@@ -60,7 +65,7 @@ def prompting_endpoint():
 
 @pytest.mark.slow
 def test_benchmark_report_materializes(prompting_endpoint, tmp_path, smollm2_path, models_dir, shared_data):
-    storage = StorageResource(home=str(tmp_path), models=str(models_dir))
+    storage = StorageResource(home=str(tmp_path), models=str(models_dir), corpora=str(shared_data))
     # The io_manager loads every variant partition of the backbone (by_backbone mapping).
     df = sft_frame(variants=VARIANT_KEYS)
     for variant, part in df.partition_by("variant", as_dict=True).items():
@@ -75,18 +80,19 @@ def test_benchmark_report_materializes(prompting_endpoint, tmp_path, smollm2_pat
             "train_loss": [{"step": s, "loss": 2.0 - 0.2 * s - 0.1 * i} for s in range(1, 5)],
             "eval_loss": [{"step": 2, "loss": 1.9 - 0.1 * i}, {"step": 4, "loss": 1.7 - 0.1 * i}],
             "final_eval_loss": 1.7 - 0.1 * i, "real_tokens": 1234, "seconds": 12.5}))
-    qdir = tmp_path / "artifacts" / "persona_extractions" / "b1"
-    qdir.mkdir(parents=True)
-    (qdir / "quality.json").write_text(json.dumps({"catchphrase": {"precision": 0.9, "recall": 0.5, "null_rate": 0.7}}))
+    test_path = storage.table_path("test_personas", BACKBONE)
+    test_path.parent.mkdir(parents=True, exist_ok=True)
+    make_test_rows(df, {"x0": {"catchphrase": "no worries at all"}}).write_parquet(test_path)
 
     config = ReportConfig(max_test_prompts=4, max_new_tokens=12, shots=[2], dialogbench_items_per_task=1,
                           dialogbench_tasks=["ic_en", "ed_zh"], dialogbench_systems=["base", "sp_ft"],
-                          dialogbench_dir=str(shared_data))
+                          bootstrap_samples=200)
     result = dg.materialize(
-        [_sft_stub, _lora_stub, benchmark_report],
+        [_sft_stub, _lora_stub, _test_personas_stub, benchmark_report],
         selection=[benchmark_report],
         partition_key=BACKBONE,
         resources={"storage": storage, "io_manager": ParquetIOManager(home=str(tmp_path)),
+                   "generator": GeneratorResource(torch_threads=1),
                    "prompting": PromptingResource(base_url=prompting_endpoint[0], model="served-model")},
         run_config=dg.RunConfig({"benchmark_report": config}),
         instance=dg.DagsterInstance.ephemeral(),
@@ -116,21 +122,17 @@ def test_benchmark_report_materializes(prompting_endpoint, tmp_path, smollm2_pat
                len([m for m in r["messages"] if m["role"] == "assistant"]) >= 2 for r in seen)  # 2 shots + history
     assert samples.filter(pl.col("system") == "2-shot")["output"].to_list() == [CANNED] * 4
     assert summary["settings"]["prompting_baselines_on"] == "openai-compatible:served-model"
-    # One plain sentence names the closest variant; it is one of the trained ones.
-    best = min(systems[s]["distance"] for s in TRAINED)
-    tied = [s for s in TRAINED if systems[s]["distance"] == best]
-    sentence = mat.metadata["closest"].value
-    lead = "The variant closest to the human targets is" if len(tied) == 1 else \
-        "The variants closest to the human targets (tied) are"
-    assert sentence.startswith(lead) and all(f"({s})" in sentence for s in tied)
-    assert f"distance {best:.4f}" in sentence
+    # The headline names a trained variant and is stated only as far as the intervals allow.
+    headline = mat.metadata["headline"].value
+    assert headline.startswith(("Not resolved:", "FT (`ft`)", "SP+FT (`sp_ft`)")) and "95% CI" in headline
+    assert all(systems[s]["distance_lo"] <= systems[s]["distance"] <= systems[s]["distance_hi"] for s in TRAINED)
+    assert mat.metadata["sp_ft/distance"].value == pytest.approx(systems["sp_ft"]["distance"])
+    assert [c["claim"] for c in summary["claims"]] == [1, 2, 3, 4, 5, 6]
     # DialogBench ran for both systems on both tasks, each item rotated through 4 positions.
     for system in ("base", "sp_ft"):
         tasks = summary["dialogbench"][system]
         assert set(tasks) == {"IC-en", "ED-zh"} and all(sum(t["picked_position"]) == 4 for t in tasks.values())
-    # Loss curves, the encoder's numbers and the decoding parameters are in the report.
+    # Loss curves and the decoding parameters are in the report.
     assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG" and "data:image/png;base64," in md
-    report_md = (out / "report.md").read_text()
-    assert "| dimension | null_rate | precision | recall |\n|---|---|---|---|\n| catchphrase | 0.700 | 0.900 | 0.500 |" in report_md
     assert summary["settings"]["decoding"]["max_new_tokens"] == 12
     assert "<table>" in (out / "report.html").read_text()

@@ -21,8 +21,9 @@ TABLES = {
     "persona_priors": schemas.PersonaPrior,
     "persona_prior_stats": schemas.PriorStats,
     "sft_dataset": schemas.SFTExample,
+    "test_personas": schemas.TestPersona,
 }
-DOWNSTREAM_OF_SCRUBBER = ["scrubbed_sessions", "persona_extractions", "sft_dataset"]
+DOWNSTREAM_OF_SCRUBBER = ["scrubbed_sessions", "persona_extractions", "sft_dataset", "test_personas"]
 
 
 def _table(home: Path, name: str) -> pl.DataFrame:
@@ -84,7 +85,6 @@ def test_report_metrics_come_from_what_the_model_generated(materialized_home, sm
     from vvae_pipeline.llm.generation import (
         DecodingParams,
         HFGenerator,
-        prompt_messages,
     )
 
     home = materialized_home.vvae_home
@@ -100,21 +100,66 @@ def test_report_metrics_come_from_what_the_model_generated(materialized_home, sm
         assert rows.height == s["n"] > 0
         for d in ("cp", "ec", "hm"):  # every rate is the mean of its per-output detections
             assert rows[d].cast(pl.Float64).mean() == pytest.approx(s[d])
-    assert summary["closest"] and summary["closest"] in (rdir / "report.md").read_text()
+    assert summary["headline"] and summary["headline"] in (rdir / "report.md").read_text()
+    # Every rate and distance carries its 95% interval.
+    for name, s in systems.items():
+        if s["status"] == "ok":
+            assert s["distance_lo"] <= s["distance"] <= s["distance_hi"]
+            assert all(s[f"{d}_lo"] <= s[d] <= s[f"{d}_hi"] for d in ("cp", "ec", "hm"))
+    assert [c["claim"] for c in summary["claims"]] == [1, 2, 3, 4, 5, 6]
 
-    # The outputs are the adapter's own: regenerating the same prompts, in the same order and batches,
-    # with the recorded decoding settings reproduces them exactly (greedy).
-    sft = _table(home, "sft_dataset").filter((pl.col("variant") == "sp_ft") & (pl.col("split") == "test"))
+    # The outputs are the adapter's own: rebuilding the sp_ft prompts from test_personas and the
+    # train-split prior and regenerating with the recorded decoding settings reproduces them (greedy).
+    from vvae_pipeline.evaluate.test_time import variant_prompts
+    from vvae_pipeline.sft.build import train_prior
+
+    sft = _table(home, "sft_dataset")
+    test_rows = _table(home, "test_personas")
     ours = samples.filter(pl.col("system") == "sp_ft")
-    by_id = {r["extraction_id"]: r for r in sft.iter_rows(named=True)}
-    prompts = [prompt_messages(by_id[i]["messages"]) for i in ours["extraction_id"]]
+    order = {e: i for i, e in enumerate(ours["extraction_id"])}
+    rows = test_rows.filter(pl.col("extraction_id").is_in(list(order))).sort(
+        pl.col("extraction_id").replace_strict(order, return_dtype=pl.Int64))
+    prompts = variant_prompts(rows, train_prior(sft), "sp_ft", summary["settings"]["seed"])
     gen = HFGenerator(smollm2_path)
     gen.load_adapter("sp_ft", home / "artifacts" / "lora_checkpoint" / "smollm2-135m" / "sp_ft" / "adapter")
     again = gen.generate(prompts, DecodingParams(**summary["settings"]["decoding"]), adapter="sp_ft")
     assert again == ours["output"].to_list()
     # ...and the human rates are measured on the replies people wrote.
     human = samples.filter(pl.col("system") == "human")
+    by_id = {r["extraction_id"]: r for r in test_rows.iter_rows(named=True)}
     assert human["output"].to_list() == [by_id[i]["reply"] for i in human["extraction_id"]]
+
+
+def test_test_prompts_hold_no_value_seen_only_in_x(materialized_home):
+    """No persona value that the (c, x) extraction found in x alone reaches a test prompt."""
+    from vvae_pipeline.evaluate.test_time import variant_prompts
+    from vvae_pipeline.latent import DIMENSION_NAMES
+    from vvae_pipeline.sft.build import train_prior
+
+    home = materialized_home.vvae_home
+    sft = _table(home, "sft_dataset")
+    test_rows = _table(home, "test_personas")
+    x_read = _table(home, "persona_extractions").filter(pl.col("extraction_id").is_in(test_rows["extraction_id"].implode()))
+    prior = train_prior(sft)
+    in_prior = set(prior["value"].to_list())
+    # Values x shows: what the encoder read from (c, x), and the demo generator's truth of (c, x).
+    from vvae_pipeline.encode.extract import extraction_id
+
+    truth = {extraction_id(r["session_id"], r["turn_index"]): r
+             for r in pl.read_parquet(home / "demo" / "truth.parquet").iter_rows(named=True)}
+    only_in_x = {}
+    for r in x_read.iter_rows(named=True):
+        context = " ".join(t["text"] for t in r["context"])
+        t = truth.get(r["extraction_id"], {})
+        vals = {v for d in ("catchphrase", "emoji", "nickname", "hobby") for v in (r[d], t.get(d)) if v}
+        only_in_x[r["extraction_id"]] = {v for v in vals if v in r["reply"] and v not in context and v not in in_prior}
+    assert test_rows.height > 0 and any(only_in_x.values()), "no test reply shows a value its context lacks"
+    for variant in materialized_home.variants:
+        prompts = variant_prompts(test_rows, prior, variant, 0)
+        for eid, prompt in zip(test_rows["extraction_id"], prompts, strict=True):
+            text = " ".join(m["content"] for m in prompt)
+            assert not {v for v in only_in_x[eid] if v in text}, (variant, eid)
+    assert set(DIMENSION_NAMES) <= set(test_rows.columns)
 
 
 def test_report_is_in_dagster_metadata(materialized_home, monkeypatch):
@@ -126,5 +171,5 @@ def test_report_is_in_dagster_metadata(materialized_home, monkeypatch):
         checks = instance.get_latest_materialization_event(dg.AssetKey("persona_priors"))
     assert event is not None and checks is not None
     meta = event.asset_materialization.metadata
-    assert "closest" in meta and "report" in meta
+    assert "headline" in meta and "report" in meta
     assert "sp_ft/distance" in meta and meta["sp_ft/distance"].value >= 0

@@ -36,6 +36,7 @@ class BenchmarkInputs:
     dialogbench_note: str = ""
     previous: dict | None = None  # the previous materialization's summary.json, for week over week
     encoder_quality: dict = field(default_factory=dict)
+    deployment: dict = field(default_factory=dict)  # where it ran (engines, devices), for the settings
 
 
 @dataclass
@@ -139,7 +140,8 @@ def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, d
         if not db_results:
             note = f"none of the DialogBench systems {list(db_params.systems)} has an adapter"
     seconds["dialogbench"] = time.perf_counter() - t0
-    settings = {"backbone": inputs.backbone, "base_model": inputs.base_model, "test_persona": "inferred from c",
+    settings = {**inputs.deployment, "backbone": inputs.backbone, "base_model": inputs.base_model,
+                "test_persona": "inferred from c",
                 "decoding": params.decoding.as_dict(), "max_test_prompts": params.max_test_prompts,
                 "shots": list(params.shots), "bootstrap_samples": params.bootstrap_samples, "seed": params.seed,
                 "dialogbench_items_per_task": db_params.items_per_task, "not_trained": plan.not_trained}

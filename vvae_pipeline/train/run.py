@@ -168,6 +168,7 @@ def train_lora(examples: list[dict], base_model: str, out_dir: str | Path, param
         "variant": variant,
         "base_model": base_model,
         "steps": trainer.state.global_step,
+        "epochs": round(float(trainer.state.epoch or 0.0), 3),
         "resumed_from_step": int(Path(last).name.split("-")[-1]) if last else 0,
         "real_tokens": int(trainer.state.num_input_tokens_seen),
         "final_eval_loss": final_eval.get("eval_loss"),

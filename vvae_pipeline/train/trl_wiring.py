@@ -70,7 +70,7 @@ def build_sft_trainer(model, tokenizer, train_ds, eval_ds, params: TrainParams, 
         use_liger_kernel=choice["liger"],
         max_length=params.max_length,
         packing=choice["packing"],
-        group_by_length=params.group_by_length and not choice["packing"],
+        train_sampling_strategy="group_by_length" if params.group_by_length and not choice["packing"] else "random",
         packing_strategy="bfd",  # best-fit decreasing, padding-free: boundaries go to the kernel
         eval_packing=False,
         report_to="none",

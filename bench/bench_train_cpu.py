@@ -1,0 +1,112 @@
+"""CPU LoRA training speed on the embedded SmolLM2-135M: the main job's previous settings vs today's.
+
+Both runs train the real model through ``train_lora`` (the pipeline's own path) on the same real
+dialogues (DailyDialog, from ../shared/data), same seed, same number of optimizer steps, batch
+4 x <= 256 tokens, lr 1e-3, LoRA r=16 on all 7 projections:
+
+- before: LoRA on all 30 layers, rows in random order (the main job up to 2026-12-01);
+- after:  LoRA on the top 8 layers only (frozen layers below need no backward pass) and
+          length-grouped batches (less padding).
+
+Printed per run: real (non-pad) tokens/s over the timed steps (the first step is untimed), mean
+train loss, final validation loss; then the speed ratio. One run, ratios only: these machines are
+shared, so absolute seconds move with the load.
+
+    .venv/bin/python bench/bench_train_cpu.py [--steps 16] [--json OUT.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script from a checkout
+
+
+def dialogue_rows(root: Path, n_train: int, n_val: int) -> list[dict]:
+    rows = []
+    for split, name, n in (("train", "train/dialogues_train.txt", n_train),
+                           ("validation", "validation/dialogues_validation.txt", n_val)):
+        with open(root / "dailydialog_en" / name, encoding="utf-8") as fh:
+            for _, line in zip(range(n), fh):
+                turns = [t.strip() for t in line.split("__eou__") if t.strip()][:8]
+                turns = turns[: len(turns) - len(turns) % 2]
+                if len(turns) < 2:
+                    continue
+                msgs = [{"role": "system", "content": "You are a friendly companion. Tone: casual."}]
+                msgs += [{"role": "user" if j % 2 == 0 else "assistant", "content": t} for j, t in enumerate(turns)]
+                rows.append({"messages": msgs, "split": split})
+    return rows
+
+
+def timer_callback():
+    from transformers import TrainerCallback
+
+    class Timer(TrainerCallback):
+        def __init__(self):
+            self.t0 = self.tok0 = None
+            self.t1 = self.tok1 = None
+            self.losses = []
+
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == 1:
+                self.t0, self.tok0 = time.perf_counter(), state.num_input_tokens_seen
+            self.t1, self.tok1 = time.perf_counter(), state.num_input_tokens_seen
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if logs and "loss" in logs:
+                self.losses.append(float(logs["loss"]))
+
+    return Timer()
+
+
+def run(name: str, rows: list[dict], model: str, steps: int, **changes) -> dict:
+    from vvae_pipeline.params import LoraParams, TrainParams
+    from vvae_pipeline.train.run import train_lora
+
+    lora = LoraParams(r=16, alpha=32, dropout=0.05, top_layers=changes.pop("top_layers", None))
+    params = TrainParams(lora=lora, max_steps=steps, batch_size=4, grad_accum=1, max_length=256, learning_rate=1e-3,
+                         warmup_ratio=0.0, eval_steps=10_000, save_steps=10_000, logging_steps=1, device="cpu",
+                         torch_threads=0, **changes)
+    timer = timer_callback()
+    with tempfile.TemporaryDirectory(prefix=f"vvae-bench-{name}-") as out:
+        stats = train_lora(rows, model, out, params, backbone="smollm2-135m", variant=name, callbacks=[timer])
+    secs = timer.t1 - timer.t0
+    res = {"name": name, "steps": stats["steps"], "timed_steps": stats["steps"] - 1, "seconds": round(secs, 2),
+           "real_tokens_per_s": round((timer.tok1 - timer.tok0) / secs, 1),
+           "mean_train_loss": round(sum(timer.losses) / len(timer.losses), 4),
+           "final_eval_loss": round(stats["final_eval_loss"], 4), "lora_top_layers": lora.top_layers,
+           "group_by_length": params.group_by_length}
+    print(json.dumps(res), flush=True)
+    return res
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--steps", type=int, default=16)
+    ap.add_argument("--corpora", default=str(REPO.parent / "shared" / "data"))
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    import os
+
+    from vvae_pipeline.llm.models import resolve_model_path
+
+    model = resolve_model_path("smollm2-135m", Path(os.environ.get("VVAE_MODELS_DIR") or REPO / ".vvae" / "models"))
+    rows = dialogue_rows(Path(args.corpora), n_train=4 * args.steps, n_val=24)
+    before = run("before", rows, model, args.steps, group_by_length=False)
+    after = run("after", rows, model, args.steps, top_layers=8, group_by_length=True)
+    ratio = after["real_tokens_per_s"] / before["real_tokens_per_s"]
+    print(f"speed-up (real tokens/s, after / before): {ratio:.2f}x; final eval loss before "
+          f"{before['final_eval_loss']} after {after['final_eval_loss']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"before": before, "after": after, "ratio": round(ratio, 3)}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
