@@ -44,7 +44,8 @@ def test_probe_recall_per_type_and_false_positive_rate(scrubber):
             end = start + len(value)
             key = "NAME(participant)" if entity == "NAME" and _is_participant(value, names) else entity
             total[key] += 1
-            hit[key] += any(f.entity == entity and f.start <= start and f.end >= end for f in found)
+            # Recall as a leak measure: the planted string is covered by a finding (of any type).
+            hit[key] += any(f.start <= start and f.end >= end for f in found)
     flagged = sum(1 for lang, text in CLEAN if scrubber.find([text], lang, [None])[0])
     recall = {k: hit[k] / total[k] for k in sorted(total)}
     fp_rate = flagged / len(CLEAN)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ENTITIES = ("EMAIL", "PHONE", "CN_ID", "BANK_CARD", "PASSPORT", "URL", "IP", "HANDLE", "ADDRESS", "NAME")
+ENTITIES = ("EMAIL", "PHONE", "CN_ID", "BANK_CARD", "PASSPORT", "URL", "IP", "HANDLE", "ADDRESS", "US_SSN", "UK_NHS",
+            "UK_NINO", "IBAN", "NAME")
 STRUCTURED = tuple(e for e in ENTITIES if e != "NAME")
 
 
