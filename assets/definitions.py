@@ -20,6 +20,7 @@ from assets.jobs import JOBS
 from assets.schedules import SCHEDULES
 from assets.sensors import SENSORS
 from resources.llm import EncoderResource, PromptingResource
+from resources.pseudonyms import PseudonymKeyResource
 from resources.storage import ParquetIOManager, StorageResource, vvae_home
 from resources.trainer import TrainerResource
 
@@ -37,7 +38,15 @@ def build_resources(profile: str, home: Path) -> dict:
     else:
         raise ValueError(f"unknown VVAE_PROFILE {profile!r}: expected 'local' or 'gpu'")
     return {"storage": storage, "io_manager": ParquetIOManager(home=str(home)), "encoder": encoder,
-            "trainer": trainer, "prompting": prompting_resource()}
+            "trainer": trainer, "prompting": prompting_resource(), "pseudonyms": pseudonym_resource()}
+
+
+def pseudonym_resource() -> PseudonymKeyResource:
+    """The ID pseudonym key from VVAE_ID_HMAC_KEY (read by Dagster at run time), else the
+    documented development default (resources/pseudonyms.py)."""
+    if os.environ.get("VVAE_ID_HMAC_KEY"):
+        return PseudonymKeyResource(key=dg.EnvVar("VVAE_ID_HMAC_KEY"))
+    return PseudonymKeyResource()
 
 
 def prompting_resource() -> PromptingResource:

@@ -13,6 +13,7 @@ import pytest
 from assets.encode import persona_extractions
 from assets.partitions import BATCH_PARTITIONS_NAME
 from resources.llm import EncoderResource
+from resources.pseudonyms import PseudonymKeyResource
 from resources.storage import ParquetIOManager, StorageResource
 from vvae_pipeline.latent import DIMENSION_NAMES
 from vvae_pipeline.schemas import PersonaExtraction, validate
@@ -80,7 +81,8 @@ def _materialize(home, encoder, instance):
     upstream = dg.AssetSpec("scrubbed_sessions", partitions_def=persona_extractions.partitions_def)
     return dg.materialize(
         [upstream, persona_extractions], selection=[persona_extractions], partition_key=BATCH, instance=instance,
-        resources={"storage": storage, "io_manager": ParquetIOManager(home=str(home)), "encoder": encoder},
+        resources={"storage": storage, "io_manager": ParquetIOManager(home=str(home)), "encoder": encoder,
+                   "pseudonyms": PseudonymKeyResource()},
     )
 
 
