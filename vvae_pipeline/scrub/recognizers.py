@@ -45,9 +45,14 @@ def _digits(s: str) -> str:
     return re.sub(r"\D", "", s)
 
 
+# Issuer prefixes of payment cards (ISO/IEC 7812): Mastercard 2221-2720 and 51-55, Amex/Diners/
+# JCB 3x, Visa 4, UnionPay 62/81, Discover/Maestro 6x. Luhn alone passes 1 in 10 order numbers.
+_CARD_PREFIX = re.compile(r"2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)|[3-6]|81")
+
+
 def bank_card_ok(s: str) -> bool:
     d = _digits(s)
-    return 13 <= len(d) <= 19 and luhn_ok(d) and len(set(d)) > 1
+    return 13 <= len(d) <= 19 and luhn_ok(d) and len(set(d)) > 1 and bool(_CARD_PREFIX.match(d))
 
 
 def phone_digits_ok(s: str) -> bool:
@@ -88,7 +93,7 @@ RULES: dict[str, list[Rule]] = {
         # US / NANP: (415) 555-0134, 415-555-0134, +1 415 555 0134.
         Rule(rf"(?<![{_W}+])(?:\+?1[ .-]?)?(?:\(\d{{3}}\)[ ]?|\d{{3}}[ .-])\d{{3}}[ .-]\d{{4}}(?!\d)", 0.85),
         # International: +CC then 2-5 groups, 7-15 digits in all (E.164).
-        Rule(rf"(?<![{_W}+])\+\d{{1,3}}(?:[ .-]?\(?\d{{1,5}}\)?){{2,5}}(?!\d)", 0.8, validate=phone_digits_ok),
+        Rule(rf"(?<![{_W}+])\+\d{{1,3}}(?:[ .-]?(?:\(\d{{1,5}}\)|\d{{1,5}})){{2,5}}(?!\d)", 0.8, validate=phone_digits_ok),
     ],
     "PASSPORT": [
         # CN e-passports: E + 8 digits or E + letter + 7 digits; older G/D/S/P/H + 8 digits.
@@ -110,9 +115,9 @@ RULES: dict[str, list[Rule]] = {
     "HANDLE": [
         # ASCII handles end where ASCII ends ("@emily_42你看" -> "@emily_42").
         Rule(rf"(?<![{_W}.@])@[A-Za-z0-9_](?:[A-Za-z0-9_.-]{{0,28}}[A-Za-z0-9_])?(?![A-Za-z0-9_@])", 0.8),
-        # Weibo-style handles with CJK in them end at a space or punctuation ("@小红花123 你看").
-        Rule(r"(?<![A-Za-z0-9_.@])@(?=[A-Za-z0-9_-]*[" + CJK + r"])[" + CJK + r"A-Za-z0-9_-]{1,30}"
-             r"(?=[\s,.!?:;，。！？：；、)）]|$)", 0.8),
+        # Weibo-style handles that start with CJK run to the next space or punctuation ("@小红花123 你看";
+        # glued to more CJK text, the whole run goes: its end cannot be known).
+        Rule(r"(?<![A-Za-z0-9_.@])@[" + CJK + r"][" + CJK + r"A-Za-z0-9_-]{0,29}(?![" + CJK + r"A-Za-z0-9_-])", 0.8),
         Rule(r"(?<![A-Za-z])(?:微信|wechat|weixin|vx|v信|wx)(?:号码|号|id|账号)?[ ]*(?:是|is|:|：|=)?[ ]*"
              r"([A-Za-z][A-Za-z0-9_-]{5,19})(?![A-Za-z0-9_-])", 0.85, group=1, flags=re.IGNORECASE),
         Rule(r"(?<![A-Za-z])(?:QQ|扣扣)(?:号码|号)?[ ]*(?:是|is|:|：)?[ ]*([1-9]\d{4,10})(?!\d)", 0.85, group=1,

@@ -33,12 +33,21 @@ STOP = frozenset("谢谢 刘海 胡萝卜 胡子 白发 白白 熊猫 段时间 
                  "钟爱 田螺 白搭 雷雨 江浙沪 金风玉露 龙门阵 黄头发 白衬衣 韩服 沈阳人 韩国菜 杜英科 冯氏 孙子 "
                  "周末 周围 周年 林子 石头 方面 高兴 黄金 马上 余额 万一 程序 史上 毛衣 严重 武器 钱包 雷锋 "
                  "龙虾 叶子 夏天 江湖 白天 金额 任务 向上 于是 常常 付款 黎明 孔子 熊孩子 龚喜 谢邀 周日 周一 周二 周三 周四 周五 周六 "
-                 "周天 周边 周期 周到 方式 方法 方向 方案 高中 高手 白色 金色".split())
+                 "周天 周边 周期 周到 方式 方法 方向 方案 高中 高手 白色 金色 荣幸 乔氏".split())
+
+
+def _wordlike(word: str, freq: dict, tags: dict) -> bool:
+    """A 4-character word without a compound surname (祝你好运, 尚方宝剑: idioms), or a 3-character
+    one whose first two characters are a common non-name word (张开嘴, 戴绿帽): not a name."""
+    if len(word) == 4 and _surname_len(word) != 2:
+        return True
+    head = word[:2]
+    return len(word) == 3 and freq.get(head, 0) > MAX_FREQ and tags.get(head) not in NAME_TAGS
 RELATION_CUE = ("同事|老板|领导|上司|经理|主管|朋友|闺蜜|室友|舍友|同学|老师|师傅|男朋友|女朋友|男友|女友|老公|老婆|"
                 "前任|前男友|前女友|表哥|表姐|表弟|表妹|堂哥|堂姐|堂弟|堂妹|邻居|房东|客户|学生|徒弟|哥们|兄弟|"
                 "姐妹|发小|对象|舅舅|姑姑|阿姨|叔叔|伯伯|医生|同桌|队友|网友|搭档|师兄|师姐|师弟|师妹|助理|秘书")
 _CUE_BEFORE = re.compile(rf"(?:(?:我|我的|他的|她的|我们)(?:{RELATION_CUE})(?:叫|是)?|(?:{RELATION_CUE})|跟|和|给|找|问|叫|帮|陪|见|约)$")
-_CUE_AFTER = re.compile(r"^(?:说|告诉|问我|跟我说|和我说|给我发|昨天|今天|居然|竟然)")
+_CUE_AFTER = re.compile(r"^(?:说|告诉|问我|跟我说|和我说|给我发|昨天|今天|居然|竟然|那个人|这个人|这人|那人)")
 _FUNCTION = frozenset("的了吗呢吧啊呀哦说是在和跟把被也都就又还很太")
 
 
@@ -106,15 +115,24 @@ def find_names(text: str) -> list[tuple[int, int]]:
                 and re.fullmatch(f"[{CJK}]+", tokens[i][0]) and tokens[i][0][0] not in _FUNCTION
             if compound:  # 欧阳 + 娜娜: a compound surname and a given name jieba cut apart
                 j = i + 1
+            if j == i and i < len(tokens) and re.fullmatch(f"[{CJK}]{{2,}}", tokens[i][0]) \
+                    and tokens[i][0][0] not in _FUNCTION and _cued(text, start, tokens[i][2]):
+                # 邓 + 浩然 after 我室友, 马 + 俊杰 before 告诉: with a cue, the surname and the next two
+                # characters (jieba glues 振宇家 into one token: the given name is its first two).
+                out.append((start, tokens[i][1] + 2))
+                i += 1
+                continue
             if j == i:
                 continue
             word, end, i = text[start:tokens[j - 1][2]], tokens[j - 1][2], j
             if compound and (word[:2] != "东方" or _cued(text, start, end)):
                 out.append((start, end))
                 continue
-        if not 2 <= len(word) <= 4 or word in STOP:
-            continue
         cued = _cued(text, start, end)
+        if cued and len(word) == 4 and n == 1 and not freq.get(word):
+            word, end = word[:3], start + 3  # jieba's HMM glued the next verb on: 许婉清要 -> 许婉清
+        if not 2 <= len(word) <= 4 or word in STOP or _wordlike(word, freq, tags):
+            continue
         if word[0] in ambiguous and n == 1 and not cued:
             continue
         f = freq.get(word, 0)
@@ -130,7 +148,7 @@ def find_names(text: str) -> list[tuple[int, int]]:
         for w in pseg.lcut(text):
             s, pos = pos, pos + len(w.word)
             if (w.flag in NAME_TAGS and s not in taken and 2 <= len(w.word) <= 4 and _surname_len(w.word)
-                    and w.word not in STOP and (w.word[0] not in ambiguous or _surname_len(w.word) == 2)
+                    and w.word not in STOP and not _wordlike(w.word, freq, tags) and (w.word[0] not in ambiguous or _surname_len(w.word) == 2)
                     and w.word[-1] not in _FUNCTION):
                 out.append((s, pos))
     return out
