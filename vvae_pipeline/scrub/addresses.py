@@ -63,7 +63,22 @@ _EU_RULES = [
 # Function characters that end a zh address prefix ("我搬到了上海市..." must not swallow "我搬到了").
 # Not 都/和/向/于: they start place names (成都, 和平路, 向阳路, 于都县).
 _ZH_STOP = "我你他她它在到是的了住搬寄送去来从往跟与给把被吧呢啊吗呀哦就也还要想过着址离哪有"
-_P = f"(?:(?![{_ZH_STOP}])[{CJK}])"
+
+
+def _cjk_without(stops: str) -> str:
+    """A character class of CJK without ``stops``: one class test per character instead of a
+    lookahead and a class (the zh rules ran ~5x faster so, measured on the demo bench)."""
+    out, bounds = [], [(0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF)]
+    cut = sorted(ord(c) for c in set(stops))
+    for lo, hi in bounds:
+        for c in [c for c in cut if lo <= c <= hi] + [hi + 1]:
+            if c > lo:
+                out.append(f"{chr(lo)}-{chr(c - 1)}" if c - 1 > lo else chr(lo))
+            lo = c + 1
+    return "[" + "".join(out) + "]"
+
+
+_P = _cjk_without(_ZH_STOP)
 _NUM = r"(?:\d{1,5}|[一二三四五六七八九十百零〇两]{1,4})"
 _ADMIN = rf"(?:{_P}{{1,8}}?(?:省|自治区|特别行政区|市|自治州|州|地区|盟|区|县|旗))"
 _LOCAL = rf"(?:{_P}{{1,8}}?(?<!度假)(?:镇|乡|街道|村|社区|嘎查|屯))"  # a resort (度假村) is no village
@@ -74,17 +89,22 @@ _UNIT = (rf"(?:{_BLDG})?(?:{_NUM}单元)?(?:{_NUM}(?:层|楼)(?!下|上))?"
 # Characters a zh address rule cannot match without (the engine's prefilter relies on it).
 ZH_ADDRESS_HINT = "[号弄栋幢座镇乡村屯]|街道|社区|嘎查"
 _ESTATE = rf"(?:{_P}{{1,10}}?(?:小区|花园|公寓|大厦|家园|新村|广场|公馆|苑|府|城|里)(?:{_NUM}期)?)"
+# Per-rule gates (recognizers.RegexRecognizer runs a rule only within 60 characters before a
+# gate match): a number right before 号/弄, a building number, a town or village word.
+_G_HOUSE = rf"{_NUM}(?:号|弄)"
+_G_BLDG = r"(?:\d|[A-Za-z一二三四五六七八九十])(?:号楼|栋|幢|座|号院)"
+_G_LOCAL = "镇|乡|村|街道|社区|嘎查|屯"
 _ZH_RULES = [
     # Road + house number: 忠孝东路四段123号, 长乐路123弄4号301室, 建国路99号3号楼2单元501室.
     Rule(rf"(?:{_ADMIN}|{_LOCAL}){{0,5}}{_ROAD}(?:{_NUM}(?:巷|弄))*{_NUM}(?:号|弄)(?![线机球码])(?:院)?"
-         rf"(?:之{_NUM})?{_UNIT}(?:{_ESTATE}{_UNIT})?", 0.8, gate=ZH_ADDRESS_HINT),
+         rf"(?:之{_NUM})?{_UNIT}(?:{_ESTATE}{_UNIT})?", 0.8, gate=_G_HOUSE),
     # Housing estate + building/unit/room: 阳光花园12栋1单元302室.
     Rule(rf"(?:{_ADMIN}|{_LOCAL}){{0,5}}(?:{_ROAD}(?:{_NUM}号)?)?{_ESTATE}"
-         rf"{_BLDG}(?:{_NUM}单元)?(?:{_NUM}(?:层|楼))?(?:{_NUM}(?:室|房|号))?", 0.8, gate=ZH_ADDRESS_HINT),
+         rf"{_BLDG}(?:{_NUM}单元)?(?:{_NUM}(?:层|楼))?(?:{_NUM}(?:室|房|号))?", 0.8, gate=_G_BLDG),
     # Administrative chain down to a town or village: 河南省周口市郸城县汲冢镇张庄村3组.
-    Rule(rf"(?:{_ADMIN}|{_LOCAL}){{1,5}}{_LOCAL}(?:{_NUM}(?:组|队))?(?:{_NUM}号)?", 0.75, gate=ZH_ADDRESS_HINT),
+    Rule(rf"(?:{_ADMIN}|{_LOCAL}){{1,5}}{_LOCAL}(?:{_NUM}(?:组|队))?(?:{_NUM}号)?", 0.75, gate=_G_LOCAL),
     # Village + house number without the chain: 张庄村3组15号.
-    Rule(rf"{_P}{{1,6}}?(?:村|屯|庄)(?:{_NUM}(?:组|队))?{_NUM}号(?![线机球码])", 0.75, gate=ZH_ADDRESS_HINT),
+    Rule(rf"{_P}{{1,6}}?(?:村|屯|庄)(?:{_NUM}(?:组|队))?{_NUM}号(?![线机球码])", 0.75, gate=_G_HOUSE),
 ]
 
 ADDRESS_RULES = _EN_RULES + _EU_RULES + _ZH_RULES

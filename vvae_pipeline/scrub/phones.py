@@ -15,6 +15,8 @@ import re
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
+from vvae_pipeline.scrub.recognizers import bank_card_ok
+
 # Region hints: the session language's own regions first, then the common international ones.
 REGIONS = {
     "zh": ("CN", "HK", "TW", "MO", "SG", "US", "GB"),
@@ -60,6 +62,8 @@ def find_phones(text: str, regions: tuple[str, ...]) -> list[tuple[int, int, flo
         if _DATE.fullmatch(raw.strip("()")):
             continue
         digits, dialled = _shape(raw)
+        if digits > 15 or (digits >= 13 and bank_card_ok(raw)):  # E.164 has 15 digits at most; cards
+            continue
         score = 0.0
         for region in regions[:1] if raw.startswith("+") else regions:
             try:

@@ -167,15 +167,19 @@ class RegexRecognizer(EntityRecognizer):
         return out
 
 
+GATE_WINDOW = 60  # characters before a gate match where a gated rule's match may start
+
+
 def _segments(text: str, gate: re.Pattern) -> list[tuple[int, int]]:
-    """The SEP-separated segments of ``text`` that contain a match of ``gate``."""
+    """Windows of ``text`` around the matches of ``gate``: from GATE_WINDOW characters before the
+    match (not before its utterance's start) to the end of its utterance (SEP-separated)."""
     out, last = [], -1
     for m in gate.finditer(text):
         if m.start() < last:
             continue
         s, e = text.rfind(SEP, 0, m.start()) + 1, text.find(SEP, m.end())
         last = len(text) if e < 0 else e
-        out.append((s, last))
+        out.append((max(s, m.start() - GATE_WINDOW), last))
     return out
 
 
