@@ -16,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets import encode, ingest, priors, report, sft, train
+from assets.retention import raw_retention_job, raw_retention_schedule
 from assets.jobs import JOBS
 from assets.schedules import SCHEDULES
 from assets.sensors import SENSORS
@@ -65,9 +66,9 @@ def build_definitions(profile: str | None = None, home: Path | None = None) -> d
     return dg.Definitions(
         assets=dg.load_assets_from_modules(STAGE_MODULES),
         asset_checks=dg.load_asset_checks_from_modules(STAGE_MODULES),
-        jobs=JOBS,
+        jobs=[*JOBS, raw_retention_job],
         sensors=SENSORS,
-        schedules=SCHEDULES,
+        schedules=[*SCHEDULES, raw_retention_schedule],
         resources=build_resources(profile, home),
     )
 
