@@ -17,9 +17,11 @@ import dagster as dg
 
 from assets import encode, ingest, priors, report, sft, train
 from assets.jobs import JOBS
+from assets.retention import raw_retention_job, raw_retention_schedule
 from assets.schedules import SCHEDULES
 from assets.sensors import SENSORS
 from resources.llm import EncoderResource, GeneratorResource, PromptingResource
+from resources.pseudonyms import PseudonymKeyResource
 from resources.storage import ParquetIOManager, StorageResource, vvae_home
 from resources.trainer import TrainerResource
 
@@ -52,7 +54,17 @@ def build_resources(profile: str, home: Path) -> dict:
     else:
         raise ValueError(f"unknown VVAE_PROFILE {profile!r}: expected 'local' or 'gpu'")
     return {"storage": storage, "io_manager": ParquetIOManager(home=str(home)), "encoder": encoder,
-            "trainer": trainer, "generator": generator, "prompting": prompting_resource()}
+            "trainer": trainer, "generator": generator, "prompting": prompting_resource(),
+            "pseudonyms": pseudonym_resource()}
+
+
+
+def pseudonym_resource() -> PseudonymKeyResource:
+    """The ID pseudonym key from VVAE_ID_HMAC_KEY (read by Dagster at run time), else the
+    documented development default (resources/pseudonyms.py)."""
+    if os.environ.get("VVAE_ID_HMAC_KEY"):
+        return PseudonymKeyResource(key=dg.EnvVar("VVAE_ID_HMAC_KEY"))
+    return PseudonymKeyResource()
 
 
 def prompting_resource() -> PromptingResource:
@@ -71,9 +83,9 @@ def build_definitions(profile: str | None = None, home: Path | None = None) -> d
     return dg.Definitions(
         assets=dg.load_assets_from_modules(STAGE_MODULES),
         asset_checks=dg.load_asset_checks_from_modules(STAGE_MODULES),
-        jobs=JOBS,
+        jobs=[*JOBS, raw_retention_job],
         sensors=SENSORS,
-        schedules=SCHEDULES,
+        schedules=[*SCHEDULES, raw_retention_schedule],
         resources=build_resources(profile, home),
     )
 

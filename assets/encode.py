@@ -9,6 +9,7 @@ from pydantic import Field
 
 from assets.partitions import batch_partitions
 from resources.llm import EncoderResource
+from resources.pseudonyms import PseudonymKeyResource
 from resources.storage import StorageResource, atomic_write_json
 from vvae_pipeline import schemas
 from vvae_pipeline.encode.extract import ExtractParams, build_items, extract
@@ -50,7 +51,8 @@ def truth_path(storage: StorageResource) -> Path:
                 "with a reason, plus status, raw output, engine, model and prompt version.",
 )
 def persona_extractions(context: dg.AssetExecutionContext, config: ExtractConfig, encoder: EncoderResource,
-                        storage: StorageResource, scrubbed_sessions: pl.DataFrame) -> dg.MaterializeResult:
+                        storage: StorageResource, pseudonyms: PseudonymKeyResource,
+                        scrubbed_sessions: pl.DataFrame) -> dg.MaterializeResult:
     batch = context.partition_key
     params = config.to_params(encoder, storage.root / "cache" / "extract")
     items, skipped = build_items(scrubbed_sessions)
@@ -77,8 +79,10 @@ def persona_extractions(context: dg.AssetExecutionContext, config: ExtractConfig
     truth = truth_path(storage)
     if truth.exists():
         from vvae_pipeline.encode.quality import score
+        from vvae_pipeline.scrub.pseudonyms import pseudonymize
 
-        quality = score(df, pl.read_parquet(truth))
+        # The demo truth has platform session ids; the scrub stage turned them into pseudonyms.
+        quality = score(df, pseudonymize(pl.read_parquet(truth), pseudonyms.key, {"session_id": "session"}))
         quality.update(batch=batch, engine=engine.name, model=engine.model)
         atomic_write_json(storage.artifact_dir("persona_extractions", batch) / "quality.json", quality)
         metadata["quality_macro_f1"] = quality["macro_f1"]

@@ -1,17 +1,19 @@
 """Ingest and scrub stages: one landed batch -> raw_sessions (+ quarantine) -> scrubbed_sessions.
 
 Raw tables hold pre-scrub text: their checks report counts and rule names only, never failure
-cases (assets/checks.py ``show_cases=False``). Everything after the scrubber is PII-free, and the
-blocking ``no_pii`` check re-runs every detector (plus each session's own display names from
-raw_sessions) over the scrubbed text to prove it before anything downstream runs.
+cases (assets/checks.py ``show_cases=False``). Everything after the scrubber carries pseudonymous IDs
+only, and the blocking ``no_pii`` check runs an independent detector (scrub/residual.py, plus each
+session's own display names from raw_sessions) over the scrubbed text; when it finds anything the
+check fails and the step fails before the table is written.
 """
 
 import dagster as dg
 import polars as pl
-from pydantic import Field
 
-from assets.checks import check_result, schema_checks
+from assets.checks import schema_checks
+from assets.config import param_field
 from assets.partitions import batch_partitions
+from resources.pseudonyms import PseudonymKeyResource
 from resources.storage import StorageResource
 from vvae_pipeline import schemas
 from vvae_pipeline.scrub.params import ENTITIES, ScrubParams
@@ -22,19 +24,19 @@ SCRUBBED = dg.AssetKey("scrubbed_sessions")
 # Raw tables hold pre-scrub text: their checks report rule names and counts, never cases.
 RAW_CHECKS = schema_checks(RAW, schemas.RawSession, show_cases=False)
 QUARANTINE_CHECKS = schema_checks(QUARANTINE, schemas.QuarantineRow, show_cases=False)
+SCRUBBED_CHECKS = schema_checks(SCRUBBED, schemas.ScrubbedSession)
 
 
 class ScrubConfig(dg.Config):
-    max_sessions_per_agent: int = Field(default=ScrubParams.max_sessions_per_agent, ge=1,
-                                        description="cap on sessions per agent per batch (seeded subsample), "
-                                                    "so a few very active agents do not dominate the priors")
-    seed: int = Field(default=ScrubParams.seed, description="seed of the per-agent subsample")
-    scrub_agent_names: bool = Field(default=ScrubParams.scrub_agent_names,
-                                    description="also replace the agent's display name in the text")
+    max_sessions_per_agent: int = param_field(ScrubParams, "max_sessions_per_agent", "cap on sessions per agent "
+                                              "per batch (seeded subsample), so a few very active agents do not "
+                                              "dominate the priors", ge=1)
+    seed: int = param_field(ScrubParams, "seed", "seed of the per-agent subsample")
+    scrub_agent_names: bool = param_field(ScrubParams, "scrub_agent_names", "also replace the agent's display "
+                                          "name in the text")
 
     def to_params(self) -> ScrubParams:
-        return ScrubParams(max_sessions_per_agent=self.max_sessions_per_agent, seed=self.seed,
-                           scrub_agent_names=self.scrub_agent_names)
+        return ScrubParams(**self.model_dump())
 
 
 @dg.multi_asset(
@@ -80,27 +82,36 @@ def ingest_batch(context: dg.AssetExecutionContext, storage: StorageResource):
     partitions_def=batch_partitions,
     group_name="scrub",
     description="raw_sessions with PII replaced by typed placeholders consistent within a session "
-                "([NAME_1] stays [NAME_1]), display names dropped, highly active agents subsampled.",
+                "([NAME_1] stays [NAME_1]), display names dropped, user/agent/session ids as keyed "
+                "pseudonyms (HMAC-SHA256), highly active agents subsampled.",
     check_specs=[
         dg.AssetCheckSpec("no_pii", asset=SCRUBBED, blocking=True,
-                          description="no detector (nor the session's own display names) fires on scrubbed text"),
-        dg.AssetCheckSpec("schema", asset=SCRUBBED, blocking=True, description="schemas.ScrubbedSession"),
+                          description="an independent detector (Presidio stock recognizers, phonenumbers, broad "
+                                      "e-mail/URL/IP patterns, the session's display names) finds nothing in "
+                                      "scrubbed text"),
+        *SCRUBBED_CHECKS.specs,
     ],
 )
-def scrubbed_sessions(context: dg.AssetExecutionContext, config: ScrubConfig, raw_sessions: pl.DataFrame):
+def scrubbed_sessions(context: dg.AssetExecutionContext, config: ScrubConfig, pseudonyms: PseudonymKeyResource,
+                      raw_sessions: pl.DataFrame):
     from vvae_pipeline.scrub import Scrubber, residual_pii, scrub_sessions
+    from vvae_pipeline.scrub.pseudonyms import pseudonym
 
-    scrubber = Scrubber()
-    scrubbed, stats = scrub_sessions(raw_sessions, config.to_params(), scrubber)
-    # The display names the scrubber was asked to remove (agent names only if scrub_agent_names).
+    scrubbed, stats = scrub_sessions(raw_sessions, config.to_params(), Scrubber(), pseudonyms.key)
+    # The display names the scrubber was asked to remove (agent names only if scrub_agent_names),
+    # keyed by the session's pseudonym as the scrubbed table has it.
     name_cols = ["user_name", "agent_name"] if config.scrub_agent_names else ["user_name"]
-    names = {r[0]: tuple(n for n in r[1:] if n) for r in raw_sessions.select("session_id", *name_cols).iter_rows()}
-    left = residual_pii(scrubbed, names, scrubber)
+    names = {pseudonym("session", r[0], pseudonyms.key): tuple(n for n in r[1:] if n)
+             for r in raw_sessions.select("session_id", *name_cols).iter_rows()}
+    # The independent detector decides (vvae_pipeline/scrub/residual.py), not the scrubber itself.
+    left = residual_pii(scrubbed, names)
+    residual = {f"residual_{e.lower()}": n for e, n in left.items()}  # counts only, never values
     if sum(left.values()):
-        # Fail before the table is written: a scrubbed table that still holds PII must not exist at all,
-        # not merely be blocked from downstream by the no_pii check. Counts only, never the values.
+        # The failed check is reported, then the step fails before the table is written: a
+        # scrubbed table that still holds PII must not exist at all.
+        yield dg.AssetCheckResult(check_name="no_pii", asset_key=SCRUBBED, passed=False, metadata=residual)
         raise dg.Failure(description="scrubbed text still holds PII; scrubbed_sessions not written",
-                         metadata={f"residual_{e.lower()}": n for e, n in left.items() if n})
+                         metadata={k: n for k, n in residual.items() if n})
     by_type = stats["pii_by_type"]
     context.log.info(f"scrubbed {stats['sessions_out']} sessions ({stats['sessions_dropped_by_cap']} dropped by "
                      f"the per-agent cap): {stats['pii_total']} entities replaced {by_type}")
@@ -108,7 +119,7 @@ def scrubbed_sessions(context: dg.AssetExecutionContext, config: ScrubConfig, ra
         "sessions_in": stats["sessions_in"], "sessions_dropped_by_cap": stats["sessions_dropped_by_cap"],
         "utterances": stats["utterances"], "utterances_with_pii": stats["utterances_with_pii"],
         "pii_total": stats["pii_total"], **{f"pii_{e.lower()}": by_type[e] for e in ENTITIES},
+        "id_key": "development default" if pseudonyms.is_development_default else "configured",
     })
-    yield dg.AssetCheckResult(check_name="no_pii", asset_key=SCRUBBED, passed=sum(left.values()) == 0,
-                              metadata={f"residual_{e.lower()}": n for e, n in left.items()})
-    yield check_result("schema", SCRUBBED, schemas.validate(scrubbed, schemas.ScrubbedSession))
+    yield dg.AssetCheckResult(check_name="no_pii", asset_key=SCRUBBED, passed=True, metadata=residual)
+    yield from SCRUBBED_CHECKS.results(scrubbed)

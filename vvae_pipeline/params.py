@@ -22,6 +22,17 @@ def check_fractions(fractions: dict[str, float]) -> None:
 
 
 @dataclass(frozen=True)
+class ScrubParams:
+    # The paper subsamples highly active agents so a few personas do not dominate the priors;
+    # 200 sessions x ~8 turns = ~1,600 utterances per agent per batch at most.
+    max_sessions_per_agent: int = 200
+    seed: int = 0
+    # Agent display names are persona names ("Luna"); scrubbing them too keeps real operators'
+    # names out, at the cost of the persona's name in its own lines.
+    scrub_agent_names: bool = True
+
+
+@dataclass(frozen=True)
 class DecodingParams:
     """Decoding settings, recorded verbatim in the report. Greedy by default (reproducible)."""
 

@@ -13,9 +13,11 @@ import pytest
 from assets.encode import persona_extractions
 from assets.partitions import BATCH_PARTITIONS_NAME
 from resources.llm import EncoderResource
+from resources.pseudonyms import PseudonymKeyResource
 from resources.storage import ParquetIOManager, StorageResource
 from vvae_pipeline.latent import DIMENSION_NAMES
 from vvae_pipeline.schemas import PersonaExtraction, validate
+from vvae_pipeline.scrub.pseudonyms import DEV_KEY, pseudonym, pseudonymize
 
 BATCH = "b-2026-11-23"
 TURNS = [
@@ -80,7 +82,8 @@ def _materialize(home, encoder, instance):
     upstream = dg.AssetSpec("scrubbed_sessions", partitions_def=persona_extractions.partitions_def)
     return dg.materialize(
         [upstream, persona_extractions], selection=[persona_extractions], partition_key=BATCH, instance=instance,
-        resources={"storage": storage, "io_manager": ParquetIOManager(home=str(home)), "encoder": encoder},
+        resources={"storage": storage, "io_manager": ParquetIOManager(home=str(home)), "encoder": encoder,
+                   "pseudonyms": PseudonymKeyResource()},
     )
 
 
@@ -88,7 +91,9 @@ def test_persona_extractions_asset(tmp_path, endpoint, monkeypatch):
     monkeypatch.setenv("VVAE_ENCODER_TEST_KEY", "sk-not-in-metadata")
     storage = StorageResource(home=str(tmp_path))
     storage.table_path("scrubbed_sessions", BATCH).parent.mkdir(parents=True)
-    _scrubbed().write_parquet(storage.table_path("scrubbed_sessions", BATCH))
+    # As the scrub stage writes it: session ids as pseudonyms under the (development) key.
+    pseudonymize(_scrubbed(), DEV_KEY, {"session_id": "session"}).write_parquet(
+        storage.table_path("scrubbed_sessions", BATCH))
     # The demo generator's truth: s1 turn 3 truly shows the catchphrase, nickname and emoji.
     truth = pl.DataFrame({"session_id": ["s1", "s1", "s2"], "turn_index": [3, 1, 1],
                           "agent_id": ["agent_luna"] * 3, "language": ["en"] * 3,
@@ -107,7 +112,7 @@ def test_persona_extractions_asset(tmp_path, endpoint, monkeypatch):
 
     df = pl.read_parquet(storage.table_path("persona_extractions", BATCH))
     assert validate(df, PersonaExtraction).passed and df.height == 3
-    row = df.filter(pl.col("session_id") == "s1", pl.col("turn_index") == 3).row(0, named=True)
+    row = df.filter(pl.col("session_id") == pseudonym("session", "s1", DEV_KEY), pl.col("turn_index") == 3).row(0, named=True)
     assert (row["catchphrase"], row["nickname"], row["emoji"]) == ("no worries at all", "sunshine", "🌙")
     assert row["engine"] == "openai" and row["model"] == "served" and row["batch_id"] == BATCH
 

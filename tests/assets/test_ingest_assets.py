@@ -8,9 +8,11 @@ import polars as pl
 
 from assets.ingest import ingest_batch, scrubbed_sessions
 from assets.partitions import BATCH_PARTITIONS_NAME
+from resources.pseudonyms import PseudonymKeyResource
 from resources.storage import ParquetIOManager, StorageResource
 from vvae_pipeline.ingest.demo import generate_demo
 from vvae_pipeline.ingest.landing import batch_key
+from vvae_pipeline.scrub.pseudonyms import pseudonym
 
 
 def _land(home, sessions, extra_lines=(), name="demo-7.jsonl"):
@@ -28,7 +30,8 @@ def _materialize(home, key, selection=None, run_config=None, raise_on_error=True
     return dg.materialize([ingest_batch, scrubbed_sessions], partition_key=key, instance=instance,
                           selection=selection, run_config=run_config, raise_on_error=raise_on_error,
                           resources={"storage": StorageResource(home=str(home)),
-                                     "io_manager": ParquetIOManager(home=str(home))})
+                                     "io_manager": ParquetIOManager(home=str(home)),
+                                     "pseudonyms": PseudonymKeyResource(key="test-key")})
 
 
 def _checks(result) -> dict[tuple[str, str], bool]:
@@ -117,21 +120,44 @@ def test_agent_names_can_be_kept(tmp_path):
     scrubbed = pl.read_parquet(StorageResource(home=str(tmp_path)).table_path("scrubbed_sessions", key))
     second = {row["session_id"]: row["turns"][1]["text"] for row in scrubbed.iter_rows(named=True)}
     # en persona names (Luna, Max, Iris) stay; zh 老陈 is still a name to the gazetteer (老 + surname).
-    kept = {s["agent_name"] for s in sessions if second[s["session_id"]].startswith(f"{s['agent_name']} here.")}
+    kept = {s["agent_name"] for s in sessions
+            if second[pseudonym("session", s["session_id"], "test-key")].startswith(f"{s['agent_name']} here.")}
     assert {"Luna", "Max", "Iris"} <= kept and "老陈" not in kept
 
 
-def test_residual_pii_fails_the_step_and_writes_no_table(tmp_path, monkeypatch):
-    import vvae_pipeline.scrub as scrub
+def test_residual_check_fails_when_a_scrubber_recognizer_is_missing(tmp_path, monkeypatch):
+    # The scrubber without its e-mail recognizer: the independent residual detector still sees the
+    # e-mails, so no_pii fails (reported as a failed evaluation) and no scrubbed table is written.
+    import vvae_pipeline.scrub.engine as engine
 
-    sessions, _ = generate_demo(n_agents=2, sessions_per_agent=1, seed=3, pii_rate=1.0)
+    real = engine.recognizers_for
+    monkeypatch.setattr(engine, "recognizers_for", lambda lang, exclude=(): real(lang, (*exclude, "EMAIL")))
+    sessions, _ = generate_demo(n_agents=2, sessions_per_agent=2, seed=3, pii_rate=1.0)
+    sessions[0]["turns"][0]["text"] = "我的邮箱是zhou.yan@qq.com，记得发我"
     key = batch_key(_land(tmp_path, sessions))
-    # A detector miss, as the re-scan would see it: one e-mail left in the scrubbed text.
-    monkeypatch.setattr(scrub, "residual_pii", lambda *a, **k: {"EMAIL": 1, "PHONE": 0})
     result = _materialize(tmp_path, key, raise_on_error=False)
     assert not result.success
+    assert _checks(result)[("scrubbed_sessions", "no_pii")] is False
+    evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == "no_pii")
+    assert evaluation.metadata["residual_email"].value >= 1
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert failure.step_key == "scrubbed_sessions"
     assert "still holds PII" in failure.event_specific_data.error.to_string()
     assert not StorageResource(home=str(tmp_path)).table_path("scrubbed_sessions", key).exists()
-    assert "@example.com" not in _all_metadata_text(result)
+    assert "zhou.yan" not in _all_metadata_text(result)
+
+
+def test_ids_leave_the_scrub_stage_as_stable_keyed_pseudonyms(tmp_path):
+    sessions, _ = generate_demo(n_agents=2, sessions_per_agent=2, seed=5)
+    storage = StorageResource(home=str(tmp_path))
+    tables = []
+    for name in ("a.jsonl", "b.jsonl"):  # the same sessions in two batches
+        key = batch_key(_land(tmp_path, sessions, name=name))
+        assert _materialize(tmp_path, key).success
+        tables.append(pl.read_parquet(storage.table_path("scrubbed_sessions", key)))
+    raw_ids = {s[c] for s in sessions for c in ("user_id", "agent_id", "session_id")}
+    for t in tables:
+        ids = set(t["user_id"]) | set(t["agent_id"]) | set(t["session_id"])
+        assert not ids & raw_ids and all(len(i) == 32 for i in ids)
+    assert tables[0].sort("source_line")["session_id"].to_list() == tables[1].sort("source_line")["session_id"].to_list()
+    assert tables[0]["agent_id"].n_unique() == 2

@@ -61,6 +61,13 @@ PROBES = [
     ("zh", "我搬到了上海市徐汇区漕溪北路88号", (), [("ADDRESS", "上海市徐汇区漕溪北路88号")]),
     ("zh", "快递寄到北京市朝阳区建国路99号3号楼2单元501室", (), [("ADDRESS", "北京市朝阳区建国路99号3号楼2单元501室")]),
     ("zh", "住在阳光花园12栋1单元302室，欢迎来玩", (), [("ADDRESS", "阳光花园12栋1单元302室")]),
+    # ---- US_SSN, UK_NHS, UK_NINO, IBAN
+    ("en", "my SSN is 219-09-9999, don't share it", (), [("US_SSN", "219-09-9999")]),
+    ("zh", "美国社保号是536 22 8726哦", (), [("US_SSN", "536 22 8726")]),
+    ("en", "NHS number 943 476 5919 for the GP", (), [("UK_NHS", "943 476 5919")]),
+    ("en", "national insurance no AB 12 34 56 C", (), [("UK_NINO", "AB 12 34 56 C")]),
+    ("en", "wire it to GB82 WEST 1234 5698 7654 32", (), [("IBAN", "GB82 WEST 1234 5698 7654 32")]),
+    ("zh", "德国账户IBAN是DE89370400440532013000，谢谢", (), [("IBAN", "DE89370400440532013000")]),
     # ---- NAME: participants (from the session's display names)
     ("en", "I'm Emily Carter by the way, nice to meet you properly", ("Emily Carter", "Luna"), [("NAME", "Emily Carter")]),
     ("en", "Emily here, long day", ("Emily Carter", "Luna"), [("NAME", "Emily")]),

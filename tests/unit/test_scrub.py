@@ -54,7 +54,8 @@ def test_probe_recall_per_type_and_false_positive_rate(scrubber):
             end = start + len(value)
             key = "NAME(participant)" if entity == "NAME" and _is_participant(value, names) else entity
             total[key] += 1
-            hit[key] += any(f.entity == entity and f.start <= start and f.end >= end for f in found)
+            # Recall as a leak measure: the planted string is covered by a finding (of any type).
+            hit[key] += any(f.start <= start and f.end >= end for f in found)
     flagged = sum(1 for lang, text in CLEAN if scrubber.find([text], lang, [None])[0])
     recall = {k: hit[k] / total[k] for k in sorted(total)}
     fp_rate = flagged / len(CLEAN)
@@ -127,7 +128,7 @@ def test_scrub_sessions_contract_and_no_residual_pii(scrubber):
     assert stats["sessions_out"] == raw.height == 24 and stats["pii_total"] == scrubbed["pii_found"].sum() > 20
     assert stats["pii_by_type"]["NAME"] > 0 and stats["pii_by_type"]["PHONE"] > 0
     names = {r["session_id"]: (r["user_name"], r["agent_name"]) for r in raw.iter_rows(named=True)}
-    assert set(residual_pii(scrubbed, names, scrubber).values()) == {0}
+    assert set(residual_pii(scrubbed.with_columns(session_id=raw["session_id"]), names).values()) == {0}
     # Nothing pre-scrub survives: no display name or planted value appears in any scrubbed text.
     blob = scrubbed.select("turns", "annotations").write_json()
     planted = {n for ns in names.values() for n in ns} | {"11010519491231002X", "4111 1111 1111 1111", "@example.com"}
@@ -150,7 +151,7 @@ def test_raw_residual_check_fails_on_unscrubbed_text(scrubber):
     sessions, _ = generate_demo(n_agents=2, sessions_per_agent=3, seed=4, pii_rate=1.0)
     raw = _raw(sessions)
     as_if_scrubbed = raw.drop("agent_name", "user_name").with_columns(pii_found=pl.lit(0))
-    assert sum(residual_pii(as_if_scrubbed, None, scrubber).values()) > 0
+    assert sum(residual_pii(as_if_scrubbed, None).values()) > 0
 
 
 def test_pluggable_ner_recognizer_adds_names():

@@ -1,7 +1,9 @@
 """PII scrubbing for vvae: Presidio analyzer + anonymizer with no spaCy model.
 
-params.py (no Presidio import), recognizers.py (structured types), names.py (names without NER),
-engine.py (Scrubber: fast and naive paths, placeholders), sessions.py (tables in, tables out).
+params.py (no Presidio import), recognizers.py / addresses.py / phones.py / stock.py (structured
+types), names.py / zh_names.py (names without NER), hints.py (prefilter), engine.py (Scrubber: fast
+and naive paths, placeholders), sessions.py (tables in, tables out), residual.py (the independent
+detector of the no_pii check), pseudonyms.py (keyed ID pseudonyms).
 Presidio is imported on first use of anything but the params, so importing this package is cheap.
 """
 

@@ -126,9 +126,24 @@ class GazetteerNameRecognizer(EntityRecognizer):
     # Latin letters only inside a token, so "Emily's" and "Mary-Jane" yield "Emily", "Mary", "Jane".
     _EN_TOKEN = re.compile(r"(?<![A-Za-z0-9_])[A-Z][a-z]+(?![A-Za-z0-9_])")
     _EN_HINT = re.compile(r"[A-Z][a-z]+")
-    _EN_CUE_HINT = re.compile(r"my name|call me|am called|named")
+    # People around the speaker: "my manager Priyanka", "my sister's boyfriend Tomasz Nowak".
+    _RELATIONS = ("manager|boss|supervisor|coworker|co-worker|colleague|friend|bestie|roommate|flatmate|housemate|"
+                  "neighbou?r|sister|brother|cousin|aunt|auntie|uncle|mom|mum|dad|son|daughter|wife|husband|"
+                  "girlfriend|boyfriend|partner|fianc[eé]e?|ex|landlord|landlady|teacher|tutor|professor|doctor|"
+                  "therapist|coach|classmate|teammate|buddy|mate|niece|nephew|grandma|grandpa|grandmother|"
+                  "grandfather|client|assistant|crush|stepmom|stepdad|stepsister|stepbrother|godmother|godfather")
+    # No \b: Unicode word boundaries make the vectorised Rust regex ~10x slower (measured).
+    _EN_CUE_HINT = re.compile(rf"my name|call me|am called|named|(?:my|our|his|her) [a-z' ]{{0,30}}?(?:{_RELATIONS})|"
+                              r" and i|me and |coach |uncle |aunt|grand|nana |granny |nurse |officer |pastor |"
+                              r"captain |judge ")
     # The cue is case-insensitive, the name after it must be capitalised ("named and" is no name).
-    _EN_CUE = re.compile(r"(?i:my name is|my name's|call me|i am called|named)[ ]+([A-Z][a-z]+)")
+    _EN_CUE = re.compile(r"(?i:my name is|my name's|call me|i am called|named|(?:my|our|his|her)(?: [a-z]+'s)? "
+                         rf"(?:new |old |best |little |big |older |younger |former )?(?:{_RELATIONS})(?:,)?)"
+                         r"[ ]+([A-Z][a-z]+(?:[ -][A-Z][a-z]+)?)(?![A-Za-z])")
+    # "Nathaniel and I", "me and Zoe", "coach Reynolds", "auntie Grace": people by their role in a sentence.
+    _EN_PAIR = re.compile(r"(?<![A-Za-z])([A-Z][a-z]{2,})(?= and I(?![A-Za-z]))|(?i:\bme and )([A-Z][a-z]{2,})"
+                          r"|(?i:\b(?:coach|uncle|aunt|auntie|grandma|grandpa|nana|granny|nurse|officer|pastor|"
+                          r"captain|judge) )([A-Z][a-z]{2,})")
 
     def __init__(self, language: str):
         g = gazetteer()
@@ -167,6 +182,7 @@ class GazetteerNameRecognizer(EntityRecognizer):
             spans.append((start, end))
             i += 1
         spans += [m.span(1) for m in self._EN_CUE.finditer(text)]
+        spans += [m.span(m.lastindex) for m in self._EN_PAIR.finditer(text)]
         return spans
 
     def may_match(self, text: str, low: str | None = None) -> bool:

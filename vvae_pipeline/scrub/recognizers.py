@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+from vvae_pipeline.scrub.addresses import ADDRESS_RULES
+from vvae_pipeline.scrub.rule import Rule
+from vvae_pipeline.scrub.text import CJK
 
 SEP = "\ue000"  # joins utterances in one analyzer call; no pattern below can match it
 
@@ -43,9 +45,14 @@ def _digits(s: str) -> str:
     return re.sub(r"\D", "", s)
 
 
+# Issuer prefixes of payment cards (ISO/IEC 7812): Mastercard 2221-2720 and 51-55, Amex/Diners/
+# JCB 3x, Visa 4, UnionPay 62/81, Discover/Maestro 6x. Luhn alone passes 1 in 10 order numbers.
+_CARD_PREFIX = re.compile(r"2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)|[3-6]|81")
+
+
 def bank_card_ok(s: str) -> bool:
     d = _digits(s)
-    return 13 <= len(d) <= 19 and luhn_ok(d) and len(set(d)) > 1
+    return 13 <= len(d) <= 19 and luhn_ok(d) and len(set(d)) > 1 and bool(_CARD_PREFIX.match(d))
 
 
 def phone_digits_ok(s: str) -> bool:
@@ -60,23 +67,21 @@ def ip_ok(s: str) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class Rule:
-    pattern: str
-    score: float
-    group: int = 0  # the capture group that is the PII (0: the whole match)
-    validate: Callable[[str], bool] | None = None
-    flags: int = 0
-
-
-_CJK = "\u4e00-\u9fff"
-# Function characters that end a zh address prefix ("我搬到了上海市..." must not swallow "我搬到了").
-_ZH_ADDR_STOP = "我你他她它在到于是的了住搬寄址送去来从往向跟和与给把被吧呢啊吗呀哦"
-_ZH_PLACE = "(?:(?![" + _ZH_ADDR_STOP + "])[" + _CJK + "])"
-_URL_BODY = r"[^\s\ue000<>\"'，。！？、；：）】」》]*[^\s\ue000<>\"'，。！？、；：）】」》.,;:!?)\]]"
+# Boundaries are ASCII classes, never ``\w`` or ``\b``: in Python ``re`` CJK characters are word
+# characters, so ``(?<!\w)`` refused every value glued to Chinese text ("邮箱是a@b.com").
+_W = "A-Za-z0-9_"
+_URL_CHARS = r"A-Za-z0-9\-._~:/?#@!$&*+,;=%"
+_URL_BODY = "[" + _URL_CHARS + "]*[A-Za-z0-9\\-_~/#=&%+]"  # ASCII only: stops at CJK and full-width punctuation
+TLDS = "com|net|org|cn|io|me|co|cc|info|xyz|top|app|dev|edu|gov|uk|de|fr|tv|ai|ly|gg|hk|tw|jp|us|ca|au|eu"
 
 RULES: dict[str, list[Rule]] = {
-    "EMAIL": [Rule(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", 1.0)],
+    "EMAIL": [
+        Rule(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+             r"(?![A-Za-z0-9-])", 1.0),
+        # Spelled-out at: "jo.li(at)qq.com", "jo [at] mail [dot] com".
+        Rule(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*[ ]?[(\[](?:at|AT)[)\]][ ]?[A-Za-z0-9-]+"
+             r"(?:[ ]?(?:\.|[(\[](?:dot|DOT)[)\]])[ ]?[A-Za-z0-9-]+)+", 0.9),
+    ],
     "CN_ID": [Rule(r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx]"
                    r"(?![0-9A-Za-z])", 1.0, validate=cn_id_ok)],
     "BANK_CARD": [Rule(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])", 0.95, validate=bank_card_ok)],
@@ -86,9 +91,9 @@ RULES: dict[str, list[Rule]] = {
         # CN landline: area code 0xx(x) then 7-8 digits, optionally +86 without the 0.
         Rule(r"(?<![\d+])(?:\(0\d{2,3}\)[ -]?|0\d{2,3}[ -]?|\+86[ -]?\d{2,3}[ -]?)\d{7,8}(?!\d)", 0.8),
         # US / NANP: (415) 555-0134, 415-555-0134, +1 415 555 0134.
-        Rule(r"(?<![\w+])(?:\+?1[ .-]?)?(?:\(\d{3}\)[ ]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?!\d)", 0.85),
+        Rule(rf"(?<![{_W}+])(?:\+?1[ .-]?)?(?:\(\d{{3}}\)[ ]?|\d{{3}}[ .-])\d{{3}}[ .-]\d{{4}}(?!\d)", 0.85),
         # International: +CC then 2-5 groups, 7-15 digits in all (E.164).
-        Rule(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){2,5}(?!\d)", 0.8, validate=phone_digits_ok),
+        Rule(rf"(?<![{_W}+])\+\d{{1,3}}(?:[ .-]?(?:\(\d{{1,5}}\)|\d{{1,5}})){{2,5}}(?!\d)", 0.8, validate=phone_digits_ok),
     ],
     "PASSPORT": [
         # CN e-passports: E + 8 digits or E + letter + 7 digits; older G/D/S/P/H + 8 digits.
@@ -99,17 +104,21 @@ RULES: dict[str, list[Rule]] = {
     ],
     "URL": [
         Rule(r"(?:https?://|www\.)" + _URL_BODY, 0.9, flags=re.IGNORECASE),
-        Rule(r"(?<![\w@.-])(?:[a-z0-9-]+\.)+(?:com|net|org|cn|io|me|co|cc|info|xyz|top|app|dev|edu|gov)"
-             r"(?:\.[a-z]{2})?(?:/" + _URL_BODY + r")?(?![\w@-])", 0.8, flags=re.IGNORECASE),
+        Rule(r"(?<![A-Za-z0-9_@.-])(?:[a-z0-9-]+\.)+(?:" + TLDS + r")(?:\.[a-z]{2})?(?:/" + _URL_BODY + r")?"
+             r"(?![A-Za-z0-9_@-])", 0.8, flags=re.IGNORECASE),
     ],
     "IP": [
         Rule(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d]|\.\d)", 0.95, validate=ip_ok),
-        Rule(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])", 0.9,
+        Rule(rf"(?<![{_W}:])[0-9A-Fa-f]{{0,4}}(?::[0-9A-Fa-f]{{0,4}}){{2,7}}(?![{_W}:])", 0.9,
              validate=lambda s: ":" in s and s.count(":") >= 2 and ip_ok(s)),
     ],
     "HANDLE": [
-        Rule(r"(?<![\w.@])@[\w-]{2,30}", 0.8),
-        Rule(r"(?<![A-Za-z])(?:微信|wechat|weixin|vx|v信|wx)(?:号|id|账号)?[ ]*(?:是|is|:|：)?[ ]*"
+        # ASCII handles end where ASCII ends ("@emily_42你看" -> "@emily_42").
+        Rule(rf"(?<![{_W}.@])@[A-Za-z0-9_](?:[A-Za-z0-9_.-]{{0,28}}[A-Za-z0-9_])?(?![A-Za-z0-9_@])", 0.8),
+        # Weibo-style handles that start with CJK run to the next space or punctuation ("@小红花123 你看";
+        # glued to more CJK text, the whole run goes: its end cannot be known).
+        Rule(r"(?<![A-Za-z0-9_.@])@[" + CJK + r"][" + CJK + r"A-Za-z0-9_-]{0,29}(?![" + CJK + r"A-Za-z0-9_-])", 0.8),
+        Rule(r"(?<![A-Za-z])(?:微信|wechat|weixin|vx|v信|wx)(?:号码|号|id|账号)?[ ]*(?:是|is|:|：|=)?[ ]*"
              r"([A-Za-z][A-Za-z0-9_-]{5,19})(?![A-Za-z0-9_-])", 0.85, group=1, flags=re.IGNORECASE),
         Rule(r"(?<![A-Za-z])(?:QQ|扣扣)(?:号码|号)?[ ]*(?:是|is|:|：)?[ ]*([1-9]\d{4,10})(?!\d)", 0.85, group=1,
              flags=re.IGNORECASE),
@@ -117,16 +126,14 @@ RULES: dict[str, list[Rule]] = {
              r"(?:号|账号| id| handle| username)?[ ]*(?:是|:|：)[ ]*@?([A-Za-z0-9_.]{3,30})(?<!\.)", 0.8, group=1,
              flags=re.IGNORECASE),
     ],
-    "ADDRESS": [
-        Rule(r"(?<![\w])\d{1,5}[ ]+(?:[A-Z][a-z]+[ ]+){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|"
-             r"Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Parkway|Pkwy|Highway|Hwy)\b\.?"
-             r"(?:,?[ ]*(?:Apt|Apartment|Suite|Ste|Unit|#)\.?[ ]*[A-Za-z0-9-]+)?"
-             r"(?:,[ ]*[A-Z][a-z]+(?:[ ][A-Z][a-z]+)?)?(?:,?[ ]*[A-Z]{2}[ ]+\d{5}(?:-\d{4})?)?", 0.8),
-        Rule(r"(?<![\w])P\.?O\.?[ ]+Box[ ]+\d{1,6}", 0.8, flags=re.IGNORECASE),
-        Rule(_ZH_PLACE + r"{0,14}(?:路|街|大道|大街|巷|弄|胡同)(?:\d{1,5}|[一二三四五六七八九十百]{1,4})号(?:院)?"
-             r"(?:\d{1,4}(?:号楼|栋|幢|座))?(?:\d{1,3}单元)?(?:\d{1,5}(?:室|房))?", 0.8),
-        Rule(_ZH_PLACE + r"{1,14}(?:小区|花园|公寓|大厦)\d{1,4}(?:号楼|栋|幢|座)(?:\d{1,3}单元)?(?:\d{1,5}(?:室|房))?", 0.8),
+    "US_SSN": [
+        # 3-2-4 with one kind of separator, the SSA's never-issued areas excluded (000, 666, 9xx).
+        Rule(r"(?<![\d-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-])", 0.95),
+        # Nine digits right after SSN / social security (number).
+        Rule(r"(?:ssn|social security(?: number| no\.?)?)[ ]*(?:is|#|:|：|是)?[ ]*((?!000|666|9\d\d)\d{3}[- ]?\d{2}[- ]?\d{4})"
+             r"(?!\d)", 0.95, group=1, flags=re.IGNORECASE),
     ],
+    "ADDRESS": ADDRESS_RULES,
 }
 
 
@@ -135,6 +142,7 @@ class RegexRecognizer(EntityRecognizer):
 
     def __init__(self, entity: str, rules: list[Rule], language: str):
         self.rules = [(re.compile(r.pattern, r.flags), r) for r in rules]
+        self.gates = {r.gate: re.compile(r.gate) for r in rules if r.gate}
         super().__init__(supported_entities=[entity], name=f"vvae_{entity.lower()}_{language}",
                          supported_language=language)
 
@@ -146,8 +154,10 @@ class RegexRecognizer(EntityRecognizer):
         if entities and entity not in entities:
             return []
         out = []
+        segments = {g: _segments(text, rx) for g, rx in self.gates.items()}
         for rx, rule in self.rules:
-            for m in rx.finditer(text):
+            spans = segments[rule.gate] if rule.gate else [(0, len(text))]
+            for m in (m for s, e in spans for m in rx.finditer(text, s, e)):
                 start, end = m.span(rule.group)
                 if start < 0 or end <= start:
                     continue
@@ -155,6 +165,22 @@ class RegexRecognizer(EntityRecognizer):
                     continue
                 out.append(RecognizerResult(entity, start, end, rule.score))
         return out
+
+
+GATE_WINDOW = 60  # characters before a gate match where a gated rule's match may start
+
+
+def _segments(text: str, gate: re.Pattern) -> list[tuple[int, int]]:
+    """Windows of ``text`` around the matches of ``gate``: from GATE_WINDOW characters before the
+    match (not before its utterance's start) to the end of its utterance (SEP-separated)."""
+    out, last = [], -1
+    for m in gate.finditer(text):
+        if m.start() < last:
+            continue
+        s, e = text.rfind(SEP, 0, m.start()) + 1, text.find(SEP, m.end())
+        last = len(text) if e < 0 else e
+        out.append((max(s, m.start() - GATE_WINDOW), last))
+    return out
 
 
 def structured_recognizers(language: str) -> list[RegexRecognizer]:

@@ -19,6 +19,7 @@ from vvae_pipeline.schemas import ANNOTATION, TURN
 from vvae_pipeline.scrub.engine import Scrubber, canonical_value
 from vvae_pipeline.scrub.names import name_variants, names_hint, names_pattern
 from vvae_pipeline.scrub.params import ENTITIES, ScrubParams
+from vvae_pipeline.scrub.pseudonyms import DEV_KEY, pseudonymize
 
 SCRUBBED_COLUMNS = {
     "batch_id": pl.Utf8, "source_file": pl.Utf8, "source_line": pl.Int64, "session_id": pl.Utf8,
@@ -58,9 +59,11 @@ def _session_names(row: dict, params: ScrubParams) -> tuple[str | None, ...]:
 
 
 def scrub_sessions(raw: pl.DataFrame, params: ScrubParams = ScrubParams(),
-                   scrubber: Scrubber | None = None) -> tuple[pl.DataFrame, dict]:
+                   scrubber: Scrubber | None = None, id_key: str = DEV_KEY) -> tuple[pl.DataFrame, dict]:
+    """``id_key``: the HMAC key of the user/agent/session pseudonyms (pseudonyms.py)."""
     with gc_paused():
-        return _scrub_sessions(raw, params, scrubber)
+        scrubbed, stats = _scrub_sessions(raw, params, scrubber)
+    return pseudonymize(scrubbed, id_key), stats
 
 
 @contextmanager
@@ -144,25 +147,23 @@ def _scrub_sessions(raw: pl.DataFrame, params: ScrubParams, scrubber: Scrubber |
     return scrubbed, stats
 
 
-def residual_pii(scrubbed: pl.DataFrame, raw_names: dict[str, tuple[str, ...]] | None = None,
-                 scrubber: Scrubber | None = None) -> dict[str, int]:
-    """Entities the detectors still find in scrubbed text, by type (all zero when clean).
+def residual_pii(scrubbed: pl.DataFrame, raw_names: dict[str, tuple[str, ...]] | None = None) -> dict[str, int]:
+    """What the independent detector (residual.py, built differently from the scrubber) still
+    finds in scrubbed text, by type (all zero when clean).
 
-    ``raw_names`` (session_id -> display names from raw_sessions) adds each session's own
-    participant names, which the scrubbed table no longer carries.
+    ``raw_names`` (scrubbed session_id -> display names from raw_sessions) adds each session's
+    own participant names, which the scrubbed table no longer carries.
     """
-    scrubber = scrubber or Scrubber()
+    from vvae_pipeline.scrub.residual import detect_many
+
     raw_names = raw_names or {}
     left: Counter = Counter()
     for lang in ("en", "zh"):
         part = scrubbed.filter(pl.col("language") == lang)
-        texts, patterns, hints = [], [], []
+        texts, names = [], []
         for row in part.select("session_id", "turns", "annotations").iter_rows(named=True):
             own = [t["text"] for t in row["turns"]] + [a["rewritten_text"] for a in row["annotations"]]
-            rx, hint, _ = _names(tuple(raw_names.get(row["session_id"], ())))
             texts.extend(own)
-            patterns.extend([rx] * len(own))
-            hints.extend([hint] * len(own))
-        for fs in scrubber.find(texts, lang, patterns, hints):
-            left.update(f.entity for f in fs)
+            names.extend([tuple(raw_names.get(row["session_id"], ()))] * len(own))
+        left += detect_many(texts, lang, names)
     return {e: left.get(e, 0) for e in ENTITIES}
