@@ -101,6 +101,7 @@ def _dialogbench_items(config: ReportConfig) -> tuple[list[dict], str]:
     group_name="benchmark",
     ins={"sft_dataset": dg.AssetIn(partition_mapping=by_backbone)},
     deps=[dg.AssetDep("lora_checkpoint", partition_mapping=by_backbone)],
+    pool="gpu",  # generation with every adapter holds the GPU: one GPU step at a time by default
     description="CP/EC/HM vs human targets for every variant and baseline, DialogBench-format accuracy, "
                 "loss curves, ablation matrix, encoder quality: Markdown + HTML under artifacts.",
 )

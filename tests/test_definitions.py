@@ -3,10 +3,13 @@ partition key the pipeline promises."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
+import pytest
+import yaml
 
-from assets.definitions import build_definitions
+from assets.definitions import GPU_STEPS, PROFILES, build_definitions
 from vvae_pipeline.backbones import BACKBONE_KEYS, DEFAULT_BACKBONE
 from vvae_pipeline.variants import VARIANT_KEYS
 
@@ -59,7 +62,25 @@ def test_code_location_loads_without_heavy_imports():
 
 
 def test_unknown_profile_is_a_clear_error(tmp_path):
-    import pytest
-
     with pytest.raises(ValueError, match="VVAE_PROFILE"):
         build_definitions(profile="cloud", home=tmp_path)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_gpu_steps_are_in_the_gpu_pool(tmp_path, profile):
+    """The instance's `gpu` pool (deploy/dagster.yaml: one slot unless set) counts exactly the steps
+    that hold a GPU, and those are the steps deploy/k8s/gpu_steps.yaml gives GPUs."""
+    from dagster._core.execution.api import create_execution_plan
+
+    defs = build_definitions(profile=profile, home=tmp_path)
+    graph = defs.resolve_asset_graph()
+    in_pool = {k.to_user_string() for k in graph.get_all_asset_keys() if "gpu" in graph.get(k).pools}
+    assert in_pool == set(GPU_STEPS)
+    gpu_requests = yaml.safe_load((Path(__file__).parents[1] / "deploy" / "k8s" / "gpu_steps.yaml").read_text())
+    assert set(gpu_requests) == set(GPU_STEPS)
+    # What the run worker claims a slot for: the pool on each execution-plan step.
+    steps = {}
+    for job in ("batch_job", "train_job", "report_job", "priors_job"):
+        steps.update({s.key: s.pool for s in create_execution_plan(defs.resolve_job_def(job)).steps})
+    assert {k for k, pool in steps.items() if pool == "gpu"} == set(GPU_STEPS), steps
+    assert {pool for k, pool in steps.items() if k not in GPU_STEPS} == {None}
