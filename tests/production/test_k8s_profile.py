@@ -91,7 +91,11 @@ def test_secrets_enter_only_through_env_vars(tmp_path, monkeypatch):
 
 def test_k8s_instance_validates_against_dagster_postgres_and_dagster_k8s(k8s_env, monkeypatch):
     from dagster_k8s import K8sRunLauncher
-    from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
+    from dagster_postgres import (
+        PostgresEventLogStorage,
+        PostgresRunStorage,
+        PostgresScheduleStorage,
+    )
 
     config, _ = dagster_instance_config(str(K8S), "dagster.yaml")
     for var in ("DAGSTER_PG_HOST", "DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_DB"):
@@ -140,7 +144,7 @@ def _step_handler(job: dg.JobDefinition, kubeconfig: str):
     init = InitExecutorContext(job=InMemoryJob(job), executor_def=k8s_job_executor, executor_config=config,
                                instance=dg.DagsterInstance.ephemeral())
     with mock.patch("dagster_k8s.client.DagsterKubernetesClient.production_client"):
-        return k8s_job_executor.executor_creation_fn(init)._step_handler  # noqa: SLF001
+        return k8s_job_executor.executor_creation_fn(init)._step_handler
 
 
 def _step_pods(job: dg.JobDefinition, kubeconfig: str) -> dict:
@@ -156,7 +160,7 @@ def _step_pods(job: dg.JobDefinition, kubeconfig: str) -> dict:
             execute_step_args=SimpleNamespace(step_keys_to_execute=[key]), dagster_run=run,
             instance=SimpleNamespace(run_launcher=launcher), step_tags={key: node.definition.tags},
             get_step_context=lambda k, n=node: SimpleNamespace(step=SimpleNamespace(op_name=n.name)))
-        context = handler._get_container_context(ctx)  # noqa: SLF001
+        context = handler._get_container_context(ctx)
         job_config = context.get_k8s_job_config(None, launcher)
         pods[key] = (construct_dagster_k8s_job(job_config, ["dagster", "api", "execute_step"], f"dagster-step-{key}",
                                                user_defined_k8s_config=context.run_k8s_config), context.namespace)
