@@ -53,10 +53,15 @@ def test_jobs_sensors_schedules_and_checks(tmp_path):
     assert ("scrubbed_sessions", "no_pii") in checks
 
 
-def test_code_location_loads_without_heavy_imports():
+@pytest.mark.parametrize("profile", ["local", "k8s"])
+def test_code_location_loads_without_heavy_imports(profile):
+    import os
+
     code = ("import sys, time; t = time.time(); import assets.definitions; "
             "print(round(time.time() - t, 1), 'torch' in sys.modules, 'vllm' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    env = {**os.environ, "VVAE_PROFILE": profile}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=env).stdout.split()
     assert out[1:] == ["False", "False"], out
     assert float(out[0]) < 20, f"definitions took {out[0]} s to import"
 
