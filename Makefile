@@ -6,8 +6,9 @@ setup:
 demo: setup
 	.venv/bin/python -m assets.main
 
+# PYTEST_ARGS: extra pytest arguments (.ci/run passes --ignore=tests/vllm_cpu; those run in .venv-vllm).
 test: setup
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest $(PYTEST_ARGS)
 
 # The UI on the same instance the main job wrote to ($VVAE_HOME/dagster unless DAGSTER_HOME is set),
 # bound to 127.0.0.1 only.

@@ -1,11 +1,19 @@
 """The one place that assembles vvae's Dagster definitions and makes the deployment choice.
 
 Profiles (``VVAE_PROFILE``):
-- ``local`` (default): CPU, transformers encoder on the packaged SmolLM2, training in a subprocess.
-- ``gpu``: vLLM encoder, training on CUDA through ``accelerate launch``.
-Storage root: ``VVAE_HOME`` (default ./.vvae; see resources/storage.py).
+- ``local`` (default): CPU, transformers encoder on the packaged SmolLM2, training in a subprocess,
+  Dagster's default executor (every step a local process).
+- ``gpu``: one GPU host. vLLM encoder, training on CUDA through ``accelerate launch``.
+- ``k8s``: the ``gpu`` resources, plus dagster-k8s' ``k8s_job_executor``: every step is its own
+  Kubernetes Job with the CPU defaults of deploy/k8s/executor.yaml and, for the GPU steps, the
+  requests of deploy/k8s/gpu_steps.yaml. The instance side (PostgreSQL, ``K8sRunLauncher``) is
+  deploy/k8s/dagster.yaml; see docs/production.md.
+Storage root: ``VVAE_HOME`` (default ./.vvae; see resources/storage.py). The gpu and k8s
+profiles run the trainer subprocess with ``VVAE_TRAINER_PYTHON`` when set (the vLLM GPU
+environment cannot hold the training stack's transformers pin; docs/production.md section 4).
 
-Loading this module is cheap: no torch, transformers or vllm import happens here.
+Loading this module is cheap: no torch, transformers or vllm import happens here (dagster-k8s
+only with the k8s profile).
 """
 
 from __future__ import annotations
@@ -26,6 +34,37 @@ from resources.storage import ParquetIOManager, StorageResource, vvae_home
 from resources.trainer import TrainerResource
 
 STAGE_MODULES = (ingest, encode, priors, sft, train, report)
+PROFILES = ("local", "gpu", "k8s")
+# The steps that hold a GPU: each declares pool="gpu" and gets a GPU pod under the k8s profile.
+GPU_STEPS = ("persona_extractions", "lora_checkpoint", "test_personas", "benchmark_report")
+
+
+def deploy_dir() -> Path:
+    """deploy/ of the source tree, or VVAE_DEPLOY_DIR (an installed wheel carries no deploy/)."""
+    return Path(os.environ.get("VVAE_DEPLOY_DIR") or Path(__file__).resolve().parents[1] / "deploy")
+
+
+def _read_yaml(path: Path) -> dict:
+    import yaml
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: the k8s profile reads deploy/k8s/ of the source tree; "
+                                "set VVAE_DEPLOY_DIR to a folder holding k8s/executor.yaml and k8s/gpu_steps.yaml")
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def k8s_executor_config() -> dict:
+    """deploy/k8s/executor.yaml with deploy/k8s/gpu_steps.yaml as its per_step_k8s_config."""
+    folder = deploy_dir() / "k8s"
+    return {**_read_yaml(folder / "executor.yaml"), "per_step_k8s_config": _read_yaml(folder / "gpu_steps.yaml")}
+
+
+def build_executor(profile: str) -> dg.ExecutorDefinition | None:
+    if profile != "k8s":
+        return None  # Dagster's default: multiprocess in the run worker
+    from dagster_k8s import k8s_job_executor
+
+    return k8s_job_executor.configured(k8s_executor_config(), name="vvae_k8s")
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,9 +81,9 @@ def default_corpora() -> str | None:
 
 def build_resources(profile: str, home: Path) -> dict:
     storage = StorageResource(home=str(home), corpora=default_corpora())
-    if profile == "gpu":
+    if profile in ("gpu", "k8s"):
         encoder = EncoderResource(engine="vllm")
-        trainer = TrainerResource(device="cuda")
+        trainer = TrainerResource(device="cuda", python=os.environ.get("VVAE_TRAINER_PYTHON", ""))
         generator = GeneratorResource(engine="vllm", device="cuda", dtype="bfloat16")
     elif profile == "local":
         encoder = EncoderResource(engine="transformers")
@@ -52,7 +91,7 @@ def build_resources(profile: str, home: Path) -> dict:
         # 2 shared CPU cores: one torch thread beat two by ~3x while the other core was busy.
         generator = GeneratorResource(engine="transformers", device="cpu", dtype="float32", torch_threads=1)
     else:
-        raise ValueError(f"unknown VVAE_PROFILE {profile!r}: expected 'local' or 'gpu'")
+        raise ValueError(f"unknown VVAE_PROFILE {profile!r}: expected one of {', '.join(PROFILES)}")
     return {"storage": storage, "io_manager": ParquetIOManager(home=str(home)), "encoder": encoder,
             "trainer": trainer, "generator": generator, "prompting": prompting_resource(),
             "pseudonyms": pseudonym_resource()}
@@ -80,13 +119,15 @@ def prompting_resource() -> PromptingResource:
 def build_definitions(profile: str | None = None, home: Path | None = None) -> dg.Definitions:
     profile = profile or os.environ.get("VVAE_PROFILE", "local")
     home = Path(home) if home else vvae_home()
+    resources = build_resources(profile, home)  # first: an unknown profile fails before anything loads
     return dg.Definitions(
         assets=dg.load_assets_from_modules(STAGE_MODULES),
         asset_checks=dg.load_asset_checks_from_modules(STAGE_MODULES),
         jobs=[*JOBS, raw_retention_job],
         sensors=SENSORS,
         schedules=[*SCHEDULES, raw_retention_schedule],
-        resources=build_resources(profile, home),
+        resources=resources,
+        executor=build_executor(profile),
     )
 
 

@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
+# Under CI=true a skip fails unless the test is marked gpu (tests/support/ci_policy.py).
+pytest_plugins = ["tests.support.ci_policy"]
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# The public corpora beside the repository; VVAE_SHARED_DATA points elsewhere (tests/unit/test_ci_policy.py
+# uses it to show that a missing corpus fails under CI=true).
+SHARED_DATA = Path(os.environ.get("VVAE_SHARED_DATA") or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,13 @@ partition key the pipeline promises."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
+import pytest
+import yaml
 
-from assets.definitions import build_definitions
+from assets.definitions import GPU_STEPS, PROFILES, build_definitions
 from vvae_pipeline.backbones import BACKBONE_KEYS, DEFAULT_BACKBONE
 from vvae_pipeline.variants import VARIANT_KEYS
 
@@ -50,16 +53,39 @@ def test_jobs_sensors_schedules_and_checks(tmp_path):
     assert ("scrubbed_sessions", "no_pii") in checks
 
 
-def test_code_location_loads_without_heavy_imports():
+@pytest.mark.parametrize("profile", ["local", "k8s"])
+def test_code_location_loads_without_heavy_imports(profile):
+    import os
+
     code = ("import sys, time; t = time.time(); import assets.definitions; "
             "print(round(time.time() - t, 1), 'torch' in sys.modules, 'vllm' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    env = {**os.environ, "VVAE_PROFILE": profile}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=env).stdout.split()
     assert out[1:] == ["False", "False"], out
     assert float(out[0]) < 20, f"definitions took {out[0]} s to import"
 
 
 def test_unknown_profile_is_a_clear_error(tmp_path):
-    import pytest
-
     with pytest.raises(ValueError, match="VVAE_PROFILE"):
         build_definitions(profile="cloud", home=tmp_path)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_gpu_steps_are_in_the_gpu_pool(tmp_path, profile):
+    """The instance's `gpu` pool (deploy/dagster.yaml: one slot unless set) counts exactly the steps
+    that hold a GPU, and those are the steps deploy/k8s/gpu_steps.yaml gives GPUs."""
+    from dagster._core.execution.api import create_execution_plan
+
+    defs = build_definitions(profile=profile, home=tmp_path)
+    graph = defs.resolve_asset_graph()
+    in_pool = {k.to_user_string() for k in graph.get_all_asset_keys() if "gpu" in graph.get(k).pools}
+    assert in_pool == set(GPU_STEPS)
+    gpu_requests = yaml.safe_load((Path(__file__).parents[1] / "deploy" / "k8s" / "gpu_steps.yaml").read_text())
+    assert set(gpu_requests) == set(GPU_STEPS)
+    # What the run worker claims a slot for: the pool on each execution-plan step.
+    steps = {}
+    for job in ("batch_job", "train_job", "report_job", "priors_job"):
+        steps.update({s.key: s.pool for s in create_execution_plan(defs.resolve_job_def(job)).steps})
+    assert {k for k, pool in steps.items() if pool == "gpu"} == set(GPU_STEPS), steps
+    assert {pool for k, pool in steps.items() if k not in GPU_STEPS} == {None}

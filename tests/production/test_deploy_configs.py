@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 INSTANCE_FILES = [DEPLOY / "dagster.yaml", DEPLOY / "k8s" / "dagster.yaml"]
 PG_FIELDS = ("hostname", "port", "username", "password", "db_name")
-GPU_ASSETS = {"persona_extractions", "lora_checkpoint", "benchmark_report"}
+GPU_ASSETS = {"persona_extractions", "lora_checkpoint", "test_personas", "benchmark_report"}
 
 
 def _load(path: Path):

@@ -160,3 +160,35 @@ def test_gpu_pool_limit_lives_in_postgres(dagster_home):
         assert other.get_concurrency_config().pool_config.default_pool_limit == 1
     finally:
         other.dispose()
+
+
+def test_k8s_instance_file_runs_the_k8s_profile_on_postgres(pg_database, tmp_path, monkeypatch):
+    """deploy/k8s/dagster.yaml verbatim on the same PostgreSQL, with the k8s profile's definitions:
+    the run and its events land in the database. The K8sRunLauncher itself only loads inside a
+    pod (in-cluster config), which is where this stops being testable without a cluster."""
+    from assets.definitions import build_definitions
+    from resources.storage import StorageResource, atomic_write_parquet
+
+    monkeypatch.setenv("VVAE_IMAGE", "vvae:test")
+    monkeypatch.setenv("VVAE_K8S_NAMESPACE", "vvae")
+    home = tmp_path / "dagster-k8s"
+    home.mkdir()
+    shutil.copy(REPO / "deploy" / "k8s" / "dagster.yaml", home / "dagster.yaml")
+    storage = StorageResource(home=str(tmp_path / "vvae"))
+    for k, batch in enumerate(BATCHES):
+        atomic_write_parquet(_extractions(batch, 3 + k), storage.table_path("persona_extractions", batch))
+    instance = _instance(home)
+    try:
+        for batch in BATCHES:
+            if not instance.has_dynamic_partition("landing_batch", batch):
+                instance.add_dynamic_partitions("landing_batch", [batch])
+        job = build_definitions(profile="k8s", home=tmp_path / "vvae").resolve_job_def("priors_job")
+        assert job.executor_def.name == "vvae_k8s"
+        result = job.execute_in_process(instance=instance, raise_on_error=False)  # in-process: no pods
+        assert result.success
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.SUCCESS
+        with pytest.raises(Exception, match="(?i)service host/port is not set|in-?cluster|kubernetes"):
+            instance.run_launcher  # noqa: B018 (loading it is the point)
+    finally:
+        instance.dispose()
