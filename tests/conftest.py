@@ -30,6 +30,8 @@ def smollm2_path(models_dir: Path) -> str:
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.exists():
+        if os.environ.get("CI", "").lower() == "true":  # CI must run the real-corpus tests, never skip them
+            pytest.fail(f"public corpora not found at {SHARED_DATA} (CI=true)")
         pytest.skip(f"public corpora not found at {SHARED_DATA}")
     return SHARED_DATA
 
