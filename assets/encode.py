@@ -1,4 +1,5 @@
-"""Encode stage: scrubbed sessions of one landed batch -> persona extractions (the latent z per example)."""
+"""Encode stage: scrubbed sessions of one landed batch -> persona extractions (the latent z per
+example); every batch's extractions -> agent_profiles (per agent, the most frequent value per dimension)."""
 
 import json
 from pathlib import Path
@@ -7,6 +8,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from assets.checks import make_table_checks
 from assets.partitions import batch_partitions
 from resources.llm import EncoderResource
 from resources.storage import StorageResource, atomic_write_json
@@ -24,7 +26,12 @@ class ExtractConfig(dg.Config):
     max_turn_chars: int = Field(default=100, description="characters kept per shown turn")
     show_closed_options: bool = Field(default=False, description="list closed value sets in the prompt "
                                                                  "(~120 tokens; useful for strong encoders)")
-    use_cache: bool = Field(default=True, description="reuse outputs cached under <home>/cache/extract")
+    closed_evidence: bool = Field(default=True, description="abstention rule: relationship/personality are "
+                                                            "asked only with values whose cue words occur")
+    use_cache: bool = Field(default=True, description="reuse outputs cached under <home>/cache/extract (keyed by "
+                                                      "prompt, schema, budget, engine, weights, decoding)")
+    truth_path: str | None = Field(default=None, description="score the batch against this truth table (e.g. "
+                                                             "the demo's <home>/demo/truth.parquet); None: no scoring")
 
     def to_params(self, encoder: EncoderResource, cache_dir: Path) -> ExtractParams:
         return ExtractParams(
@@ -35,11 +42,8 @@ class ExtractConfig(dg.Config):
             max_context_turns=self.max_context_turns,
             max_turn_chars=self.max_turn_chars,
             show_closed_options=self.show_closed_options,
+            closed_evidence=self.closed_evidence,
         )
-
-
-def truth_path(storage: StorageResource) -> Path:
-    return storage.root / "demo" / "truth.parquet"
 
 
 @dg.asset(
@@ -74,10 +78,12 @@ def persona_extractions(context: dg.AssetExecutionContext, config: ExtractConfig
         "generated_items": stats["n_generated"],
         "items_per_s": stats["items_per_s"],
     }
-    truth = truth_path(storage)
-    if truth.exists():
+    if config.truth_path:  # scored only when the run config names a truth table
         from vvae_pipeline.encode.quality import score
 
+        truth = Path(config.truth_path)
+        if not truth.exists():
+            raise dg.Failure(f"truth_path {truth} does not exist")
         quality = score(df, pl.read_parquet(truth))
         quality.update(batch=batch, engine=engine.name, model=engine.model)
         atomic_write_json(quality, storage.artifact_dir("persona_extractions", batch) / "quality.json")
@@ -87,3 +93,33 @@ def persona_extractions(context: dg.AssetExecutionContext, config: ExtractConfig
         per_dim = {d: (m["precision"], m["recall"]) for d, m in quality["dimensions"].items()}
         context.log.info(f"encoder quality (macro F1 {quality['macro_f1']}), (precision, recall): {json.dumps(per_dim)}")
     return dg.MaterializeResult(value=df, metadata=metadata)
+
+
+AGENT_PROFILES = "agent_profiles"
+
+
+@dg.asset(
+    name=AGENT_PROFILES,
+    group_name="encode",
+    ins={"persona_extractions": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
+    description="Per agent and dimension over every batch: the most frequent grounded value, its count, how many "
+                "extractions stated a value and how many the agent has (the agent's test-time persona).",
+)
+def agent_profiles(context: dg.AssetExecutionContext, persona_extractions: pl.DataFrame) -> dg.MaterializeResult:
+    from vvae_pipeline.encode.profiles import agent_profiles as build
+
+    profiles = build(persona_extractions)
+    context.log.info(f"{profiles['agent_id'].n_unique()} agent profiles from {persona_extractions.height} extractions")
+    return dg.MaterializeResult(value=profiles, metadata={
+        "agents": profiles["agent_id"].n_unique(), "rows": profiles.height,
+        "dimensions_per_agent": dg.MetadataValue.json(
+            {a: n for a, n in profiles.group_by("agent_id").len().sort("agent_id").iter_rows()}),
+    })
+
+
+def _profile_contract(df: pl.DataFrame) -> schemas.ValidationReport:
+    """agent_profiles matches schemas.AgentProfile (types, one row per agent and dimension, counts nest)"""
+    return schemas.validate(df, schemas.AgentProfile)
+
+
+agent_profiles_checks = make_table_checks(AGENT_PROFILES, {"agent_profile_contract": _profile_contract})
