@@ -20,12 +20,14 @@ class ExtractConfig(dg.Config):
     max_new_tokens: int | None = Field(default=None, description="token budget per output; None: the encoder "
                                                                  "resource's (128)")
     batch_size: int | None = Field(default=None, description="items per engine call; None: the resource's (16)")
-    constrain_open: bool = Field(default=True, description="open fields choose among candidate spans found in "
-                                                           "the agent's text (needed for small encoders)")
+    constrain_open: bool | None = Field(default=None, description="open fields choose among candidate spans found "
+                                                                  "in the agent's text (small encoders); None: the "
+                                                                  "encoder resource's (True for transformers)")
     max_context_turns: int = Field(default=3, description="latest turns of c shown in the prompt")
     max_turn_chars: int = Field(default=100, description="characters kept per shown turn")
-    show_closed_options: bool = Field(default=False, description="list closed value sets in the prompt "
-                                                                 "(~120 tokens; useful for strong encoders)")
+    show_closed_options: bool | None = Field(default=None, description="list closed value sets in the prompt "
+                                                                        "(~120 tokens; strong encoders); None: the "
+                                                                        "encoder resource's (True for vllm/openai)")
     closed_evidence: bool = Field(default=True, description="abstention rule: relationship/personality are "
                                                             "asked only with values whose cue words occur")
     use_cache: bool = Field(default=True, description="reuse outputs cached under <home>/cache/extract (keyed by "
@@ -34,14 +36,16 @@ class ExtractConfig(dg.Config):
                                                              "the demo's <home>/demo/truth.parquet); None: no scoring")
 
     def to_params(self, encoder: EncoderResource, cache_dir: Path) -> ExtractParams:
+        defaults = encoder.prompt_defaults()
         return ExtractParams(
             max_new_tokens=self.max_new_tokens or encoder.max_new_tokens,
             batch_size=self.batch_size or encoder.batch_size,
             cache_dir=str(cache_dir) if self.use_cache else None,
-            constrain_open=self.constrain_open,
+            constrain_open=defaults["constrain_open"] if self.constrain_open is None else self.constrain_open,
             max_context_turns=self.max_context_turns,
             max_turn_chars=self.max_turn_chars,
-            show_closed_options=self.show_closed_options,
+            show_closed_options=(defaults["show_closed_options"] if self.show_closed_options is None
+                                 else self.show_closed_options),
             closed_evidence=self.closed_evidence,
         )
 

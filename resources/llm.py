@@ -5,6 +5,12 @@
     EncoderResource(engine="openai", base_url="http://127.0.0.1:8000/v1", model="served-name",
                     api_key=dg.EnvVar("VVAE_ENCODER_API_KEY"))
 
+Prompt settings follow the engine unless set: the local transformers engine runs the small packaged
+model, so open fields choose among candidate spans and closed options stay in the grammar
+(``constrain_open=True, show_closed_options=False``); vllm and openai are for strong instruct models,
+which write spans themselves (grounding still checks them) and read the closed options
+(``constrain_open=False, show_closed_options=True``).
+
 The api key is only handed to the engine; it is never logged or put in metadata. Heavy imports
 (torch, transformers, vllm) happen when ``build_engine`` is called, not at import time.
 """
@@ -38,8 +44,17 @@ class EncoderResource(dg.ConfigurableResource):
     enforce_eager: bool = Field(default=False, description="vllm: skip graph capture (34 s vs 120 s start on CPU)")
     max_concurrency: int = Field(default=8, description="openai: requests in flight")
     max_retries: int = Field(default=4, description="openai: retries with exponential backoff")
+    constrain_open: bool | None = Field(default=None, description="open fields choose among candidate spans; "
+                                                                  "None: True for transformers, False for vllm/openai")
+    show_closed_options: bool | None = Field(default=None, description="list closed value sets in the prompt; "
+                                                                       "None: False for transformers, True otherwise")
     models_dir: str | None = Field(default=None, description="converted weights folder (default: "
                                                              "$VVAE_MODELS_DIR or <storage>/models)")
+
+    def prompt_defaults(self) -> dict[str, bool]:
+        strong = self.engine != "transformers"
+        return {"constrain_open": (not strong) if self.constrain_open is None else self.constrain_open,
+                "show_closed_options": strong if self.show_closed_options is None else self.show_closed_options}
 
     def model_label(self) -> str:
         return self.model or self.backbone

@@ -102,8 +102,9 @@ def test_persona_extractions_asset(tmp_path, endpoint, monkeypatch):
 
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, [BATCH])
+    # The endpoint picks the first choice of each enum: keep the candidate lists (a small encoder's setting).
     encoder = EncoderResource(engine="openai", base_url=endpoint.url, model="served",
-                              api_key=dg.EnvVar("VVAE_ENCODER_TEST_KEY"))
+                              api_key=dg.EnvVar("VVAE_ENCODER_TEST_KEY"), constrain_open=True)
     # The truth file exists, but no run config names it: nothing is scored.
     unscored = _materialize(tmp_path, encoder, instance)
     assert unscored.success and endpoint.n_requests == 3
@@ -158,3 +159,10 @@ def test_agent_profiles_asset_reads_every_batch_and_checks_its_contract(tmp_path
     prof = pl.read_parquet(storage.table_path("agent_profiles"))
     emoji = prof.filter(pl.col("dimension") == "emoji").row(0, named=True)
     assert (emoji["value"], emoji["count"], emoji["n_extractions"]) == ("🙃", 2, 2)
+
+
+def test_prompt_settings_follow_the_engine_unless_set():
+    assert EncoderResource(engine="transformers").prompt_defaults() == {"constrain_open": True,
+                                                                        "show_closed_options": False}
+    assert EncoderResource(engine="vllm").prompt_defaults() == {"constrain_open": False, "show_closed_options": True}
+    assert EncoderResource(engine="openai", constrain_open=True).prompt_defaults()["constrain_open"] is True
