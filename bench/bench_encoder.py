@@ -79,7 +79,7 @@ def run_engine(kind: str, prompts_file: Path, args) -> dict:
         import torch
 
         torch.set_num_threads(args.threads)
-        engine = TransformersEngine(args.model_path, "smollm2-135m")
+        engine = TransformersEngine(args.model_path, "smollm2-135m", compact=args.compact)
         engine.generate_json(prompts[:1], schemas[:1], 8)  # load weights, compile a grammar
         best = None
         for bs in args.batch_sizes:
@@ -113,6 +113,8 @@ def _child(kind: str, python: str, prompts_file: Path, args, extra_env: dict | N
            "--model-path", args.model_path, "--max-new-tokens", str(args.max_new_tokens),
            "--threads", str(args.threads), "--batch-sizes", ",".join(map(str, args.batch_sizes)),
            "--max-num-seqs", str(args.max_num_seqs), "--concurrency", str(args.concurrency)]
+    if args.compact:
+        cmd.append("--compact")
     if args.base_url:
         cmd += ["--base-url", args.base_url]
     env = {**os.environ, "PYTHONPATH": str(REPO), **(extra_env or {})}
@@ -151,6 +153,7 @@ def main() -> None:
     ap.add_argument("--vllm-python", default=str(REPO.parent / "main" / ".venv-vllm" / "bin" / "python"))
     ap.add_argument("--models-dir", default=os.environ.get("VVAE_MODELS_DIR", ".vvae/models"))
     ap.add_argument("--skip", default="")
+    ap.add_argument("--compact", action="store_true", help="transformers writes compact JSON like vLLM")
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--out", type=Path)
     # child mode

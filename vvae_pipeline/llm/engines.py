@@ -107,13 +107,17 @@ class TransformersEngine(Engine):
     name = "transformers"
 
     def __init__(self, model_path: str, model_name: str | None = None, batch_size: int = 16,
-                 dtype: str = "float32", device: str = "cpu", constrained: bool = True):
+                 dtype: str = "float32", device: str = "cpu", constrained: bool = True, compact: bool = False):
         self.model_path = model_path
         self.model = model_name or model_path
         self.batch_size = batch_size
         self.dtype = dtype
         self.device = device
         self.constrained = constrained
+        # xgrammar without any_whitespace still writes ", " and ": " between items; compact=True
+        # writes "," and ":" (what vLLM's disable_any_whitespace does). Off by default: on 32 demo
+        # prompts SmolLM2 answered null on every field after a compact '"tone":' (bench_encoder.py).
+        self.compact = compact
         self._tok = self._lm = self._compiler = None
         self._grammars: dict[str, object] = {}
 
@@ -121,7 +125,8 @@ class TransformersEngine(Engine):
         return f"{self.model}|{weights_fingerprint(self.model_path)}|{self.dtype}"
 
     def decoding(self) -> dict:
-        return {**super().decoding(), "constrained": self.constrained, "any_whitespace": False}
+        return {**super().decoding(), "constrained": self.constrained, "any_whitespace": False,
+                "compact": self.compact}
 
     def _load(self):
         if self._lm is not None:
@@ -142,7 +147,8 @@ class TransformersEngine(Engine):
         key = json.dumps(schema, ensure_ascii=False)  # key order kept: fields come out in prompt order
         if key not in self._grammars:
             # any_whitespace=False: compact JSON, so a small model cannot loop on spaces.
-            self._grammars[key] = self._compiler.compile_json_schema(key, any_whitespace=False)
+            self._grammars[key] = self._compiler.compile_json_schema(
+                key, any_whitespace=False, separators=(",", ":") if self.compact else None)
         return self._grammars[key]
 
     def _generate(self, prompts, schemas, max_tokens):
