@@ -1,67 +1,75 @@
-"""Encode stage: scrubbed sessions of one landed batch -> persona extractions (the latent z per example)."""
+"""Encode stage: scrubbed sessions of one landed batch -> persona extractions (the latent z per
+example); every batch's extractions -> agent_profiles (per agent, the most frequent value per dimension)."""
 
 import json
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
-from pydantic import Field
 
+from assets.checks import make_table_checks, schema_checks
+from assets.config import config_only, param_field
 from assets.partitions import batch_partitions
 from resources.llm import EncoderResource
 from resources.pseudonyms import PseudonymKeyResource
 from resources.storage import StorageResource, atomic_write_json
 from vvae_pipeline import schemas
-from vvae_pipeline.encode.extract import ExtractParams, build_items, extract
+from vvae_pipeline.encode.extract import build_items, extract
+from vvae_pipeline.params import ExtractParams
+
+EXTRACTION_CHECKS = schema_checks("persona_extractions", schemas.PersonaExtraction)
 
 
 class ExtractConfig(dg.Config):
-    max_new_tokens: int | None = Field(default=None, description="token budget per output; None: the encoder "
-                                                                 "resource's (128)")
-    batch_size: int | None = Field(default=None, description="items per engine call; None: the resource's (16)")
-    constrain_open: bool = Field(default=True, description="open fields choose among candidate spans found in "
-                                                           "the agent's text (needed for small encoders)")
-    max_context_turns: int = Field(default=3, description="latest turns of c shown in the prompt")
-    max_turn_chars: int = Field(default=100, description="characters kept per shown turn")
-    show_closed_options: bool = Field(default=False, description="list closed value sets in the prompt "
-                                                                 "(~120 tokens; useful for strong encoders)")
-    use_cache: bool = Field(default=True, description="reuse outputs cached under <home>/cache/extract")
+    # None below: the encoder resource decides (its defaults are ExtractParams', or follow its engine).
+    max_new_tokens: int | None = config_only(None, "token budget per output; None: the encoder resource's")
+    batch_size: int | None = config_only(None, "items per engine call; None: the encoder resource's")
+    constrain_open: bool | None = config_only(None, "open fields choose among candidate spans found in the agent's "
+                                              "text (small encoders); None: the encoder resource's (True for "
+                                              "transformers)")
+    max_context_turns: int = param_field(ExtractParams, "max_context_turns", "latest turns of c shown in the prompt")
+    max_turn_chars: int = param_field(ExtractParams, "max_turn_chars", "characters kept per shown turn")
+    show_closed_options: bool | None = config_only(None, "list closed value sets in the prompt (~120 tokens; strong "
+                                                   "encoders); None: the encoder resource's (True for vllm/openai)")
+    closed_evidence: bool = param_field(ExtractParams, "closed_evidence", "abstention rule: relationship/personality "
+                                        "are asked only with values whose cue words occur")
+    use_cache: bool = config_only(True, "reuse outputs cached under <home>/cache/extract (keyed by prompt, schema, "
+                                  "budget, engine, weights, decoding)")
+    truth_path: str | None = config_only(None, "score the batch against this truth table (e.g. the demo's "
+                                         "<home>/demo/truth.parquet); None: no scoring")
 
     def to_params(self, encoder: EncoderResource, cache_dir: Path) -> ExtractParams:
+        defaults = encoder.prompt_defaults()
         return ExtractParams(
             max_new_tokens=self.max_new_tokens or encoder.max_new_tokens,
             batch_size=self.batch_size or encoder.batch_size,
             cache_dir=str(cache_dir) if self.use_cache else None,
-            constrain_open=self.constrain_open,
+            constrain_open=defaults["constrain_open"] if self.constrain_open is None else self.constrain_open,
             max_context_turns=self.max_context_turns,
             max_turn_chars=self.max_turn_chars,
-            show_closed_options=self.show_closed_options,
+            show_closed_options=(defaults["show_closed_options"] if self.show_closed_options is None
+                                 else self.show_closed_options),
+            closed_evidence=self.closed_evidence,
         )
-
-
-def truth_path(storage: StorageResource) -> Path:
-    return storage.root / "demo" / "truth.parquet"
 
 
 @dg.asset(
     partitions_def=batch_partitions,
     group_name="encode",
     pool="gpu",  # the encoder holds a GPU as long as training does: one at a time by default
+    check_specs=EXTRACTION_CHECKS.specs,
     description="One persona z per annotated example (c, x) of the batch: nine grounded values or null "
                 "with a reason, plus status, raw output, engine, model and prompt version.",
 )
 def persona_extractions(context: dg.AssetExecutionContext, config: ExtractConfig, encoder: EncoderResource,
                         storage: StorageResource, pseudonyms: PseudonymKeyResource,
-                        scrubbed_sessions: pl.DataFrame) -> dg.MaterializeResult:
+                        scrubbed_sessions: pl.DataFrame):
     batch = context.partition_key
     params = config.to_params(encoder, storage.root / "cache" / "extract")
     items, skipped = build_items(scrubbed_sessions)
     engine = encoder.build_engine(storage.models_dir)
     context.log.info(f"encoding {items.height} examples of batch {batch} with {engine.name}:{engine.model}")
     df, stats = extract(items, engine, params)
-    report = schemas.validate(df, schemas.PersonaExtraction)
-    if not report.passed:
-        raise dg.Failure(f"persona_extractions breaks its contract: {report.summary()}")
 
     metadata = {
         "rows": df.height,
@@ -76,11 +84,13 @@ def persona_extractions(context: dg.AssetExecutionContext, config: ExtractConfig
         "generated_items": stats["n_generated"],
         "items_per_s": stats["items_per_s"],
     }
-    truth = truth_path(storage)
-    if truth.exists():
+    if config.truth_path:  # scored only when the run config names a truth table
         from vvae_pipeline.encode.quality import score
         from vvae_pipeline.scrub.pseudonyms import pseudonymize
 
+        truth = Path(config.truth_path)
+        if not truth.exists():
+            raise dg.Failure(f"truth_path {truth} does not exist")
         # The demo truth has platform session ids; the scrub stage turned them into pseudonyms.
         quality = score(df, pseudonymize(pl.read_parquet(truth), pseudonyms.key, {"session_id": "session"}))
         quality.update(batch=batch, engine=engine.name, model=engine.model)
@@ -90,4 +100,35 @@ def persona_extractions(context: dg.AssetExecutionContext, config: ExtractConfig
             {d: {k: m[k] for k in ("precision", "recall", "null_rate")} for d, m in quality["dimensions"].items()})
         per_dim = {d: (m["precision"], m["recall"]) for d, m in quality["dimensions"].items()}
         context.log.info(f"encoder quality (macro F1 {quality['macro_f1']}), (precision, recall): {json.dumps(per_dim)}")
-    return dg.MaterializeResult(value=df, metadata=metadata)
+    yield dg.Output(df, metadata=metadata)
+    yield from EXTRACTION_CHECKS.results(df)
+
+
+AGENT_PROFILES = "agent_profiles"
+
+
+@dg.asset(
+    name=AGENT_PROFILES,
+    group_name="encode",
+    ins={"persona_extractions": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
+    description="Per agent and dimension over every batch: the most frequent grounded value, its count, how many "
+                "extractions stated a value and how many the agent has (the agent's test-time persona).",
+)
+def agent_profiles(context: dg.AssetExecutionContext, persona_extractions: pl.DataFrame) -> dg.MaterializeResult:
+    from vvae_pipeline.encode.profiles import agent_profiles as build
+
+    profiles = build(persona_extractions)
+    context.log.info(f"{profiles['agent_id'].n_unique()} agent profiles from {persona_extractions.height} extractions")
+    return dg.MaterializeResult(value=profiles, metadata={
+        "agents": profiles["agent_id"].n_unique(), "rows": profiles.height,
+        "dimensions_per_agent": dg.MetadataValue.json(
+            {a: n for a, n in profiles.group_by("agent_id").len().sort("agent_id").iter_rows()}),
+    })
+
+
+def _profile_contract(df: pl.DataFrame) -> schemas.ValidationReport:
+    """agent_profiles matches schemas.AgentProfile (types, one row per agent and dimension, counts nest)"""
+    return schemas.validate(df, schemas.AgentProfile)
+
+
+agent_profiles_checks = make_table_checks(AGENT_PROFILES, {"agent_profile_contract": _profile_contract})

@@ -5,6 +5,12 @@
     EncoderResource(engine="openai", base_url="http://127.0.0.1:8000/v1", model="served-name",
                     api_key=dg.EnvVar("VVAE_ENCODER_API_KEY"))
 
+Prompt settings follow the engine unless set: the local transformers engine runs the small packaged
+model, so open fields choose among candidate spans and closed options stay in the grammar
+(``constrain_open=True, show_closed_options=False``); vllm and openai are for strong instruct models,
+which write spans themselves (grounding still checks them) and read the closed options
+(``constrain_open=False, show_closed_options=True``).
+
 The api key is only handed to the engine; it is never logged or put in metadata. Heavy imports
 (torch, transformers, vllm) happen when ``build_engine`` is called, not at import time.
 """
@@ -19,6 +25,7 @@ import dagster as dg
 from pydantic import Field
 
 from vvae_pipeline.backbones import DEFAULT_BACKBONE, get_backbone
+from vvae_pipeline.params import ExtractParams
 
 
 class EncoderResource(dg.ConfigurableResource):
@@ -29,8 +36,9 @@ class EncoderResource(dg.ConfigurableResource):
                                                         "served model name (default: the backbone's hub id)")
     base_url: str | None = Field(default=None, description="OpenAI-compatible base URL, e.g. http://host:8000/v1")
     api_key: str | None = Field(default=None, description="endpoint key; pass dg.EnvVar(...), never a literal")
-    max_new_tokens: int = Field(default=128, description="token budget per output (retried once at 2x)")
-    batch_size: int = Field(default=16, description="prompts per engine call")
+    max_new_tokens: int = Field(default=ExtractParams.max_new_tokens, description="token budget per output "
+                                                                              "(retried once at 2x)")
+    batch_size: int = Field(default=ExtractParams.batch_size, description="prompts per engine call")
     dtype: str | None = Field(default=None, description="weights dtype (default: the backbone's)")
     device: str = Field(default="cpu", description="transformers engine device: cpu or cuda")
     tensor_parallel_size: int = Field(default=1, description="vllm: GPUs per model")
@@ -38,8 +46,17 @@ class EncoderResource(dg.ConfigurableResource):
     enforce_eager: bool = Field(default=False, description="vllm: skip graph capture (34 s vs 120 s start on CPU)")
     max_concurrency: int = Field(default=8, description="openai: requests in flight")
     max_retries: int = Field(default=4, description="openai: retries with exponential backoff")
+    constrain_open: bool | None = Field(default=None, description="open fields choose among candidate spans; "
+                                                                  "None: True for transformers, False for vllm/openai")
+    show_closed_options: bool | None = Field(default=None, description="list closed value sets in the prompt; "
+                                                                       "None: False for transformers, True otherwise")
     models_dir: str | None = Field(default=None, description="converted weights folder (default: "
                                                              "$VVAE_MODELS_DIR or <storage>/models)")
+
+    def prompt_defaults(self) -> dict[str, bool]:
+        strong = self.engine != "transformers"
+        return {"constrain_open": (not strong) if self.constrain_open is None else self.constrain_open,
+                "show_closed_options": strong if self.show_closed_options is None else self.show_closed_options}
 
     def model_label(self) -> str:
         return self.model or self.backbone

@@ -124,15 +124,17 @@ def normalize(dimension: str, value: object) -> str | None:
 def json_schema(candidates: dict[str, list[str]] | None = None) -> dict:
     """JSON Schema of one persona z.
 
-    With ``candidates``, open dimensions are restricted to the given values (plus null):
-    small encoders then choose among spans found in the text instead of inventing junk.
+    With ``candidates``, the dimensions they name are restricted to the given values (plus null):
+    small encoders then choose among spans found in the text instead of inventing junk, and a
+    closed dimension can be narrowed to the values its evidence supports.
     """
     props: dict[str, dict] = {}
     for dim in DIMENSIONS:
-        if dim.closed:
-            choices: list | None = list(dim.values)
-        elif candidates is not None and dim.name in candidates:
-            choices = list(dict.fromkeys(candidates[dim.name]))
+        if candidates is not None and dim.name in candidates:
+            # A closed dimension may be narrowed to the values its evidence allows, never widened.
+            choices: list | None = [v for v in dict.fromkeys(candidates[dim.name]) if not dim.closed or v in dim.values]
+        elif dim.closed:
+            choices = list(dim.values)
         else:
             choices = None
         if choices is not None:

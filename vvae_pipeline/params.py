@@ -62,6 +62,9 @@ class ExtractParams:
     max_context_turns: int = 3  # last turns of c shown (candidates still come from all of c)
     max_turn_chars: int = 100  # per shown turn (x gets twice that)
     show_closed_options: bool = False  # list closed enums in the prompt (~120 tokens; strong models)
+    # Abstention rule: relationship/personality are asked only with the values whose cue words occur
+    # in the text, tone/vibe only once the agent wrote something; otherwise null without asking.
+    closed_evidence: bool = True
 
 
 @dataclass(frozen=True)

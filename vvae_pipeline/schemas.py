@@ -135,6 +135,30 @@ class PersonaPrior(pa.DataFrameModel):
         unique = ["dimension", "value"]
 
 
+class AgentProfile(pa.DataFrameModel):
+    """encode.profiles.agent_profiles: per (agent, dimension) the most frequent grounded value."""
+
+    agent_id: str = pa.Field(str_length={"min_value": 1})
+    language: str = pa.Field(isin=LANGUAGES)
+    axis: str = pa.Field(isin=AXES)
+    dimension: str = pa.Field(isin=DIMENSION_NAMES)
+    value: str = pa.Field(str_length={"min_value": 1})
+    count: int = pa.Field(ge=1)
+    n_observed: int = pa.Field(ge=1)
+    n_extractions: int = pa.Field(ge=1)
+    share: float = pa.Field(gt=0.0, le=1.0)
+
+    class Config:
+        strict = True
+        unique = ["agent_id", "dimension"]
+
+    @pa.dataframe_check
+    def counts_nest(cls, data) -> pl.LazyFrame:
+        """count <= n_observed <= n_extractions"""
+        return data.lazyframe.select((pl.col("count") <= pl.col("n_observed"))
+                                     & (pl.col("n_observed") <= pl.col("n_extractions")))
+
+
 class PriorStats(pa.DataFrameModel):
     axis: str = pa.Field(isin=AXES)
     dimension: str = pa.Field(isin=DIMENSION_NAMES, unique=True)

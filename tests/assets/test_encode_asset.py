@@ -77,13 +77,15 @@ def endpoint():
     ep.httpd.shutdown()
 
 
-def _materialize(home, encoder, instance):
+def _materialize(home, encoder, instance, truth=None):
     storage = StorageResource(home=str(home))
     upstream = dg.AssetSpec("scrubbed_sessions", partitions_def=persona_extractions.partitions_def)
+    config = {"ops": {"persona_extractions": {"config": {"truth_path": str(truth)}}}} if truth else None
     return dg.materialize(
         [upstream, persona_extractions], selection=[persona_extractions], partition_key=BATCH, instance=instance,
         resources={"storage": storage, "io_manager": ParquetIOManager(home=str(home)), "encoder": encoder,
                    "pseudonyms": PseudonymKeyResource()},
+        run_config=config,
     )
 
 
@@ -105,10 +107,17 @@ def test_persona_extractions_asset(tmp_path, endpoint, monkeypatch):
 
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, [BATCH])
+    # The endpoint picks the first choice of each enum: keep the candidate lists (a small encoder's setting).
     encoder = EncoderResource(engine="openai", base_url=endpoint.url, model="served",
-                              api_key=dg.EnvVar("VVAE_ENCODER_TEST_KEY"))
-    result = _materialize(tmp_path, encoder, instance)
-    assert result.success and endpoint.n_requests == 3
+                              api_key=dg.EnvVar("VVAE_ENCODER_TEST_KEY"), constrain_open=True)
+    # The truth file exists, but no run config names it: nothing is scored.
+    unscored = _materialize(tmp_path, encoder, instance)
+    assert unscored.success and endpoint.n_requests == 3
+    assert "quality" not in unscored.asset_materializations_for_node("persona_extractions")[0].metadata
+    assert not (storage.artifact_dir("persona_extractions", BATCH) / "quality.json").exists()
+
+    result = _materialize(tmp_path, encoder, instance, truth=tmp_path / "demo" / "truth.parquet")
+    assert result.success and endpoint.n_requests == 3  # every output from the cache
 
     df = pl.read_parquet(storage.table_path("persona_extractions", BATCH))
     assert validate(df, PersonaExtraction).passed and df.height == 3
@@ -126,7 +135,39 @@ def test_persona_extractions_asset(tmp_path, endpoint, monkeypatch):
     assert quality["dimensions"]["nickname"]["recall"] == 1.0 and quality["n_matched"] == 3
 
     # A re-run finds every output in the cache: no request reaches the endpoint.
-    again = _materialize(tmp_path, encoder, instance)
+    again = _materialize(tmp_path, encoder, instance, truth=tmp_path / "demo" / "truth.parquet")
     assert again.success and endpoint.n_requests == 3
     meta2 = again.asset_materializations_for_node("persona_extractions")[0].metadata
     assert meta2["cached_items"].value == 3 and meta2["generated_items"].value == 0
+
+
+def test_agent_profiles_asset_reads_every_batch_and_checks_its_contract(tmp_path):
+    from assets.encode import agent_profiles, agent_profiles_checks
+
+    storage = StorageResource(home=str(tmp_path))
+    instance = dg.DagsterInstance.ephemeral()
+    batches = ["b1", "b2"]
+    instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, batches)
+    for i, b in enumerate(batches):
+        rows = [{"agent_id": "agent_k", "language": "en", "status": "ok",
+                 **{d: None for d in DIMENSION_NAMES}, "emoji": "🙃", "tone": "calm" if i else "cold"}]
+        df = pl.DataFrame(rows, schema_overrides={d: pl.Utf8 for d in DIMENSION_NAMES})
+        storage.table_path("persona_extractions", b).parent.mkdir(parents=True, exist_ok=True)
+        df.write_parquet(storage.table_path("persona_extractions", b))
+    upstream = dg.AssetSpec("persona_extractions", partitions_def=persona_extractions.partitions_def)
+    result = dg.materialize([upstream, agent_profiles, agent_profiles_checks], selection=[agent_profiles],
+                            instance=instance, resources={"storage": storage,
+                                                          "io_manager": ParquetIOManager(home=str(tmp_path))})
+    assert result.success
+    checks = result.get_asset_check_evaluations()
+    assert [c.check_name for c in checks] == ["agent_profile_contract"] and checks[0].passed
+    prof = pl.read_parquet(storage.table_path("agent_profiles"))
+    emoji = prof.filter(pl.col("dimension") == "emoji").row(0, named=True)
+    assert (emoji["value"], emoji["count"], emoji["n_extractions"]) == ("🙃", 2, 2)
+
+
+def test_prompt_settings_follow_the_engine_unless_set():
+    assert EncoderResource(engine="transformers").prompt_defaults() == {"constrain_open": True,
+                                                                        "show_closed_options": False}
+    assert EncoderResource(engine="vllm").prompt_defaults() == {"constrain_open": False, "show_closed_options": True}
+    assert EncoderResource(engine="openai", constrain_open=True).prompt_defaults()["constrain_open"] is True

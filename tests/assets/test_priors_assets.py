@@ -171,5 +171,6 @@ def test_priors_job_of_the_code_location_runs_every_prior_check(env):
     evals = result.get_asset_check_evaluations()
     names = {(e.asset_key.to_user_string(), e.check_name) for e in evals}
     assert names == ({("persona_priors", r) for r in PRIOR_RULES} | {("persona_priors", "prior_drift")}
-                     | {("persona_prior_stats", r) for r in PRIOR_STATS_RULES})
+                     | {("persona_prior_stats", r) for r in PRIOR_STATS_RULES}
+                     | {("agent_profiles", "agent_profile_contract")})
     assert all(e.passed for e in evals)

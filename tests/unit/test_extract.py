@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import polars as pl
 import pytest
 
 from tests.support.fake_engine import FakeEngine
 from vvae_pipeline import latent
-from vvae_pipeline.encode import candidates as cand
 from vvae_pipeline.encode.extract import (
     PROMPT_VERSION,
     ExtractParams,
@@ -90,35 +90,6 @@ def test_build_items_skips_bad_annotations_with_a_reason(ann, reason):
     assert df.height == 1 and skipped[reason] == 1
 
 
-def test_candidates_en_catchphrase_emoji_nickname_hobby():
-    texts = [t["text"] for t in EN["turns"] if t["role"] == "agent"] + [EN["annotations"][0]["rewritten_text"]]
-    found = cand.find_candidates(texts, texts, "en")
-    assert found["catchphrase"][0] == "no worries at all"
-    assert found["emoji"] == ["🌙"]
-    assert found["nickname"][0] == "sunshine"
-    assert "stargazing" in found["hobby"]
-    assert "work" in found["topic"]
-    # Scrubber placeholders are never offered as values.
-    assert not any("name_1" in v.lower() for vs in found.values() for v in vs)
-
-
-def test_candidates_zh():
-    texts = [t["text"] for t in ZH["turns"] if t["role"] == "agent"] + [ZH["annotations"][0]["rewritten_text"]]
-    found = cand.find_candidates(texts, texts, "zh")
-    assert "哼" in found["catchphrase"]
-    assert "笨蛋" in found["nickname"]
-    assert found["hobby"][0] == "画画"
-    assert found["emoji"] == ["😤"]
-
-
-def test_catchphrase_shared_by_every_agent_is_nobodys():
-    mine = cand.agent_evidence(["take a deep breath, ok", "take a deep breath now", "just saying", "just saying!"], "en")
-    others = cand.agent_evidence(["take a deep breath, fine", "take a deep breath again", "take a deep breath"], "en")
-    found = cand.repeated_ngrams(["take a deep breath, just saying"], "en", agent_counts=mine.phrases,
-                                 other_counts=others.phrases)
-    assert found == ["just saying"]
-
-
 @pytest.mark.parametrize("value, dim, reason", [
     ("oh my god", "catchphrase", NOT_GROUNDED),  # not in the agent's text
     ("🔥", "emoji", NOT_GROUNDED),
@@ -161,7 +132,7 @@ def test_prompt_lists_candidates_and_language(items):
     schema = latent.json_schema({"catchphrase": ["哼"], "nickname": ["笨蛋"]})
     msgs = build_prompt(row["context"], row["reply"], "zh", schema, ExtractParams())
     assert msgs[0]["role"] == "system" and "人设" in msgs[0]["content"]
-    assert "哼 | null" in msgs[1]["content"] and row["reply"] in msgs[1]["content"]
+    assert "null | 哼" in msgs[1]["content"] and row["reply"] in msgs[1]["content"]
 
 
 def test_extract_rows_match_contract_and_are_grounded(items):
@@ -266,3 +237,51 @@ def test_empty_batch_gives_an_empty_valid_frame():
     df, stats = extract(items, FakeEngine(), ExtractParams())
     assert df.height == 0 and validate(df, PersonaExtraction).passed
     assert stats["n_items"] == 0 and stats["null_rate"]["emoji"] == 1.0
+
+
+LONG = _session("s_long", "agent_k", "en", _turns(
+    ("user", "first " + "x" * 120), ("agent", "second " + "y" * 120), ("user", "third turn"),
+    ("agent", "fourth turn, you bet"), ("user", "fifth turn " + "z" * 120),
+), [(5, "you bet, sixth turn")])
+
+
+@pytest.mark.parametrize("change", ["max_context_turns", "max_turn_chars", "show_closed_options", "constrain_open",
+                                    "closed_evidence", "max_new_tokens", "prompt_version", "engine", "model_name",
+                                    "weights", "decoding"])
+def test_cache_misses_when_anything_that_shapes_the_output_changes(change, tmp_path, monkeypatch):
+    from vvae_pipeline.encode import extract as ex
+
+    items, _ = build_items(sessions_frame([LONG]))
+    weights = tmp_path / "model"
+    weights.mkdir()
+    (weights / "model.safetensors").write_bytes(b"weights-v1")
+
+    class LocalEngine(FakeEngine):
+        def identity(self):
+            from vvae_pipeline.llm.engines import weights_fingerprint
+
+            return f"{self.model}|{weights_fingerprint(str(weights))}"
+
+    params = ExtractParams(cache_dir=str(tmp_path / "cache"))
+    extract(items, LocalEngine(), params)
+    again = LocalEngine()
+    extract(items, again, params)
+    assert again.calls == []  # same everything: a hit
+
+    engine, new = LocalEngine(), params
+    if change in ("max_context_turns", "max_turn_chars", "max_new_tokens"):
+        new = replace(params, **{change: getattr(params, change) - 1})
+    elif change in ("show_closed_options", "constrain_open", "closed_evidence"):
+        new = replace(params, **{change: not getattr(params, change)})
+    elif change == "prompt_version":
+        monkeypatch.setattr(ex, "PROMPT_VERSION", "persona-test")
+    elif change == "engine":
+        engine.name = "other-engine"
+    elif change == "model_name":
+        engine.model = "another-name"
+    elif change == "weights":  # same name, new weights: a different model
+        (weights / "model.safetensors").write_bytes(b"weights-v2")
+    elif change == "decoding":
+        engine.retry_factor = 3
+    extract(items, engine, new)
+    assert engine.calls == [1], change

@@ -1,4 +1,4 @@
-"""A persistent cache of encoder outputs, keyed by (prompt version, engine, model, c, x).
+"""A persistent cache of encoder outputs, keyed by everything that could change an output.
 
 SQLite (stdlib) in the folder the caller gives: each finished chunk is committed, so a crashed run
 resumes where it stopped and a re-run recomputes nothing; WAL mode lets two batch runs share it.
@@ -15,12 +15,14 @@ from pathlib import Path
 from vvae_pipeline.llm.engines import Result
 
 
-def cache_key(prompt_version: str, engine: str, model: str, context: list[dict], reply: str,
-              candidates: dict | None = None) -> str:
-    # The candidate lists join the key: they are ranked with evidence from the whole batch, so the
-    # same (c, x) landing in another batch may be offered other choices.
-    payload = json.dumps([prompt_version, engine, model, [[t["role"], t["text"]] for t in context], reply,
-                          candidates], ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+def cache_key(prompt_version: str, prompt: list[dict], schema: dict, max_new_tokens: int, engine: str,
+              model_identity: str, decoding: dict) -> str:
+    """sha256 of: the template version, the rendered prompt (so every prompt setting and the text of
+    c and x), the decoded schema (the candidate lists, ranked with evidence from the whole batch),
+    the token budget, the engine, the model's identity (its weights' fingerprint, not only its name)
+    and the decoding settings. Key order inside ``schema`` is kept: it is the field order decoded."""
+    payload = json.dumps([prompt_version, prompt, json.dumps(schema, ensure_ascii=False), max_new_tokens, engine,
+                          model_identity, decoding], ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

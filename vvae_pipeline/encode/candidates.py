@@ -1,314 +1,287 @@
-"""Candidate spans for the open persona dimensions, found in the text itself.
+"""Candidate values per persona dimension, found in the text by general rules.
 
-A 135M encoder given free strings writes the same junk phrase into every field (FACTS.md). Given a
-short list of spans that really occur in the agent's turns (plus null), it only has to choose, and
-every value it can produce is grounded by construction. Closed dimensions use their enums instead
-(``latent.json_schema`` turns these lists into ``enum`` constraints).
+A 135M encoder given free strings writes the same junk phrase into every field. Given a short list
+of spans that really occur in the text (plus null), it only has to choose, and every value it can
+produce is grounded by construction. Habits are agent-level: a phrase is a catchphrase candidate
+when the agent uses it distinctively more than the other agents of its language in the batch.
 
-- catchphrase: word (en) or character (zh) n-grams the agent repeats, across its turns or inside one
-- emoji: the emojis the agent uses, most frequent first
-- nickname: vocatives (a pet name or short name the agent addresses the user with)
-- hobby: hobby mentions ("I love hiking", "我喜欢画画") and hobby words from a small lexicon
-- topic: topic words from a small lexicon found anywhere in c or x
+- catchphrase: word (en) / character (zh) n-grams and short clauses of the agent's text whose
+  log-odds ratio against the other agents' texts is significant (z >= Z_MIN), in >= 2 of its texts
+- emoji: the emojis of the agent's text (``emoji`` library), most used by the agent first
+- nickname: words in vocative position (sentence-initial "X, ..." after any interjection, or a
+  final ", X!"), not used more by other agents than by this one
+- hobby: general patterns ("I love Xing", "my hobby is X", "我喜欢X", "爱好是X") plus a lexicon
+- topic: the content words (en) / character bigrams (zh) of (c, x) with the highest tf-idf
+  against the batch's sessions
+- relationship, personality: the values whose dictionary cue words occur (``lexicons``); none
+  means null (the abstention rule); tone and vibe: every value once the agent wrote anything
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from vvae_pipeline.latent import normalize
+from vvae_pipeline import latent
+from vvae_pipeline.encode import lexicons as lx
 
-# Enough choices to cover what a session shows, few enough that prompts and grammars stay small:
-# 5 per field x 5 open fields adds ~150 prompt tokens.
+# 5 choices per field x 5 open fields adds ~150 prompt tokens.
 MAX_CANDIDATES = 5
+# One-sided 95% on the Haldane-corrected log-odds ratio: on the demo (seed 0) an agent's true
+# catchphrase is in 2-4 of its ~20 texts and 0 of the ~40 of the others (z = 1.5-2.1), while the
+# shared template lines score ~0; 2.33 (99%) kept no true catchphrase there.
+Z_MIN = 1.64
+Z_MIN_VOCATIVE = 0.0
 
 _PLACEHOLDER = re.compile(r"\[[A-Z_]+(?:_\d+)?\]|<[A-Z_]+>")
 _EN_WORD = re.compile(r"[a-z']+")
 _ZH_RUN = re.compile(r"[\u4e00-\u9fff]+")
-
-EN_STOP = frozenset(
-    "a an the i you he she it we they me him her us them my your our their is are was were be been am "
-    "do does did to of in on at for with and or but so if that this these those as by from up down out "
-    "not no yes what when where who how why which there here have has had will would can could should "
-    "just then than too very also about into over all any some its it's i'm you're don't that's".split()
-)
-ZH_STOP = frozenset("的了吗呢吧啊是我你他她它们在有就也都和很不这那个要会说")
-
-EN_PET_NAMES = (
-    # Only words that are almost always vocatives: "love", "dear", "friend" are found by position.
-    "babe", "baby", "honey", "sweetie", "sweetheart", "darling", "buddy", "bro",
-    "dude", "mate", "pal", "sis", "kiddo", "sunshine", "cutie", "champ",
-)
-ZH_PET_NAMES = (
-    "亲爱的", "宝贝", "宝宝", "老公", "老婆", "哥哥", "姐姐", "弟弟", "妹妹", "小可爱", "亲", "兄弟",
-    "老铁", "老板", "同学", "老师", "小笨蛋", "傻瓜", "大哥", "姐妹",
-)
-_EN_VOCATIVE = re.compile(
-    r"(?:^|[.!?]\s+)(?:hey|hi|hello|oh|aw+|morning|night|thanks|thank you|ok|okay|yes|no|well),?\s+"
-    r"([a-z]+)\s*[,!.?]"
-    r"|,\s*([a-z]+)\s*[!.?~]*\s*$",
-    re.IGNORECASE | re.MULTILINE,
-)
-_ZH_VOCATIVE = re.compile(r"^([\u4e00-\u9fff]{1,3})[，,！!～~]|[，,]([\u4e00-\u9fff]{1,3})[！!～~。？?]*$", re.MULTILINE)
-# Interjections and clause openers that sit where a vocative would ("Oh wow, ...", "我在听，...").
-EN_NOT_NAMES = frozenset("wow yeah yes no god gosh well sure really okay ok right nice great cool thanks "
-                         "please sorry hmm haha lol omg yay".split())
-_ZH_NOT_NAME_START = tuple("我你他她它这那好哇哈嗯哦啊唉")
-_ZH_NOT_NAME_END = tuple("了呢吧吗啊呀的")
-
-EN_HOBBIES = (
-    "reading", "painting", "drawing", "hiking", "cooking", "baking", "gaming", "swimming", "running",
-    "cycling", "dancing", "singing", "photography", "gardening", "fishing", "yoga", "knitting",
-    "traveling", "travelling", "camping", "chess", "guitar", "piano", "basketball", "football",
-    "soccer", "tennis", "badminton", "skiing", "surfing", "writing", "movies", "anime", "music",
-    "stargazing", "rock climbing", "climbing", "pottery", "calligraphy",
-)
-ZH_HOBBIES = (
-    "画画", "看书", "读书", "跑步", "游泳", "打游戏", "玩游戏", "钓鱼", "做饭", "烘焙", "唱歌", "跳舞",
-    "摄影", "拍照", "旅行", "旅游", "爬山", "徒步", "瑜伽", "下棋", "吉他", "钢琴", "篮球", "足球",
-    "羽毛球", "打羽毛球", "打篮球", "网球", "滑雪", "写作", "追剧", "看电影", "听音乐", "动漫", "养花", "健身", "骑行", "露营",
-)
-_EN_HOBBY = re.compile(
-    r"\bi (?:really )?(?:love|like|enjoy|am into|'m into|adore)\s+([a-z]+ing\b(?: [a-z]+)?)"
-    r"|\bspent the (?:evening|day|weekend|afternoon|morning|night) ([a-z]+(?: [a-z]+){0,2})\s*(?=[,.!;]|$)"
-)
-_ZH_HOBBY = re.compile(
-    r"(?:我(?:很|最|超|特别)?(?:喜欢|爱|热爱)|爱好是|平时(?:喜欢)?)([\u4e00-\u9fff]{2,4})"
-    r"|(?:又|常|经常|每周)?去([\u4e00-\u9fff]{2,4}?)了"
-)
-
-# Topic lexicon: topic -> cue words (en and zh). The cue found in the text is the value.
-TOPICS: dict[str, tuple[str, ...]] = {
-    "work": ("work", "job", "boss", "office", "meeting", "工作", "上班", "加班", "老板", "同事"),
-    "school": ("school", "exam", "class", "homework", "study", "考试", "学校", "作业", "上课", "学习"),
-    "food": ("food", "dinner", "lunch", "cook", "restaurant", "美食", "吃饭", "好吃", "餐厅"),
-    "travel": ("travel", "trip", "vacation", "flight", "旅行", "旅游", "出差", "机票"),
-    "movies": ("movie", "film", "cinema", "电影", "电视剧", "追剧"),
-    "music": ("music", "song", "concert", "band", "音乐", "演唱会"),
-    "weather": ("weather", "rain", "sunny", "天气", "下雨"),
-    "family": ("mom", "dad", "family", "sister", "brother", "家人", "妈妈", "爸爸", "家里"),
-    "health": ("sick", "doctor", "hospital", "sleep", "生病", "医院", "睡觉"),
-    "love": ("girlfriend", "boyfriend", "date", "miss you", "crush", "想你", "喜欢你", "约会", "爱你"),
-    "sports": ("match", "gym", "workout", "比赛", "健身", "运动"),
-    "shopping": ("shopping", "price", "mall", "购物", "便宜"),
-    "hobbies": ("hobby", "weekend", "爱好", "周末"),
-}
+_CLAUSE = re.compile(r"[,.!?;:~|\n，。！？；：～…]+")
+_SENTENCE = re.compile(r"[^.!?\n。！？]+[.!?。！？]*")
 
 
-# A lexicon word that is also a topic cue ("旅行", "movies") is what the chat is about, not a hobby,
-# unless a hobby pattern ("我喜欢旅行", "I spent the evening ...") says otherwise.
-_TOPIC_CUES = frozenset(c for cues in TOPICS.values() for c in cues)
-
-
-def _clean(text: str) -> str:
+def clean(text: str) -> str:
     return _PLACEHOLDER.sub(" ", text or "")
 
 
-def _rank(counter: Counter, limit: int = MAX_CANDIDATES) -> list[str]:
-    # Most frequent first, then longer (more specific), then alphabetical for determinism.
-    return [k for k, _ in sorted(counter.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))][:limit]
+def fold(text: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", text or "").replace("\ufe0f", "").lower()
 
 
-_CLAUSE = re.compile(r"[,.!?;:~|\n，。！？；：～…]+")
-
-
-def phrase_units(text: str, language: str) -> set[str]:
-    """Phrases a text contains: word 2-4-grams (en), plus whole short clauses (1-4 words, or 1-6
-    characters in zh) such as "just saying" or "哼". Chinese has no word boundaries, so its 2-4
-    character n-grams are taken only at clause edges ("真的假的，…", "…绝了"): sliding windows through
-    a sentence gave fragments like "去打羽毛" as top candidates."""
-    return _units(text, language)[0]
+def log_odds_z(k_a: int, n_a: int, k_o: int, n_o: int) -> float:
+    """z of the log-odds ratio of a 2x2 table (agent texts with/without a value vs other agents'),
+    each cell + 0.5 (Haldane)."""
+    a, b, c, d = k_a + 0.5, max(n_a - k_a, 0) + 0.5, k_o + 0.5, max(n_o - k_o, 0) + 0.5
+    return (math.log(a / b) - math.log(c / d)) / math.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
 
 
 def _units(text: str, language: str) -> tuple[set[str], set[str]]:
-    """(every phrase unit, the units that are whole short clauses)."""
-    text = _clean(text).lower()
+    """(every phrase unit, the units that are whole short clauses) of one text.
+
+    en: word 2-4-grams plus whole clauses of 1-4 words; zh (no word boundaries): whole clauses of
+    1-6 characters plus 2-4-character n-grams at clause edges (sliding windows through a sentence
+    give fragments)."""
+    text = _zh_spaces(clean(text).lower(), language)
     units: set[str] = set()
     clauses: set[str] = set()
     for clause in _CLAUSE.split(text):
         clause = clause.strip()
         if language == "zh":
             runs = _ZH_RUN.findall(clause)
-            if len(runs) == 1 and runs[0] == clause and len(clause) <= 6 and clause not in ZH_STOP:
+            if len(runs) == 1 and runs[0] == clause and len(clause) <= 6 and clause not in lx.ZH_STOP:
                 units.add(clause)
                 clauses.add(clause)
             for run in runs[:1] + runs[-1:]:
                 for n in (2, 3, 4):
                     if len(run) > n:
-                        units.update(g for g in (run[:n], run[-n:]) if not all(ch in ZH_STOP for ch in g))
+                        units.update(g for g in (run[:n], run[-n:]) if not all(ch in lx.ZH_STOP for ch in g))
         else:
             words = _EN_WORD.findall(clause)
-            if 1 <= len(words) <= 4 and not all(w in EN_STOP for w in words):
+            # A lone interjection ("hey", "hello") is how a turn opens, not a habit of speech.
+            if 1 <= len(words) <= 4 and not all(w in lx.EN_STOP or w in lx.EN_NOT_NAMES for w in words):
                 units.add(" ".join(words))
                 clauses.add(" ".join(words))
             for n in (2, 3, 4):
                 units.update(" ".join(words[i : i + n]) for i in range(len(words) - n + 1)
-                             if not all(w in EN_STOP for w in words[i : i + n]))
+                             if not all(w in lx.EN_STOP or w in lx.EN_NOT_NAMES for w in words[i : i + n]))
     return units, clauses
 
 
-def phrase_counts(texts: list[str], language: str) -> Counter:
-    """In how many of ``texts`` each phrase occurs (each text counted once)."""
-    counts: Counter = Counter()
-    for text in dict.fromkeys(texts):
-        counts.update(phrase_units(text, language))
-    return counts
+def _zh_spaces(text: str, language: str) -> str:
+    # Subtitled zh (CPED) separates clauses with spaces instead of punctuation.
+    return re.sub(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])", "，", text) if language == "zh" else text
 
 
-def repeated_ngrams(agent_texts: list[str], language: str, limit: int = MAX_CANDIDATES,
-                    agent_counts: Counter | None = None, other_counts: Counter | None = None) -> list[str]:
-    """Phrases of this item's agent text that the agent repeats and other agents do not.
-
-    ``agent_counts``: in how many of the agent's texts (across the batch) each phrase occurs;
-    ``other_counts``: the same over every other agent. A phrase qualifies when the agent uses it in
-    at least 2 texts and other agents at most a third as often (shared template lines are not
-    anyone's catchphrase). A phrase inside a longer qualifying one with the same count is dropped,
-    so "oh my" does not crowd out "oh my god".
-    """
-    here = phrase_counts(agent_texts, language)
-    whole = set().union(*(_units(t, language)[1] for t in agent_texts)) if agent_texts else set()
-    mine = agent_counts if agent_counts is not None else here
-    others = other_counts or Counter()
-    scored = {g: mine[g] - others[g] for g in here if mine[g] >= 2 and others[g] * 3 <= mine[g]}
-    kept = [g for g in scored if not any(g != o and g in o and mine[o] >= mine[g] for o in scored)]
-    # Whole short clauses ("just saying") before fragments of longer sentences ("never change my
-    # mind" out of "I never change my mind once it's made up"), then by evidence, longer first.
-    kept.sort(key=lambda g: (g not in whole, -scored[g], -len(g), g))
-    return kept[:limit]
+def phrase_units(text: str, language: str) -> set[str]:
+    return _units(text, language)[0]
 
 
-def emoji_counts(agent_texts: list[str]) -> Counter:
+def emojis(text: str) -> set[str]:
     import emoji
 
-    counts: Counter = Counter()
-    for text in agent_texts:
-        for match in emoji.emoji_list(text or ""):
-            canon = normalize("emoji", match["emoji"])
-            if canon:
-                counts[canon] += 1
-    return counts
+    return {c for m in emoji.emoji_list(text or "") if (c := latent.normalize("emoji", m["emoji"]))}
 
 
-def vocative_counts(agent_texts: list[str], language: str) -> Counter:
-    counts: Counter = Counter()
-    pets = ZH_PET_NAMES if language == "zh" else EN_PET_NAMES
-    for text in agent_texts:
-        text = _clean(text)
+def vocatives(text: str, language: str) -> set[str]:
+    """Words in vocative position: sentence-initial before a comma (after interjections), or
+    sentence-final after a comma."""
+    found: set[str] = set()
+    for sent in _SENTENCE.findall(_zh_spaces(clean(text), language)):
+        sent = sent.strip()
         if language == "zh":
-            for m in _ZH_VOCATIVE.finditer(text):
+            for m in re.finditer(r"^([\u4e00-\u9fff]{2,3})[，,！!～~]|[，,]([\u4e00-\u9fff]{2,3})[！!～~。？?]*$", sent):
                 name = m.group(1) or m.group(2)
-                if (name and name not in ZH_STOP and len(name) >= 2 and not name.startswith(_ZH_NOT_NAME_START)
-                        and not name.endswith(_ZH_NOT_NAME_END)):
-                    counts[name] += 1
-            for pet in pets:
-                # At a clause edge only: "当老师这么多年" mentions a teacher, "老师，…" addresses one.
-                if re.search(rf"(?:^|[，,。！!？?～~\s]){pet}|{pet}(?:[，,。！!？?～~]|$)", text):
-                    counts[pet] += 2  # a known pet name is stronger evidence than position alone
-        else:
-            low = text.lower()
-            for m in _EN_VOCATIVE.finditer(low):
-                name = m.group(1) or m.group(2)
-                if name and name not in EN_STOP and name not in EN_NOT_NAMES and len(name) >= 2:
-                    counts[name] += 1
-            for pet in pets:
-                if re.search(rf"\b{pet}\b", low):
-                    counts[pet] += 2
-    return counts
+                if (name not in lx.ZH_NOT_NAMES and not name.startswith(lx.ZH_NOT_NAME_START)
+                        and not name.endswith(lx.ZH_NOT_NAME_END)):
+                    found.add(name)
+            continue
+        low = sent.lower()
+        spans = []
+        parts = low.split(",")
+        i = 0  # skip leading interjection chunks ("oh, ...", "well, well, ...")
+        while i < len(parts) - 1 and all(w in lx.EN_NOT_NAMES for w in parts[i].split()):
+            i += 1
+        if i < len(parts) - 1 and re.fullmatch(r"[a-z' ]{2,40}", parts[i].strip()):
+            words = parts[i].split()
+            while words and words[0] in lx.EN_NOT_NAMES:
+                words = words[1:]
+            spans.append(words)
+        if (m := re.search(r",\s*([a-z]+)\s*[.!?~]*$", low)):
+            spans.append([m.group(1)])
+        for words in spans:
+            if len(words) == 1 and len(words[0]) >= 2 and words[0] not in lx.EN_STOP and words[0] not in lx.EN_NOT_NAMES:
+                found.add(words[0])
+    return found
 
 
-def hobby_counts(agent_texts: list[str], language: str) -> Counter:
-    counts: Counter = Counter()
-    for text in agent_texts:
-        text = _clean(text)
-        if language == "zh":
-            for m in _ZH_HOBBY.finditer(text):
-                span = m.group(1) or m.group(2)
-                hits = [h for h in ZH_HOBBIES if h in span]
-                # "打羽毛球" keeps its verb; "画画和" is cut back to the lexicon word.
-                counts[span if span in ZH_HOBBIES or not hits or span.endswith(hits[0]) else hits[0]] += 2
-            for h in ZH_HOBBIES:
-                if h in text and h not in _TOPIC_CUES:
-                    counts[h] += 1
-        else:
-            low = text.lower()
-            for m in _EN_HOBBY.finditer(low):
-                span = (m.group(1) or m.group(2)).strip()
-                first = span.split()[0]
-                counts[first if first in EN_HOBBIES and m.group(1) else span] += 2
-            for h in EN_HOBBIES:
-                if h not in _TOPIC_CUES and re.search(rf"\b{h}\b", low):
-                    counts[h] += 1
-    return counts
+_EN_HOBBY = re.compile(
+    r"\bi (?:really |also |just |totally )?(?:love|like|enjoy|adore|am into|'m into|am a fan of|'m a fan of)"
+    r"\s+(?:to go |going )?([a-z]+ing\b(?: (?!and\b|with\b|the\b|a\b|to\b|in\b|at\b|on\b|for\b)[a-z]+)?)"
+    r"|\bmy (?:favou?rite )?hobb(?:y is|ies are|y's)\s+([a-z]+(?: [a-z]+)?)"
+    r"|\bin my (?:free|spare) time,? i (?:like to |love to |usually )?([a-z]+(?: [a-z]+)?)"
+)
+_ZH_HOBBY = re.compile(r"(?:我(?:很|最|超|特别|也|比较)?(?:喜欢|爱|热爱)|爱好是|兴趣是|业余(?:时间)?(?:喜欢|爱)?|没事就(?:爱|喜欢)?)"
+                       r"([\u4e00-\u9fff]{2,4})")
 
 
-def topic_counts(texts: list[str]) -> Counter:
-    """Topic cue words found in c and x (the span itself is the value: "dinner", "考试")."""
-    counts: Counter = Counter()
-    for text in texts:
-        low = _clean(text).lower()
-        for cues in TOPICS.values():
-            for cue in cues:
-                if (cue in low) if not cue.isascii() else re.search(rf"\b{re.escape(cue)}\b", low):
-                    counts[cue] += 1
-    return counts
+def hobbies(text: str, language: str) -> Counter:
+    """Hobby spans of one text: 2 for a pattern hit, 1 for a lexicon word alone."""
+    out: Counter = Counter()
+    text = clean(text)
+    if language == "zh":
+        for m in _ZH_HOBBY.finditer(text):
+            span = m.group(1)
+            if span.startswith(lx.ZH_NOT_NAME_START):
+                continue
+            hits = [h for h in lx.ZH_HOBBIES if h in span]
+            span = max(hits, key=len) if hits else re.split(r"[的了和吧呢啊呀，]", span)[0]
+            if len(span) >= 2:
+                out[span] += 2
+        out.update({h: 1 for h in lx.ZH_HOBBIES if h in text and h not in out})
+        return out
+    low = text.lower()
+    for m in _EN_HOBBY.finditer(low):
+        span = next(g for g in m.groups() if g).strip()
+        words = span.split()
+        if words and words[0] not in lx.EN_STOP:
+            first = words[0]
+            out[first if first in lx.EN_HOBBIES else span] += 2
+    out.update({h: 1 for h in lx.EN_HOBBIES if h not in out and re.search(rf"\b{re.escape(h)}\b", low)})
+    return out
+
+
+def topic_terms(text: str, language: str) -> Counter:
+    text = clean(text).lower()
+    if language == "zh":
+        return Counter(run[i : i + 2] for run in _ZH_RUN.findall(text) for i in range(len(run) - 1)
+                       if not any(ch in lx.ZH_STOP for ch in run[i : i + 2]))
+    return Counter(w for w in _EN_WORD.findall(text)
+                   if len(w) >= 3 and w not in lx.EN_STOP and w not in lx.EN_NOT_NAMES and "'" not in w)
 
 
 @dataclass
 class AgentEvidence:
-    """What one agent does across the batch: how many of its texts show each value."""
+    """What one agent (or a pool of agents) shows across the batch: in how many texts each value."""
 
-    phrases: Counter
-    emojis: Counter
-    vocatives: Counter
-    hobbies: Counter
+    n_texts: int = 0
+    phrases: Counter = field(default_factory=Counter)
+    emojis: Counter = field(default_factory=Counter)
+    vocatives: Counter = field(default_factory=Counter)
+    hobbies: Counter = field(default_factory=Counter)
+
+    def __add__(self, other: AgentEvidence) -> AgentEvidence:
+        return AgentEvidence(self.n_texts + other.n_texts, self.phrases + other.phrases, self.emojis + other.emojis,
+                             self.vocatives + other.vocatives, self.hobbies + other.hobbies)
 
 
 def agent_evidence(texts: list[str], language: str) -> AgentEvidence:
-    texts = list(dict.fromkeys(texts))
-    per_text = [(emoji_counts([t]), vocative_counts([t], language), hobby_counts([t], language)) for t in texts]
-    return AgentEvidence(
-        phrase_counts(texts, language),
-        sum((Counter(set(e)) for e, _, _ in per_text), Counter()),
-        sum((Counter(set(v)) for _, v, _ in per_text), Counter()),
-        sum((Counter(set(h)) for _, _, h in per_text), Counter()),
-    )
+    ev = AgentEvidence()
+    for t in dict.fromkeys(texts):
+        ev.n_texts += 1
+        ev.phrases.update(phrase_units(t, language))
+        ev.emojis.update(emojis(t))
+        ev.vocatives.update(vocatives(t, language))
+        ev.hobbies.update(set(hobbies(t, language)))
+    return ev
 
 
-def _by_evidence(here: Counter, agent: Counter | None, limit: int = MAX_CANDIDATES) -> list[str]:
-    # Values this item shows, ranked by how often the agent shows them across the batch.
-    if agent is None:
-        return _rank(here, limit)
-    return _rank(Counter({k: agent.get(k, 0) * 100 + c for k, c in here.items()}), limit)
+def _distinct(here, mine: Counter, n_mine: int, others: Counter, n_others: int, min_count: int,
+              z_min: float) -> dict[str, float]:
+    """Values of this item with their z; without other agents to compare with, repetition only."""
+    out = {}
+    for v in here:
+        if mine[v] < min_count:
+            continue
+        z = log_odds_z(mine[v], n_mine, others[v], n_others) if n_others else float(mine[v])
+        if not n_others or z >= z_min:
+            out[v] = z
+    return out
 
 
-def _cut(text: str, spans: list[str]) -> str:
-    for span in spans:
-        text = re.sub(re.escape(span), " | ", text, flags=re.IGNORECASE)
-    return text
+def _has(cue: str, text: str) -> bool:
+    return bool(re.search(rf"(?<![a-z']){re.escape(cue)}(?![a-z'])", text)) if cue.isascii() else cue in text
+
+
+def closed_candidates(agent_texts: list[str], all_texts: list[str]) -> dict[str, list[str]]:
+    """Allowed values of the closed dimensions (the abstention rule): relationship from cues anywhere
+    in (c, x), personality from cues in the agent's own text, tone/vibe once the agent wrote
+    ``MIN_STYLE_CHARS``; an empty list means null without asking."""
+    agent, every = fold(clean(" ".join(agent_texts))), fold(clean(" ".join(all_texts)))
+    styled = len(re.sub(r"\s+", "", agent)) >= lx.MIN_STYLE_CHARS
+    return {
+        "tone": list(latent.TONES) if styled else [],
+        "vibe": list(latent.VIBES) if styled else [],
+        "relationship": [v for v, cues in lx.RELATIONSHIP_CUES.items() if any(_has(fold(c), every) for c in cues)],
+        "personality": [v for v, cues in lx.PERSONALITY_CUES.items() if any(_has(fold(c), agent) for c in cues)],
+    }
+
+
+def _top(scores: dict[str, float], limit: int = MAX_CANDIDATES) -> list[str]:
+    return [k for k, _ in sorted(scores.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))][:limit]
 
 
 def find_candidates(agent_texts: list[str], all_texts: list[str], language: str,
-                    agent: AgentEvidence | None = None, others: AgentEvidence | None = None) -> dict[str, list[str]]:
-    """Candidate values per open dimension, best first; an empty list means only null is allowed.
+                    agent: AgentEvidence | None = None, others: AgentEvidence | None = None,
+                    topic_df: Counter | None = None, n_sessions: int = 0) -> dict[str, list[str]]:
+    """Candidate values per dimension, best first; an empty list means only null is allowed.
 
-    ``agent``/``others``: evidence across the batch for this agent / every other agent; without
-    them only this item's text counts (a catchphrase must then repeat inside it).
+    ``agent``/``others``: evidence across the batch for this agent / the other agents of its
+    language; ``topic_df``: in how many of the batch's ``n_sessions`` sessions each topic term
+    occurs. Without them only this item's text counts (a catchphrase must repeat inside it).
     """
-    nick = _by_evidence(vocative_counts(agent_texts, language), agent and agent.vocatives)
-    lexicon = ZH_HOBBIES if language == "zh" else EN_HOBBIES
-    hobby = _by_evidence(hobby_counts(agent_texts, language), agent and agent.hobbies, limit=99)
-    # Spans with a known hobby word first: "baking sourdough" before "meeting new" (people).
-    hobby = sorted(hobby, key=lambda h: not any(w in h for w in lexicon))[:MAX_CANDIDATES]
-    # A repeated phrase that is just the agent's nickname or hobby mention is not its catchphrase:
-    # cut those spans out before looking for phrases.
-    cut = [_cut(t, nick[:1] + hobby[:1]) for t in agent_texts]
-    phrases = repeated_ngrams(cut, language, MAX_CANDIDATES, agent and agent.phrases, others and others.phrases)
+    agent = agent or agent_evidence(agent_texts, language)
+    others = others or AgentEvidence()
+    texts = list(dict.fromkeys(agent_texts))
+    here_emoji = set().union(*(emojis(t) for t in texts)) if texts else set()
+    here_voc = set().union(*(vocatives(t, language) for t in texts)) if texts else set()
+    nick = _top(_distinct(here_voc, agent.vocatives, agent.n_texts, others.vocatives, others.n_texts, 1,
+                          Z_MIN_VOCATIVE))
+    here_hobby: Counter = sum((hobbies(t, language) for t in texts), Counter())
+    hobby = _top({h: agent.hobbies[h] * 10 + c for h, c in here_hobby.items()})
+    # A repeated phrase that is the agent's nickname or hobby is not its catchphrase.
+    taken = {fold(v) for v in nick[:1] + hobby[:1]}
+    units, whole = set(), set()
+    for t in texts:
+        u, w = _units(t, language)
+        units |= u
+        whole |= w
+    phrases = _distinct({u for u in units if not any(x in u or u in x for x in taken)}, agent.phrases, agent.n_texts,
+                        others.phrases, others.n_texts, 2, Z_MIN)
+    # Drop a phrase inside a longer kept one with as much evidence ("oh my" inside "oh my god").
+    kept = [g for g in phrases if not any(g != o and g in o and agent.phrases[o] >= agent.phrases[g] for o in phrases)]
+    kept.sort(key=lambda g: (g not in whole, -phrases[g], -len(g), g))
+    tf = sum((topic_terms(t, language) for t in dict.fromkeys(all_texts)), Counter())
+    idf = {w: math.log((1 + n_sessions) / (1 + (topic_df or Counter())[w])) + 1 for w in tf}
+    topic = _top({w: c * idf[w] for w, c in tf.items() if c >= 2})
     return {
-        "catchphrase": phrases,
-        "emoji": _by_evidence(emoji_counts(agent_texts), agent and agent.emojis),
+        "catchphrase": kept[:MAX_CANDIDATES],
+        "emoji": _top({e: agent.emojis[e] for e in here_emoji}),
         "nickname": nick,
         "hobby": hobby,
-        "topic": _rank(topic_counts(all_texts)),
+        "topic": topic,
+        **closed_candidates(agent_texts, all_texts),
     }

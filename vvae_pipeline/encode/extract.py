@@ -5,7 +5,12 @@
 
 One item per annotated turn: c = the turns before ``turn_index``, x = the annotator's rewritten
 reply. The agent's own text (its turns in c, plus x) is what candidate spans come from and what
-grounded values are checked against. Outputs are cached by (prompt version, engine, model, c, x).
+grounded values are checked against. Outputs are cached by everything that could change them
+(``cache.cache_key``): rendered prompt, schema, budget, engine, model fingerprint, decoding.
+
+Null is an answer: every field allows null, the prompt makes it the default, and closed fields
+that state a fact (relationship, personality) are only asked with the values whose cue words occur
+(``candidates.closed_candidates``, when ``ExtractParams.closed_evidence``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from vvae_pipeline.encode.candidates import (
     AgentEvidence,
     agent_evidence,
     find_candidates,
+    topic_terms,
 )
 from vvae_pipeline.encode.grounding import (
     FAILED,
@@ -38,7 +44,7 @@ from vvae_pipeline.schemas import PersonaExtraction
 log = logging.getLogger(__name__)
 
 # Bump when the prompt, the candidate finder or the schema changes: it is part of the cache key.
-PROMPT_VERSION = "persona-v1"
+PROMPT_VERSION = "persona-v2"
 
 LINEAGE = ("batch_id", "source_file", "source_line")
 ITEM_COLUMNS = ("extraction_id", "session_id", "agent_id", "user_id", "language", "turn_index", "context",
@@ -88,13 +94,13 @@ def agent_texts(context: list[dict], reply: str) -> list[str]:
 
 _TEXT = {
     "en": {
-        "system": "You read a chat and describe the agent's persona as JSON. For each field choose one of "
-                  "the options, or null when the agent's text does not show it. Never guess.",
+        "system": "You read a chat and describe the agent's persona as JSON. null is the default for every "
+                  "field: give a value only when the agent's text clearly shows it. Never guess.",
         "chat": "Chat (latest turns):", "reply": "Agent's reply:", "fields": "Fields (options):",
         "roles": {"user": "user", "agent": "agent"},
     },
     "zh": {
-        "system": "阅读对话，用 JSON 描述 agent 的人设。每个字段从选项中选一个；agent 的话里看不出来就填 null，不要猜。",
+        "system": "阅读对话，用 JSON 描述 agent 的人设。每个字段默认填 null；只有 agent 的话明确体现时才填选项中的值，不要猜。",
         "chat": "对话（最近几轮）：", "reply": "agent 的回复：", "fields": "字段（选项）：",
         "roles": {"user": "用户", "agent": "agent"},
     },
@@ -112,49 +118,66 @@ def build_prompt(context: list[dict], reply: str, language: str, schema: dict, p
         prop = schema["properties"].get(dim.name)
         if prop is None:  # no candidate span: the field is null without asking the model
             continue
+        # null first: it is the default answer.
         if dim.closed and not params.show_closed_options:
-            opts = f"{dim.description} | null"
+            opts = f"null | {dim.description}"
         elif "enum" in prop:
-            opts = " | ".join("null" if v is None else v for v in prop["enum"])
+            opts = " | ".join(["null", *(v for v in prop["enum"] if v is not None)])
         else:
-            opts = f"text <= {dim.max_len} chars | null"
+            opts = f"null | text <= {dim.max_len} chars"
         # No descriptions: 9 x ~12 tokens that a 135M encoder does not use; the names say enough.
         lines.append(f"- {dim.name}: {opts}")
     return [{"role": "system", "content": t["system"]}, {"role": "user", "content": "\n".join(lines)}]
 
 
-def batch_evidence(rows: list[dict]) -> dict[str, tuple[AgentEvidence, AgentEvidence]]:
-    """Per agent: (its evidence, every other agent's) across the items, for ranking candidates."""
+def batch_evidence(rows: list[dict]) -> dict:
+    """Per agent: (its evidence, the pooled evidence of the other agents of its language) across the
+    items; and per language the topic terms' session frequencies, for tf-idf."""
     texts: dict[str, list[str]] = {}
     lang: dict[str, str] = {}
+    sessions: dict[str, tuple[str, str]] = {}
     for r in rows:
         texts.setdefault(r["agent_id"], []).extend(agent_texts(r["context"], r["reply"]))
         lang[r["agent_id"]] = r["language"]
+        # The longest item of a session holds all of it that the batch shows.
+        text = " ".join([m["text"] for m in r["context"]] + [r["reply"]])
+        if len(text) >= len(sessions.get(r["session_id"], ("", ""))[1]):
+            sessions[r["session_id"]] = (r["language"], text)
     ev = {a: agent_evidence(t, lang[a]) for a, t in texts.items()}
-    out = {}
+    out: dict = {"agents": {}, "topic_df": {}, "n_sessions": Counter()}
     for a in ev:
-        others = [e for b, e in ev.items() if b != a]
-        out[a] = (ev[a], AgentEvidence(*(sum((getattr(e, f) for e in others), Counter())
-                                         for f in ("phrases", "emojis", "vocatives", "hobbies"))))
+        others = [e for b, e in ev.items() if b != a and lang[b] == lang[a]]
+        out["agents"][a] = (ev[a], sum(others, AgentEvidence()))
+    for language, text in sessions.values():
+        out["topic_df"].setdefault(language, Counter()).update(set(topic_terms(text, language)))
+        out["n_sessions"][language] += 1
     return out
 
 
-def item_candidates(context: list[dict], reply: str, language: str,
-                evidence: tuple[AgentEvidence, AgentEvidence] | None = None) -> dict[str, list[str]]:
+def item_candidates(context: list[dict], reply: str, language: str, evidence: dict | None = None,
+                    agent_id: str | None = None) -> dict[str, list[str]]:
+    ev = evidence or {"agents": {}, "topic_df": {}, "n_sessions": Counter()}
+    agent, others = ev["agents"].get(agent_id, (None, None))
     found = find_candidates(agent_texts(context, reply), [m["text"] for m in context] + [reply], language,
-                            *(evidence or (None, None)))
+                            agent, others, ev["topic_df"].get(language), ev["n_sessions"][language])
     # Candidates are offered in normalised form so that a chosen value survives normalize() as is.
     return {k: list(dict.fromkeys(n for v in vs if (n := latent.normalize(k, v)))) for k, vs in found.items()}
 
 
+def restricted(candidates: dict[str, list[str]], params: ExtractParams) -> dict[str, list[str]]:
+    """The candidate lists that bind: open fields when ``constrain_open``, closed fields when
+    ``closed_evidence`` (the abstention rule)."""
+    return {k: v for k, v in candidates.items()
+            if (params.closed_evidence if latent.BY_NAME[k].closed else params.constrain_open)}
+
+
 def decode_schema(candidates: dict[str, list[str]], constrain_open: bool) -> dict:
-    """The schema the engine decodes: open fields without any candidate span are left out (they can
-    only be null), which saves ~5 decode steps each - emoji, hobby and nickname have no span in
-    70-90% of demo items."""
-    if not constrain_open:
-        return latent.json_schema(None)
-    schema = latent.json_schema(candidates)
-    for name, values in candidates.items():
+    """The schema the engine decodes from the binding candidate lists: a field whose list is empty is
+    left out (it can only be null), which saves ~5 decode steps each - emoji, hobby and nickname
+    have no span in 70-90% of demo items. ``constrain_open=False`` leaves open fields free strings."""
+    binding = {k: v for k, v in candidates.items() if constrain_open or latent.BY_NAME[k].closed}
+    schema = latent.json_schema(binding)
+    for name, values in binding.items():
         if not values:
             del schema["properties"][name]
             schema["required"].remove(name)
@@ -166,11 +189,13 @@ def extract(items: pl.DataFrame, engine: Engine, params: ExtractParams) -> tuple
     t0 = time.perf_counter()
     rows = items.to_dicts()
     evidence = batch_evidence(rows)
-    cands = [item_candidates(r["context"], r["reply"], r["language"], evidence[r["agent_id"]]) for r in rows]
+    cands = [restricted(item_candidates(r["context"], r["reply"], r["language"], evidence, r["agent_id"]), params)
+             for r in rows]
     schemas = [decode_schema(c, params.constrain_open) for c in cands]
     prompts = [build_prompt(r["context"], r["reply"], r["language"], s, params) for r, s in zip(rows, schemas)]
-    keys = [cache_key(PROMPT_VERSION, engine.name, engine.model, r["context"], r["reply"], c)
-            for r, c in zip(rows, cands)]
+    identity, decoding = (engine.identity(), engine.decoding()) if rows else ("", {})
+    keys = [cache_key(PROMPT_VERSION, p, s, params.max_new_tokens, engine.name, identity, decoding)
+            for p, s in zip(prompts, schemas)]
 
     cache = ExtractCache(params.cache_dir) if params.cache_dir else None
     done: dict[str, Result] = cache.get_many(keys) if cache is not None else {}
@@ -199,8 +224,7 @@ def extract(items: pl.DataFrame, engine: Engine, params: ExtractParams) -> tuple
     off_schema = 0
     for r, c, k in zip(rows, cands, keys):
         res = done[k]
-        parsed = parse_output(res.text, " ".join(agent_texts(r["context"], r["reply"])),
-                              c if params.constrain_open else None)
+        parsed = parse_output(res.text, " ".join(agent_texts(r["context"], r["reply"])), c)
         if not parsed.ok:
             status = "failed"
         else:

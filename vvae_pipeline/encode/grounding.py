@@ -19,7 +19,7 @@ NOT_GROUNDED = "not_grounded"  # grounded dimension, value absent from the agent
 OFF_SCHEMA = "off_schema"  # not in the enum / candidate list, or too long
 UNNORMALIZABLE = "unnormalizable"  # normalize() mapped it to nothing (e.g. no emoji in an emoji field)
 MISSING = "missing"  # key absent from the output object
-NO_CANDIDATES = "no_candidates"  # open field with no candidate span in the text: not asked
+NO_CANDIDATES = "no_candidates"  # no candidate span / evidence cue in the text: not asked
 FAILED = "engine_failed"  # no parseable output at all
 
 
@@ -39,7 +39,11 @@ def _fold(text: str) -> str:
 
 
 def parse_output(text: str, agent_text: str, candidates: dict[str, list[str]] | None) -> Parsed:
-    """Values per dimension (None when null) with a reason for every null."""
+    """Values per dimension (None when null) with a reason for every null.
+
+    ``candidates``: the dimensions whose values were restricted (open fields constrained to spans,
+    closed fields narrowed by the abstention rule); a value outside its list is off-schema, and a
+    dimension with an empty list was not asked (null, ``no_candidates``)."""
     try:
         obj = json.loads(text)
     except (json.JSONDecodeError, TypeError):
@@ -55,7 +59,7 @@ def parse_output(text: str, agent_text: str, candidates: dict[str, list[str]] | 
         raw = obj.get(name)
         value = None
         if name not in obj:
-            asked = candidates is None or dim.closed or candidates.get(name, [None])
+            asked = candidates is None or name not in candidates or bool(candidates[name])
             reasons[name] = MISSING if asked else NO_CANDIDATES
         elif raw is None:
             reasons[name] = NOT_SHOWN
@@ -63,7 +67,7 @@ def parse_output(text: str, agent_text: str, candidates: dict[str, list[str]] | 
             reasons[name] = OFF_SCHEMA
         else:
             value = normalize(name, raw)
-            allowed = candidates.get(name) if candidates is not None and not dim.closed else None
+            allowed = candidates.get(name) if candidates is not None else None
             if value is None:
                 reasons[name] = OFF_SCHEMA if dim.closed else UNNORMALIZABLE
             elif allowed is not None and value not in allowed:

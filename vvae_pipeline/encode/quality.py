@@ -1,49 +1,134 @@
-"""How well the encoder recovers the personas the text truly shows.
+"""How well the encoder recovers the personas the text truly shows, next to trivial baselines.
 
-Per dimension, over the (session_id, turn_index) examples present in both tables:
-- precision: of the non-null values the encoder produced, the share equal to the true value;
-- recall: of the true non-null values, the share the encoder produced exactly;
-- null_rate / true_null_rate: how often the encoder (truth) says null.
-Values are compared after ``latent.normalize`` so "Sunshine" and "sunshine", "❤️" and "❤" agree.
+Per dimension, over the examples present in both tables:
+- precision: of the non-null values the encoder produced, the share that match the truth;
+- recall: of the examples with a true value, the share the encoder matched;
+- F1, and null_rate / true_null_rate: how often the encoder (truth) says null;
+- 95% intervals: Wilson for precision and recall (counts shown), a seeded bootstrap over examples
+  for F1;
+- baselines on the same examples: ``majority`` (the most frequent true value, everywhere) and
+  ``always_null`` (precision undefined, recall 0, F1 0 by construction).
+
+A truth cell is a set of accepted values (a real profile can name several hobbies) or null; the
+demo's truth has one value. Values are compared after ``latent.normalize`` ("Sunshine" = "sunshine",
+"❤️" = "❤"); ``match`` can be loosened per dimension (``hobby_match``).
 """
 
 from __future__ import annotations
+
+import math
+import random
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
 
 import polars as pl
 
 from vvae_pipeline.latent import DIMENSION_NAMES, normalize
 
 KEYS = ("session_id", "turn_index")
+Truth = frozenset | None
+Match = Callable[[str, frozenset], bool]
 
 
-def score(extractions: pl.DataFrame, truth: pl.DataFrame) -> dict:
-    """{"n_matched": int, "dimensions": {dim: {precision, recall, null_rate, true_null_rate, ...}}, "macro_f1"}"""
-    missing = [c for c in (*KEYS, *DIMENSION_NAMES) if c not in truth.columns]
+def exact(pred: str, truth: frozenset) -> bool:
+    return pred in truth
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:5] for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 4} | set(re.findall(r"[\u4e00-\u9fff]{2,}", text))
+
+
+def hobby_match(pred: str, truth: frozenset) -> bool:
+    """Same value, one inside the other ("poetry" / "writing poetry"), or a shared content-word stem
+    (first 5 letters of a word of >= 4: "hiking" / "hike" no, "painting" / "paints" yes)."""
+    p = pred.lower()
+    return any(p == t.lower() or p in t.lower() or t.lower() in p or _stems(p) & _stems(t) for t in truth)
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    if n == 0:
+        return None
+    p = k / n
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (round(max(0.0, (centre - half) / (1 + z * z / n)), 4), round(min(1.0, (centre + half) / (1 + z * z / n)), 4))
+
+
+def _counts(pred: Sequence[str | None], true: Sequence[Truth], match: Match) -> tuple[int, int, int]:
+    n_pred = sum(p is not None for p in pred)
+    n_true = sum(bool(t) for t in true)
+    correct = sum(p is not None and bool(t) and match(p, t) for p, t in zip(pred, true))
+    return n_pred, n_true, correct
+
+
+def _f1(n_pred: int, n_true: int, correct: int) -> float | None:
+    if not n_pred and not n_true:
+        return None
+    return 2 * correct / (n_pred + n_true)
+
+
+def metrics(pred: Sequence[str | None], true: Sequence[Truth], match: Match = exact, n_boot: int = 300,
+            seed: int = 0) -> dict:
+    n_pred, n_true, correct = _counts(pred, true, match)
+    n = len(pred)
+    hits = [p is not None and bool(t) and match(p, t) for p, t in zip(pred, true)]
+    boot = []
+    rng = random.Random(seed)
+    for _ in range(n_boot if n else 0):
+        idx = [rng.randrange(n) for _ in range(n)]
+        f = _f1(sum(pred[i] is not None for i in idx), sum(bool(true[i]) for i in idx), sum(hits[i] for i in idx))
+        boot.append(0.0 if f is None else f)
+    boot.sort()
+    f1 = _f1(n_pred, n_true, correct)
+    return {
+        "n": n, "n_pred": n_pred, "n_true": n_true, "n_correct": correct,
+        "precision": _r(correct / n_pred if n_pred else None), "precision_ci": wilson(correct, n_pred),
+        "recall": _r(correct / n_true if n_true else None), "recall_ci": wilson(correct, n_true),
+        "f1": _r(f1), "f1_ci": (_r(boot[int(0.025 * len(boot))]), _r(boot[int(0.975 * len(boot)) - 1])) if boot else None,
+        "null_rate": _r(1 - n_pred / n if n else None), "true_null_rate": _r(1 - n_true / n if n else None),
+    }
+
+
+def majority_value(true: Sequence[Truth]) -> str | None:
+    counts = Counter(v for t in true if t for v in t)
+    return min(counts, key=lambda v: (-counts[v], v)) if counts else None
+
+
+def dimension_report(pred: Sequence[str | None], true: Sequence[Truth], match: Match = exact) -> dict:
+    """The encoder's metrics with the majority-class and always-null baselines on the same examples."""
+    maj = majority_value(true)
+    out = metrics(pred, true, match)
+    out["majority_value"] = maj
+    out["baselines"] = {"majority": metrics([maj] * len(true), true, match),
+                        "always_null": metrics([None] * len(true), true, match)}
+    return out
+
+
+def _truth_cell(dim: str, value) -> Truth:
+    if value is None:
+        return None
+    values = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
+    cell = frozenset(n for v in values if (n := normalize(dim, v)))
+    return cell or None
+
+
+def score(extractions: pl.DataFrame, truth: pl.DataFrame, dims: Sequence[str] = DIMENSION_NAMES,
+          keys: Sequence[str] = KEYS, matchers: dict[str, Match] | None = None) -> dict:
+    """{"n_matched", "n_extractions", "macro_f1", "dimensions": {dim: metrics + baselines}} over the
+    examples in both tables; truth cells may be a value or a list of accepted values."""
+    missing = [c for c in (*keys, *dims) if c not in truth.columns]
     if missing:
         raise ValueError(f"truth table lacks columns {missing}")
-    joined = extractions.select(*KEYS, *DIMENSION_NAMES).join(
-        truth.select(*KEYS, *DIMENSION_NAMES), on=list(KEYS), how="inner", suffix="_true"
-    )
-    dims: dict[str, dict] = {}
-    f1s = []
-    for d in DIMENSION_NAMES:
+    joined = extractions.select(*keys, *dims).join(truth.select(*keys, *dims), on=list(keys), how="inner",
+                                                   suffix="_true")
+    out: dict[str, dict] = {}
+    for d in dims:
         pred = [normalize(d, v) for v in joined[d].to_list()]
-        true = [normalize(d, v) for v in joined[f"{d}_true"].to_list()]
-        n_pred = sum(p is not None for p in pred)
-        n_true = sum(t is not None for t in true)
-        correct = sum(p is not None and p == t for p, t in zip(pred, true))
-        precision = correct / n_pred if n_pred else None
-        recall = correct / n_true if n_true else None
-        f1 = (2 * precision * recall / (precision + recall) if precision and recall else 0.0
-              if precision is not None and recall is not None else None)
-        if f1 is not None:
-            f1s.append(f1)
-        n = len(pred) or 1
-        dims[d] = {"precision": _r(precision), "recall": _r(recall), "f1": _r(f1), "n_pred": n_pred,
-                   "n_true": n_true, "n_correct": correct, "null_rate": _r(1 - n_pred / n),
-                   "true_null_rate": _r(1 - n_true / n)}
+        true = [_truth_cell(d, v) for v in joined[f"{d}_true"].to_list()]
+        out[d] = dimension_report(pred, true, (matchers or {}).get(d, exact))
+    f1s = [m["f1"] for m in out.values() if m["f1"] is not None]
     return {"n_matched": joined.height, "n_extractions": extractions.height,
-            "macro_f1": _r(sum(f1s) / len(f1s)) if f1s else None, "dimensions": dims}
+            "macro_f1": _r(sum(f1s) / len(f1s)) if f1s else None, "dimensions": out}
 
 
 def _r(x: float | None) -> float | None:
@@ -51,4 +136,35 @@ def _r(x: float | None) -> float | None:
 
 
 def as_table(result: dict) -> pl.DataFrame:
-    return pl.DataFrame([{"dimension": d, **m} for d, m in result["dimensions"].items()])
+    """One row per (dimension, system): encoder, majority, always_null."""
+    rows = []
+    for d, m in result["dimensions"].items():
+        for system, s in (("encoder", m), *m["baselines"].items()):
+            rows.append({"dimension": d, "system": system, **{k: s[k] for k in (
+                "n", "n_pred", "n_true", "n_correct", "precision", "recall", "f1", "null_rate", "true_null_rate")},
+                "precision_ci": _fmt_ci(s["precision_ci"]), "recall_ci": _fmt_ci(s["recall_ci"]),
+                "f1_ci": _fmt_ci(s["f1_ci"])})
+    return pl.DataFrame(rows)
+
+
+def _fmt_ci(ci) -> str | None:
+    return None if ci is None else f"[{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def markdown(result: dict, title: str = "") -> str:
+    """The table as markdown: P, R, F1 with intervals and counts per system, and the null rates."""
+    lines = [f"**{title}** ({result['n_matched']} examples)" if title else "",
+             "| dimension | system | P [95% CI] (k/n) | R [95% CI] (k/n) | F1 [95% CI] | null pred / true |",
+             "|---|---|---|---|---|---|"]
+    for d, m in result["dimensions"].items():
+        for system, s in (("encoder", m), ("majority" + (f" ({m['majority_value']})" if m["majority_value"] else ""),
+                                           m["baselines"]["majority"]), ("always null", m["baselines"]["always_null"])):
+            p_ci, r_ci, f_ci = (_fmt_ci(s[k]) or "" for k in ("precision_ci", "recall_ci", "f1_ci"))
+            lines.append(f"| {d} | {system} | {_fmt(s['precision'])} {p_ci} ({s['n_correct']}/{s['n_pred']}) | "
+                         f"{_fmt(s['recall'])} {r_ci} ({s['n_correct']}/{s['n_true']}) | {_fmt(s['f1'])} {f_ci} | "
+                         f"{_fmt(s['null_rate'])} / {_fmt(s['true_null_rate'])} |")
+    return "\n".join(x for x in lines if x)

@@ -16,6 +16,7 @@ Heavy imports (torch, transformers, xgrammar, vllm) happen inside methods.
 from __future__ import annotations
 
 import abc
+import hashlib
 import json
 import logging
 import time
@@ -64,20 +65,68 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def _generate(self, prompts: list[Messages], schemas: list[dict], max_tokens: int) -> list[Result]: ...
 
+    def identity(self) -> str:
+        """What the outputs depend on besides the prompt: the model's name and, where the weights are
+        local, a fingerprint of their files (so re-converted or fine-tuned weights under the same
+        name are a different model)."""
+        return self.model
+
+    def decoding(self) -> dict:
+        """The decoding settings (part of every cache key)."""
+        return {"greedy": True, "retry_factor": self.retry_factor}
+
+
+_FINGERPRINTS: dict[tuple, str] = {}
+
+
+def weights_fingerprint(path: str) -> str:
+    """sha256 over the weight, config and tokenizer files of a local model folder (name, size and
+    content); a hub id or a missing folder gives the string itself. Memoised per (file, size, mtime):
+    hashing SmolLM2's 517 MB safetensors takes ~2 s once."""
+    from pathlib import Path
+
+    from vvae_pipeline.hashing import sha256_file
+
+    folder = Path(path)
+    if not folder.is_dir():
+        return f"name:{path}"
+    files = sorted(f for f in folder.iterdir() if f.is_file() and (
+        f.suffix in (".safetensors", ".bin", ".gguf", ".pt") or f.name.startswith(("config", "tokenizer",
+                                                                                  "generation_config"))))
+    h = hashlib.sha256()
+    for f in files:
+        st = f.stat()
+        memo = (str(f), st.st_size, st.st_mtime_ns)
+        if memo not in _FINGERPRINTS:
+            _FINGERPRINTS[memo] = sha256_file(f)
+        h.update(f"{f.name}:{st.st_size}:{_FINGERPRINTS[memo]}\n".encode())
+    return "sha256:" + h.hexdigest()
+
 
 class TransformersEngine(Engine):
     name = "transformers"
 
     def __init__(self, model_path: str, model_name: str | None = None, batch_size: int = 16,
-                 dtype: str = "float32", device: str = "cpu", constrained: bool = True):
+                 dtype: str = "float32", device: str = "cpu", constrained: bool = True, compact: bool = False):
         self.model_path = model_path
         self.model = model_name or model_path
         self.batch_size = batch_size
         self.dtype = dtype
         self.device = device
         self.constrained = constrained
+        # xgrammar without any_whitespace still writes ", " and ": " between items; compact=True
+        # writes "," and ":" (what vLLM's disable_any_whitespace does). Off by default: on 32 demo
+        # prompts SmolLM2 answered null on every field after a compact '"tone":' (bench_encoder.py).
+        self.compact = compact
         self._tok = self._lm = self._compiler = None
         self._grammars: dict[str, object] = {}
+
+    def identity(self) -> str:
+        return f"{self.model}|{weights_fingerprint(self.model_path)}|{self.dtype}"
+
+    def decoding(self) -> dict:
+        return {**super().decoding(), "constrained": self.constrained, "any_whitespace": False,
+                "compact": self.compact}
 
     def _load(self):
         if self._lm is not None:
@@ -98,7 +147,8 @@ class TransformersEngine(Engine):
         key = json.dumps(schema, ensure_ascii=False)  # key order kept: fields come out in prompt order
         if key not in self._grammars:
             # any_whitespace=False: compact JSON, so a small model cannot loop on spaces.
-            self._grammars[key] = self._compiler.compile_json_schema(key, any_whitespace=False)
+            self._grammars[key] = self._compiler.compile_json_schema(
+                key, any_whitespace=False, separators=(",", ":") if self.compact else None)
         return self._grammars[key]
 
     def _generate(self, prompts, schemas, max_tokens):
@@ -187,6 +237,12 @@ class VLLMEngine(Engine):
         except TypeError:  # older vLLM: guided decoding options
             self._llm = LLM(guided_decoding_backend="xgrammar", **kwargs)
 
+    def identity(self) -> str:
+        return f"{self.model}|{weights_fingerprint(self.model_path)}|{self.dtype}"
+
+    def decoding(self) -> dict:
+        return {**super().decoding(), "any_whitespace": False}
+
     def _generate(self, prompts, schemas, max_tokens):
         self._load()
         params = [_sampling_params(s, max_tokens) for s in schemas]
@@ -229,6 +285,13 @@ class OpenAIEngine(Engine):
             if attempt < self.max_retries:
                 time.sleep(self.backoff_s * 2**attempt)  # 0.5, 1, 2, 4 s
         raise EngineError(f"{self.base_url}: gave up after {self.max_retries + 1} attempts ({last})")
+
+    def identity(self) -> str:
+        # A served model's weights are not visible from here: the endpoint and the served name.
+        return f"{self.model}|{self.base_url}"
+
+    def decoding(self) -> dict:
+        return {**super().decoding(), "response_format": "json_schema", "strict": True}
 
     def _one(self, messages: Messages, schema: dict, max_tokens: int) -> Result:
         body = {

@@ -1,0 +1,106 @@
+"""Encoder quality on real labelled corpora (ConvAI2 wild, CPED) and on the demo, with baselines.
+
+Per dimension: precision, recall, F1 with 95% intervals and counts, next to the majority-class and
+always-null baselines, plus predicted vs true null rates and (real corpora) the share of labelled
+sessions/characters any extraction recovered. Prints markdown; ``--out`` writes the JSON the report
+stage can show.
+
+    VVAE_MODELS_DIR=.vvae/models python bench/bench_encoder_quality.py --items 150 --out q.json
+    python bench/bench_encoder_quality.py --engine openai --base-url http://127.0.0.1:8000/v1 --model M \
+        --constrain-open false --show-closed-options true     # a strong served encoder
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+
+def _demo_items():
+    import polars as pl
+
+    from vvae_pipeline.encode.extract import build_items
+    from vvae_pipeline.ingest.demo import generate_demo
+
+    sessions, truth = generate_demo(seed=0)
+    for i, s in enumerate(sessions):
+        s.update(batch_id="bench", source_file="demo-0.jsonl", source_line=i + 1, x_source="annotation", pii_found=0)
+        s.pop("agent_name", None), s.pop("user_name", None)
+    items, _ = build_items(pl.DataFrame(sessions))
+    return items, truth
+
+
+def _engine(args):
+    from vvae_pipeline.llm.engines import OpenAIEngine, TransformersEngine
+    from vvae_pipeline.llm.models import resolve_model_path
+
+    if args.engine == "openai":
+        return OpenAIEngine(args.base_url, args.model)
+    path = resolve_model_path("smollm2-135m", Path(args.models_dir))
+    return TransformersEngine(path, "smollm2-135m", batch_size=args.batch_size)
+
+
+def _bool(text: str) -> bool:
+    return text.lower() in ("1", "true", "yes", "on")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--items", type=int, default=150, help="examples per real corpus")
+    ap.add_argument("--corpora", default="convai2,cped,demo")
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    ap.add_argument("--engine", choices=("transformers", "openai"), default="transformers")
+    ap.add_argument("--base-url")
+    ap.add_argument("--model")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--constrain-open", type=_bool, default=True)
+    ap.add_argument("--show-closed-options", type=_bool, default=False)
+    ap.add_argument("--threads", type=int, default=int(os.environ.get("VVAE_TORCH_THREADS", "2")))
+    ap.add_argument("--models-dir", default=os.environ.get("VVAE_MODELS_DIR", ".vvae/models"))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+
+    import torch
+
+    from vvae_pipeline.encode import real_corpora as rc
+    from vvae_pipeline.encode.extract import ExtractParams, extract
+    from vvae_pipeline.encode.quality import markdown, score
+
+    torch.set_num_threads(args.threads)
+    engine = _engine(args)
+    params = ExtractParams(batch_size=args.batch_size, constrain_open=args.constrain_open,
+                           show_closed_options=args.show_closed_options)
+    out: dict = {"engine": engine.name, "model": engine.model, "params": vars(params), "corpora": {}}
+    for corpus in args.corpora.split(","):
+        t0 = time.perf_counter()
+        if corpus == "demo":
+            items, truth = _demo_items()
+            df, stats = extract(items, engine, params)
+            result = score(df, truth)
+            result["corpus"] = "demo"
+        else:
+            items, labels = rc.load(corpus, Path(args.data), args.items, seed=args.seed)
+            df, stats = extract(items, engine, params)
+            result = rc.evaluate(corpus, df, labels)
+        result["seconds"] = round(time.perf_counter() - t0, 1)
+        result["items_per_s"] = stats["items_per_s"]
+        result["status"] = stats["status"]
+        result["predicted_null_rate"] = stats["null_rate"]
+        out["corpora"][corpus] = result
+        print(markdown(result, f"{corpus}: {engine.name}:{engine.model}"))
+        rec = {d: m["agent_recovered"] for d, m in result["dimensions"].items() if "agent_recovered" in m}
+        if rec:
+            print("recovered per labelled unit:", json.dumps(rec))
+        print(f"{stats['items_per_s']} items/s, status {stats['status']}, predicted null rates "
+              f"{json.dumps(stats['null_rate'])}\n", flush=True)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(out, indent=2, ensure_ascii=False, default=str))
+
+
+if __name__ == "__main__":
+    main()
