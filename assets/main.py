@@ -127,16 +127,22 @@ def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[s
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbone", default=DEFAULT_BACKBONE)
-    parser.add_argument("--variants", default="", help="comma-separated SFT variants (default: the size's preset; "
-                        f"all: {','.join(VARIANT_KEYS)})")
+    parser.add_argument("--variants", default="", help="comma-separated SFT variants, or 'all' "
+                        f"({','.join(VARIANT_KEYS)}); default: the size's preset")
     parser.add_argument("--size", choices=SIZE_NAMES, default="demo")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from resources.storage import vvae_home
+    from vvae_pipeline.storage_io import atomic_write_json
 
-    result = run_pipeline(vvae_home(), args.backbone, tuple(v for v in args.variants.split(",") if v) or None,
-                          args.size, args.seed)
+    variants = VARIANT_KEYS if args.variants == "all" else tuple(v for v in args.variants.split(",") if v) or None
+    result = run_pipeline(vvae_home(), args.backbone, variants, args.size, args.seed)
+    # What ran, for scripts and the end-to-end test: jobs, partitions, success, failed checks.
+    atomic_write_json(result.home / "main_result.json", {
+        "runs": result.runs, "failed_checks": result.failed_checks, "seconds": round(result.seconds, 1),
+        "variants": list(variants or load_preset(args.size)["variants"]), "size": args.size,
+        "report_dir": str(result.report_dir), "dagster_home": str(result.dagster_home), "batch_key": result.batch_key})
     print()
     for job, part, ok in result.runs:
         print(f"  {'ok  ' if ok else 'FAIL'} {job} {part}")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from vvae_pipeline.variants import VARIANT_KEYS
+
 # Under CI=true a skip fails unless the test is marked gpu (tests/support/ci_policy.py).
 pytest_plugins = ["tests.support.ci_policy"]
 
@@ -50,37 +52,38 @@ def _cpu_threads():
         pass
 
 
-# The paper's three head-to-head variants; the ablations run in the main job.
-E2E_VARIANTS = ("ft", "p_ft", "sp_ft")
+# Every SFT variant: the e2e run is the main job's command line with --variants all.
+E2E_VARIANTS = VARIANT_KEYS
 
 
 @pytest.fixture(scope="session")
 def materialized_home(tmp_path_factory, models_dir, smollm2_path):
-    """The whole DAG materialized tiny, once per test session, for the default backbone.
+    """The whole DAG materialized tiny with every SFT variant, once per test session, by the main
+    job's own command line: ``python -m assets.main --size tiny --variants all``.
 
     Real parts only: the packaged SmolLM2 encodes, trains and generates; Dagster runs every job on
-    a SQLite instance under ``.dagster_home``. Used by the end-to-end and UI tests.
+    a SQLite instance. Used by the end-to-end and UI tests (and so CI runs the main job itself).
     """
+    import json
+    import subprocess
+    import sys
     from types import SimpleNamespace
 
-    from assets.main import run_pipeline
     from vvae_pipeline.hashing import sha256_file
 
     root = tmp_path_factory.mktemp("vvae-e2e")
-    saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", "VVAE_HOME", "VVAE_MODELS_DIR")}
-    os.environ["DAGSTER_HOME"] = str(root / "dagster")
-    os.environ["VVAE_HOME"] = str(root / "home")
-    os.environ["VVAE_MODELS_DIR"] = str(models_dir)
+    env = {**os.environ, "DAGSTER_HOME": str(root / "dagster"), "VVAE_HOME": str(root / "home"),
+           "VVAE_MODELS_DIR": str(models_dir), "PYTHONUNBUFFERED": "1"}
     base_weights = Path(smollm2_path) / "model.safetensors"
     base_sha_before = sha256_file(base_weights)
-    try:
-        result = run_pipeline(root / "home", variants=E2E_VARIANTS, size="tiny")
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    proc = subprocess.run([sys.executable, "-m", "assets.main", "--size", "tiny", "--variants", "all"], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=3600)
+    print(proc.stdout[-4000:])
+    out = root / "home" / "main_result.json"
+    assert out.exists(), f"the main job wrote no result (exit {proc.returncode}): {proc.stderr[-3000:]}"
+    res = json.loads(out.read_text())
+    result = SimpleNamespace(runs=[tuple(r) for r in res["runs"]], failed_checks=res["failed_checks"],
+                             seconds=res["seconds"], exit_code=proc.returncode)
     return SimpleNamespace(vvae_home=root / "home", dagster_home=root / "dagster", result=result,
                            models_dir=models_dir, variants=E2E_VARIANTS, base_sha_before=base_sha_before,
                            base_sha_after=sha256_file(base_weights))
