@@ -72,7 +72,8 @@ def run_engine(kind: str, prompts_file: Path, args) -> dict:
     """One engine over the prompts (runs in the current interpreter); timing excludes loading."""
     data = json.loads(prompts_file.read_text())
     prompts, schemas = data["prompts"], data["schemas"]
-    from vvae_pipeline.llm.engines import OpenAIEngine, TransformersEngine, VLLMEngine
+    from vvae_pipeline.llm.engines import TransformersEngine, VLLMEngine
+    from vvae_pipeline.llm.openai_engine import OpenAIEngine
 
     out: dict = {"engine": kind}
     if kind == "transformers":

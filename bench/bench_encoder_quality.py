@@ -34,8 +34,9 @@ def _demo_items():
 
 
 def _engine(args):
-    from vvae_pipeline.llm.engines import OpenAIEngine, TransformersEngine
+    from vvae_pipeline.llm.engines import TransformersEngine
     from vvae_pipeline.llm.models import resolve_model_path
+    from vvae_pipeline.llm.openai_engine import OpenAIEngine
 
     if args.engine == "openai":
         return OpenAIEngine(args.base_url, args.model)

@@ -63,11 +63,8 @@ class EncoderResource(dg.ConfigurableResource):
 
     def build_engine(self, models_dir: Path | str | None = None):
         """The configured engine (no model is loaded until its first call)."""
-        from vvae_pipeline.llm.engines import (
-            OpenAIEngine,
-            TransformersEngine,
-            VLLMEngine,
-        )
+        from vvae_pipeline.llm.engines import TransformersEngine, VLLMEngine
+        from vvae_pipeline.llm.openai_engine import OpenAIEngine
 
         if self.engine == "openai":
             if not self.base_url:
@@ -112,7 +109,7 @@ class PromptingResource(dg.ConfigurableResource):
             return None
         if not self.model:
             raise ValueError("PromptingResource with base_url needs model")
-        from vvae_pipeline.llm.engines import OpenAIEngine
+        from vvae_pipeline.llm.openai_engine import OpenAIEngine
 
         engine = OpenAIEngine(self.base_url, self.model, api_key=self.api_key, max_concurrency=self.max_concurrency,
                               max_retries=self.max_retries)

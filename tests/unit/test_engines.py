@@ -12,7 +12,8 @@ import jsonschema
 import pytest
 
 from vvae_pipeline import latent
-from vvae_pipeline.llm.engines import OpenAIEngine, TransformersEngine
+from vvae_pipeline.llm.engines import TransformersEngine
+from vvae_pipeline.llm.openai_engine import OpenAIEngine
 
 SCHEMA = latent.json_schema({"catchphrase": ["no worries at all"], "emoji": ["🌙"], "nickname": ["sunshine"],
                              "hobby": ["stargazing"], "topic": ["work"]})

@@ -39,7 +39,7 @@ from vvae_pipeline.encode.grounding import (
 )
 from vvae_pipeline.llm.engines import Engine, Result
 from vvae_pipeline.params import ExtractParams
-from vvae_pipeline.schemas import PersonaExtraction
+from vvae_pipeline.schemas import PersonaExtraction, polars_schema
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +81,8 @@ def build_items(sessions: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
                 "reply": reply, "x_source": s["x_source"],
                 **{k: s[k] for k in LINEAGE},
             })
-    schema = {"extraction_id": pl.Utf8, "session_id": pl.Utf8, "agent_id": pl.Utf8, "user_id": pl.Utf8,
-              "language": pl.Utf8, "turn_index": pl.Int64,
-              "context": pl.List(pl.Struct({"role": pl.Utf8, "text": pl.Utf8})), "reply": pl.Utf8,
-              "x_source": pl.Utf8, "batch_id": pl.Utf8, "source_file": pl.Utf8, "source_line": pl.Int64}
-    return pl.DataFrame(rows, schema=schema), skipped
+    extraction = polars_schema(PersonaExtraction)  # items carry the extraction table's own dtypes
+    return pl.DataFrame(rows, schema={c: extraction[c] for c in ITEM_COLUMNS}), skipped
 
 
 def agent_texts(context: list[dict], reply: str) -> list[str]:

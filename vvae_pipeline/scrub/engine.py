@@ -35,6 +35,7 @@ from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 from presidio_anonymizer.entities import RecognizerResult as AnonResult
 
+from vvae_pipeline.schemas import LANGUAGES  # noqa: F401 (API)
 from vvae_pipeline.scrub import zh_names
 from vvae_pipeline.scrub.hints import structured_hint, vector_hint
 from vvae_pipeline.scrub.names import GazetteerNameRecognizer, ParticipantNameRecognizer
@@ -45,7 +46,6 @@ from vvae_pipeline.scrub.stock import stock_recognizers
 from vvae_pipeline.scrub.text import fold
 from vvae_pipeline.scrub.zh_names import ZhNameRecognizer
 
-LANGUAGES = ("en", "zh")
 # ~50k characters per analyzer call: ~1,000 chat utterances, a few ms of regex work per chunk.
 CHUNK_CHARS = 50_000
 # What a plugged-in NER may call a person.

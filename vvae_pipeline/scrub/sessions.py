@@ -15,17 +15,13 @@ from functools import lru_cache
 
 import polars as pl
 
-from vvae_pipeline.schemas import ANNOTATION, TURN
+from vvae_pipeline.schemas import ScrubbedSession, polars_schema
 from vvae_pipeline.scrub.engine import Scrubber, canonical_value
 from vvae_pipeline.scrub.names import name_variants, names_hint, names_pattern
 from vvae_pipeline.scrub.params import ENTITIES, ScrubParams
 from vvae_pipeline.scrub.pseudonyms import DEV_KEY, pseudonymize
 
-SCRUBBED_COLUMNS = {
-    "batch_id": pl.Utf8, "source_file": pl.Utf8, "source_line": pl.Int64, "session_id": pl.Utf8,
-    "agent_id": pl.Utf8, "user_id": pl.Utf8, "language": pl.Utf8, "turns": pl.List(TURN),
-    "annotations": pl.List(ANNOTATION), "x_source": pl.Utf8, "pii_found": pl.Int64,
-}
+SCRUBBED_COLUMNS = polars_schema(ScrubbedSession)
 
 
 def subsample_agents(raw: pl.DataFrame, max_per_agent: int, seed: int) -> pl.DataFrame:
