@@ -3,7 +3,7 @@
 The run happens in a subprocess (TrainerResource, Dagster Pipes) inside the "gpu" concurrency
 pool, so at most one training holds the accelerator at a time (the pool's limit lives in the
 instance config: ``concurrency: pools: default_limit: 1``). Artifacts follow the contract in
-vvae_pipeline/training.py under storage.artifact_dir("lora_checkpoint", partition).
+vvae_pipeline/train/run.py under storage.artifact_dir("lora_checkpoint", partition).
 """
 
 
