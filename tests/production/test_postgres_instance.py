@@ -143,7 +143,7 @@ def test_events_are_rows_in_postgres(priors_run, pg_database):
     with _connect(pg_database) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = %s",
                     (priors_run.run_id, "ASSET_MATERIALIZATION"))
-        assert cur.fetchone()[0] == 2  # persona_priors + persona_prior_stats
+        assert cur.fetchone()[0] == 3  # persona_priors + persona_prior_stats + agent_profiles
     conn.close()
 
 
@@ -176,7 +176,7 @@ def test_k8s_instance_file_runs_the_k8s_profile_on_postgres(pg_database, tmp_pat
     shutil.copy(REPO / "deploy" / "k8s" / "dagster.yaml", home / "dagster.yaml")
     storage = StorageResource(home=str(tmp_path / "vvae"))
     for k, batch in enumerate(BATCHES):
-        atomic_write_parquet(_extractions(batch, 3 + k), storage.table_path("persona_extractions", batch))
+        atomic_write_parquet(storage.table_path("persona_extractions", batch), _extractions(batch, 3 + k))
     instance = _instance(home)
     try:
         for batch in BATCHES:
