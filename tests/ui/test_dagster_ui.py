@@ -207,10 +207,14 @@ def wait_for_run(page, base: str, run_id: str, timeout_s: float) -> str:
 
 
 def see_report_metadata(page, base: str, partition: str, keys: list[str]) -> None:
-    """The report's Events tab, latest materialization selected: every metadata key is shown."""
+    """The report's Events tab, latest materialization selected: the report, its headline, its
+    artifacts and the first system's numbers are shown. (The per-system numbers run to ~200 rows,
+    which the UI draws as the page scrolls, so the rest are checked through the instance.)"""
     page.goto(f"{base}/assets/benchmark_report?view=events&partition={partition}")
     dismiss_welcome(page)
-    for key in keys:
+    shown = [k for k in keys if "/" not in k] + ["human/cp", "human/distance"]
+    assert {"report", "headline", "claims", "human/cp"} <= set(shown) and set(shown) <= set(keys) | {"human/cp"}
+    for key in shown:
         page.get_by_text(key, exact=True).first.wait_for(state="visible")
 
 
