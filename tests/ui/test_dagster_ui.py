@@ -207,13 +207,13 @@ def wait_for_run(page, base: str, run_id: str, timeout_s: float) -> str:
 
 
 def see_report_metadata(page, base: str, partition: str, keys: list[str]) -> None:
-    """The report's Events tab, latest materialization selected: the report, its headline, its
-    artifacts and the first system's numbers are shown. (The per-system numbers run to ~200 rows,
-    which the UI draws as the page scrolls, so the rest are checked through the instance.)"""
+    """The report's Events tab, latest materialization selected: its first 16 metadata rows (the
+    report, headline, claims, artifact paths, the human rates) are shown. The ~200 numeric rows
+    after them are drawn only as the page scrolls; the e2e test reads those from the instance."""
     page.goto(f"{base}/assets/benchmark_report?view=events&partition={partition}")
     dismiss_welcome(page)
-    shown = [k for k in keys if "/" not in k] + ["human/cp", "human/distance"]
-    assert {"report", "headline", "claims", "human/cp"} <= set(shown) and set(shown) <= set(keys) | {"human/cp"}
+    shown = keys[:16]  # in the asset's own order: report, headline, claims, artifact paths, human/...
+    assert {"report", "headline", "claims"} <= set(shown) and any(k.startswith("human/") for k in shown)
     for key in shown:
         page.get_by_text(key, exact=True).first.wait_for(state="visible")
 
@@ -230,7 +230,7 @@ def latest_report(dagster_home: Path) -> tuple[str, list[str]] | None:
     if event is None:
         return None
     mat = event.asset_materialization
-    return mat.partition, sorted(k for k in mat.metadata if not k.startswith("dagster/"))
+    return mat.partition, [k for k in mat.metadata if not k.startswith("dagster/")]
 
 
 def run_status(dagster_home: Path, run_id: str) -> tuple[str, str]:
