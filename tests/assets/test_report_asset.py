@@ -9,31 +9,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets.partitions import backbone_partitions, backbone_variant_partitions
 from assets.report import ReportConfig, benchmark_report
 from resources.llm import GeneratorResource, PromptingResource
 from resources.storage import ParquetIOManager, StorageResource
-from tests.support.benchmark_frames import make_adapter, make_test_rows, sft_frame
-from vvae_pipeline.variants import VARIANT_KEYS
-
-BACKBONE = "smollm2-135m"
-TRAINED = ("ft", "sp_ft")
-
-
-@dg.asset(partitions_def=backbone_variant_partitions, name="sft_dataset")
-def _sft_stub():
-    raise AssertionError("not selected: its partitions are written by the test")
-
-
-@dg.asset(partitions_def=backbone_variant_partitions, name="lora_checkpoint")
-def _lora_stub():
-    raise AssertionError("not selected: adapters are written by the test")
-
-
-@dg.asset(partitions_def=backbone_partitions, name="test_personas")
-def _test_personas_stub():
-    raise AssertionError("not selected: written by the test")
-
+from tests.support.report_inputs import BACKBONE, STUBS, TRAINED, write_report_inputs
 
 CANNED = "no worries at all, sunshine 🌙"
 
@@ -66,29 +45,13 @@ def prompting_endpoint():
 @pytest.mark.slow
 def test_benchmark_report_materializes(prompting_endpoint, tmp_path, smollm2_path, models_dir, shared_data):
     storage = StorageResource(home=str(tmp_path), models=str(models_dir), corpora=str(shared_data))
-    # The io_manager loads every variant partition of the backbone (by_backbone mapping).
-    df = sft_frame(variants=VARIANT_KEYS)
-    for variant, part in df.partition_by("variant", as_dict=True).items():
-        path = storage.table_path("sft_dataset", f"{BACKBONE}|{variant[0]}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        part.write_parquet(path)
-    for i, variant in enumerate(TRAINED):
-        d = storage.artifact_dir("lora_checkpoint", f"{BACKBONE}|{variant}")
-        make_adapter(smollm2_path, d / "adapter", seed=i)
-        (d / "metrics.json").write_text(json.dumps({
-            "backbone": BACKBONE, "variant": variant, "base_model": smollm2_path, "steps": 4,
-            "train_loss": [{"step": s, "loss": 2.0 - 0.2 * s - 0.1 * i} for s in range(1, 5)],
-            "eval_loss": [{"step": 2, "loss": 1.9 - 0.1 * i}, {"step": 4, "loss": 1.7 - 0.1 * i}],
-            "final_eval_loss": 1.7 - 0.1 * i, "real_tokens": 1234, "seconds": 12.5}))
-    test_path = storage.table_path("test_personas", BACKBONE)
-    test_path.parent.mkdir(parents=True, exist_ok=True)
-    make_test_rows(df, {"x0": {"catchphrase": "no worries at all"}}).write_parquet(test_path)
+    write_report_inputs(storage, smollm2_path)
 
     config = ReportConfig(max_test_prompts=4, max_new_tokens=12, shots=[2], dialogbench_items_per_task=1,
                           dialogbench_tasks=["ic_en", "ed_zh"], dialogbench_systems=["base", "sp_ft"],
                           bootstrap_samples=200)
     result = dg.materialize(
-        [_sft_stub, _lora_stub, _test_personas_stub, benchmark_report],
+        [*STUBS, benchmark_report],
         selection=[benchmark_report],
         partition_key=BACKBONE,
         resources={"storage": storage, "io_manager": ParquetIOManager(home=str(tmp_path)),
