@@ -99,3 +99,44 @@ def test_unreachable_server_only_warns(tmp_path, monkeypatch):
 def test_disabled_does_nothing(tmp_path):
     tracker = MLflowResource(enabled=False).tracker(tmp_path, logging.getLogger())
     assert tracker.champion(BACKBONE) is None and not (tmp_path / "mlflow").exists()
+
+
+@pytest.mark.slow
+def test_a_real_lora_checkpoint_materialization_is_one_tracked_run(tmp_path, models_dir, shared_data, smollm2_path):
+    import dagster as dg
+
+    from resources.storage import StorageResource, atomic_write_parquet
+    from tests.assets.test_train_asset import PARTITION, materialize, sft_frame
+    from vvae_pipeline.hashing import sha256_file
+    from vvae_pipeline.llm.engines import weights_fingerprint
+
+    storage = StorageResource(home=str(tmp_path / "vvae"), models=str(models_dir))
+    atomic_write_parquet(storage.table_path("sft_dataset", PARTITION), sft_frame(shared_data))
+    tiny = dict(max_steps=2, batch_size=2, max_length=128, eval_steps=1, save_steps=2, logging_steps=1, lora_r=4,
+                lora_alpha=8, lora_targets=["q_proj", "v_proj"])
+    result = materialize(storage, dg.DagsterInstance.ephemeral(), MLflowResource(), **tiny)
+    assert result.success
+    meta = result.asset_materializations_for_node("lora_checkpoint")[0].metadata
+    out = storage.artifact_dir("lora_checkpoint", PARTITION)
+    info = json.loads((out / "mlflow.json").read_text())
+    assert meta["mlflow_run_id"].value == info["run_id"] and meta["mlflow_model"].value == "vvae-smollm2-135m-ft/1"
+
+    tracker = MLflowResource().tracker(storage.root, logging.getLogger())
+    client = tracker.client
+    run = client.get_run(info["run_id"])
+    assert run.info.status == "FINISHED"
+    p, t = run.data.params, run.data.tags
+    assert p["lora.r"] == "4" and p["max_steps"] == "2" and p["variant"] == "ft" and p["sft.rows.train"] == "6"
+    assert t["dagster_run_id"] == result.run_id and t["dagster_partition"] == PARTITION
+    assert t["sft_sha256"] == sha256_file(storage.table_path("sft_dataset", PARTITION))
+    assert t["base_model_fingerprint"] == weights_fingerprint(smollm2_path) and t["base_model"] == smollm2_path
+    metrics = json.loads((out / "metrics.json").read_text())
+    train = client.get_metric_history(info["run_id"], "train_loss")
+    assert [(m.step, m.value) for m in train] == [(q["step"], pytest.approx(q["loss"])) for q in metrics["train_loss"]]
+    assert [m.step for m in client.get_metric_history(info["run_id"], "eval_loss")] == [1, 2]
+    arts = {a.path for a in client.list_artifacts(info["run_id"])}
+    assert {"adapter", "README.md", "metrics.json", "loss_curve.png"} <= arts
+    assert {a.path for a in client.list_artifacts(info["run_id"], "adapter")} >= {"adapter/adapter_config.json",
+                                                                               "adapter/adapter_model.safetensors"}
+    assert tracker.latest_version("smollm2-135m", "ft")["run_id"] == info["run_id"]
+    print(f"tracking overhead: {meta['mlflow_seconds'].value} s")
