@@ -246,6 +246,21 @@ class Tracker:
             return self.client.download_artifacts(run_id, "adapter", str(dest))
         return self._safe("download adapter", fetch)
 
+    def champion_for_benchmark(self, backbone: str, sp_ft_run_id: str | None, dest: Path) -> tuple[str | None, dict]:
+        """(the champion's adapter folder to score as system ``champion``, or None when there is no
+        champion, it is this week's sp_ft run, or it cannot be fetched; what the registry said)."""
+        champ = self.champion(backbone)
+        registry = {"sp_ft_run_id": sp_ft_run_id, "champion_version": champ and champ["version"],
+                    "champion_run_id": champ and champ["run_id"]}
+        if not champ or champ["run_id"] == sp_ft_run_id:
+            return None, registry
+        import shutil
+
+        shutil.rmtree(dest, ignore_errors=True)  # last week's download must not pass for this champion
+        path = self.download_adapter(champ["run_id"], Path(dest))
+        ok = path is not None and (Path(path) / "adapter_config.json").is_file()
+        return (str(path) if ok else None), registry
+
     def set_champion(self, backbone: str, version: str, variant: str = "sp_ft") -> bool | None:
         def move():
             self.client.set_registered_model_alias(registered_model_name(backbone, variant), CHAMPION_ALIAS, version)

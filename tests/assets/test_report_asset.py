@@ -13,6 +13,7 @@ from assets.partitions import backbone_partitions, backbone_variant_partitions
 from assets.report import ReportConfig, benchmark_report
 from resources.llm import GeneratorResource, PromptingResource
 from resources.storage import ParquetIOManager, StorageResource
+from resources.tracking import MLflowResource
 from tests.support.benchmark_frames import make_adapter, make_test_rows, sft_frame
 from vvae_pipeline.variants import VARIANT_KEYS
 
@@ -93,7 +94,8 @@ def test_benchmark_report_materializes(prompting_endpoint, tmp_path, smollm2_pat
         partition_key=BACKBONE,
         resources={"storage": storage, "io_manager": ParquetIOManager(home=str(tmp_path)),
                    "generator": GeneratorResource(torch_threads=1),
-                   "prompting": PromptingResource(base_url=prompting_endpoint[0], model="served-model")},
+                   "prompting": PromptingResource(base_url=prompting_endpoint[0], model="served-model"),
+                   "mlflow": MLflowResource(enabled=False)},
         run_config=dg.RunConfig({"benchmark_report": config}),
         instance=dg.DagsterInstance.ephemeral(),
     )
