@@ -95,7 +95,7 @@ def test_benchmark_report_materializes(prompting_endpoint, tmp_path, smollm2_pat
         resources={"storage": storage, "io_manager": ParquetIOManager(home=str(tmp_path)),
                    "generator": GeneratorResource(torch_threads=1),
                    "prompting": PromptingResource(base_url=prompting_endpoint[0], model="served-model"),
-                   "mlflow": MLflowResource(enabled=False)},
+                   "mlflow": MLflowResource()},
         run_config=dg.RunConfig({"benchmark_report": config}),
         instance=dg.DagsterInstance.ephemeral(),
     )
