@@ -112,8 +112,8 @@ def test_a_real_lora_checkpoint_materialization_is_one_tracked_run(tmp_path, mod
 
     storage = StorageResource(home=str(tmp_path / "vvae"), models=str(models_dir))
     atomic_write_parquet(storage.table_path("sft_dataset", PARTITION), sft_frame(shared_data))
-    tiny = dict(max_steps=2, batch_size=2, max_length=128, eval_steps=1, save_steps=2, logging_steps=1, lora_r=4,
-                lora_alpha=8, lora_targets=["q_proj", "v_proj"])
+    tiny = {"max_steps": 2, "batch_size": 2, "max_length": 128, "eval_steps": 1, "save_steps": 2, "logging_steps": 1,
+            "lora_r": 4, "lora_alpha": 8, "lora_targets": ["q_proj", "v_proj"]}
     result = materialize(storage, dg.DagsterInstance.ephemeral(), MLflowResource(), **tiny)
     assert result.success
     meta = result.asset_materializations_for_node("lora_checkpoint")[0].metadata
