@@ -23,7 +23,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets import encode, ingest, priors, report, sft, train
+from assets import encode, ingest, priors, promotion, report, sft, train
 from assets.jobs import JOBS
 from assets.retention import raw_retention_job, raw_retention_schedule
 from assets.schedules import SCHEDULES
@@ -31,9 +31,10 @@ from assets.sensors import SENSORS
 from resources.llm import EncoderResource, GeneratorResource, PromptingResource
 from resources.pseudonyms import PseudonymKeyResource
 from resources.storage import ParquetIOManager, StorageResource, vvae_home
+from resources.tracking import MLflowResource
 from resources.trainer import TrainerResource
 
-STAGE_MODULES = (ingest, encode, priors, sft, train, report)
+STAGE_MODULES = (ingest, encode, priors, sft, train, report, promotion)
 PROFILES = ("local", "gpu", "k8s")
 # The steps that hold a GPU: each declares pool="gpu" and gets a GPU pod under the k8s profile.
 GPU_STEPS = ("persona_extractions", "lora_checkpoint", "test_personas", "benchmark_report")
@@ -94,7 +95,16 @@ def build_resources(profile: str, home: Path) -> dict:
         raise ValueError(f"unknown VVAE_PROFILE {profile!r}: expected one of {', '.join(PROFILES)}")
     return {"storage": storage, "io_manager": ParquetIOManager(home=str(home)), "encoder": encoder,
             "trainer": trainer, "generator": generator, "prompting": prompting_resource(),
-            "pseudonyms": pseudonym_resource()}
+            "pseudonyms": pseudonym_resource(), "mlflow": mlflow_resource()}
+
+
+def mlflow_resource() -> MLflowResource:
+    """MLflow at MLFLOW_TRACKING_URI (read by Dagster at run time) when set, else the embedded
+    SQLite store under the storage root (resources/tracking.py); VVAE_MLFLOW=off turns it off."""
+    enabled = os.environ.get("VVAE_MLFLOW", "on").lower() not in ("off", "0", "false")
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return MLflowResource(tracking_uri=dg.EnvVar("MLFLOW_TRACKING_URI"), enabled=enabled)
+    return MLflowResource(enabled=enabled)
 
 
 

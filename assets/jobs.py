@@ -32,9 +32,9 @@ train_job = dg.define_asset_job(
 )
 report_job = dg.define_asset_job(
     "report_job",
-    selection=dg.AssetSelection.assets("test_personas", "benchmark_report"),
+    selection=dg.AssetSelection.assets("test_personas", "benchmark_report", "promoted_adapter"),
     partitions_def=backbone_partitions,
     description="Infer the test-time personas, generate on the test split with every adapter of a backbone "
-                "and write the report.",
+                "(and the registry's champion), write the report and decide the champion.",
 )
 JOBS = [batch_job, priors_job, train_job, report_job]

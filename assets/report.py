@@ -5,6 +5,7 @@ result into metadata; where it generates (transformers or vLLM, CPU or CUDA) is 
 GeneratorResource, never a per-run setting.
 """
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +17,7 @@ from assets.encode import ExtractConfig
 from assets.partitions import backbone_partitions, by_backbone
 from resources.llm import EncoderResource, GeneratorResource, PromptingResource
 from resources.storage import StorageResource
+from resources.tracking import MLflowResource, read_run_ids
 from vvae_pipeline import schemas
 from vvae_pipeline.params import BenchmarkParams, DecodingParams, DialogBenchParams
 from vvae_pipeline.variants import VARIANT_KEYS
@@ -99,26 +101,33 @@ def _previous_summary(context: dg.AssetExecutionContext) -> dict | None:
           description="CP/EC/HM with 95% intervals for every variant and baseline against the human replies, "
                       "paired verdicts, the paper's claims, week over week, DialogBench: Markdown + HTML.")
 def benchmark_report(context: dg.AssetExecutionContext, config: ReportConfig, storage: StorageResource,
-                     generator: GeneratorResource, prompting: PromptingResource, sft_dataset: pl.DataFrame,
-                     test_personas: pl.DataFrame) -> dg.MaterializeResult:
+                     generator: GeneratorResource, prompting: PromptingResource, mlflow: MLflowResource,
+                     sft_dataset: pl.DataFrame, test_personas: pl.DataFrame) -> dg.MaterializeResult:
     from vvae_pipeline.evaluate import dialogbench_corpora, report, run
     from vvae_pipeline.llm.models import resolve_model_path
     from vvae_pipeline.train.artifacts import read_trained
 
     backbone, (params, db_params) = context.partition_key, config.to_params()
     sft = sft_dataset.filter(pl.col("backbone") == backbone)
-    adapters, metrics = read_trained(storage.root / "artifacts" / "lora_checkpoint" / backbone, VARIANT_KEYS)
+    trained_dir, out_dir = storage.root / "artifacts" / "lora_checkpoint" / backbone, storage.artifact_dir(
+        "benchmark_report", backbone)
+    adapters, metrics = read_trained(trained_dir, VARIANT_KEYS)
+    # The registry's champion SP+FT adapter, when it is not this week's, is scored alongside it.
+    tracker, run_ids = mlflow.tracker(storage.root, context.log), read_run_ids(trained_dir, VARIANT_KEYS)
+    champion, registry = tracker.champion_for_benchmark(backbone, run_ids.get("sp_ft"), out_dir / "champion_adapter")
     items, note = dialogbench_corpora.load_items(storage.corpora_dir, db_params)
     model_path = resolve_model_path(backbone, storage.models_dir)
     inputs = run.BenchmarkInputs(backbone, model_path, sft, test_personas, adapters, metrics, items, note,
                                  previous=_previous_summary(context), deployment={
                                      "generator": f"{generator.engine} {generator.device} {generator.dtype}",
-                                     "prompting_baselines_on": prompting.label()})
+                                     "prompting_baselines_on": prompting.label(), "registry": registry},
+                                 champion_adapter=champion)
     res = run.run_benchmark(inputs, generator.build(model_path), params, db_params,
                             prompting=prompting.generate_fn(params.decoding.max_new_tokens),
                             scorer=(lambda: generator.scorer(model_path)) if generator.engine == "vllm" else None)
-    out = report.write_report(res, storage.artifact_dir("benchmark_report", backbone))
+    out = report.write_report(res, out_dir)
     context.log.info(out["headline"])
+    tracker.log_benchmark(json.loads(Path(out["paths"]["summary_json"]).read_text()), run_ids)
     return dg.MaterializeResult(metadata={
         "report": dg.MetadataValue.md(out["markdown_inline"]), "headline": out["headline"],
         "test_prompts": int(res.summary.filter(pl.col("system") == "human")["n"][0]),

@@ -13,6 +13,7 @@ import polars as pl
 from assets.config import param_field
 from assets.partitions import backbone_variant_partitions, split_backbone_variant
 from resources.storage import StorageResource
+from resources.tracking import MLflowResource
 from resources.trainer import TrainerResource
 from vvae_pipeline.llm.models import resolve_model_path
 from vvae_pipeline.params import LoraParams, TrainParams
@@ -73,7 +74,7 @@ class TrainConfig(dg.Config):
                 "loss curve, model card and training log.",
 )
 def lora_checkpoint(context: dg.AssetExecutionContext, config: TrainConfig, trainer: TrainerResource,
-                    storage: StorageResource) -> dg.MaterializeResult:
+                    storage: StorageResource, mlflow: MLflowResource) -> dg.MaterializeResult:
     backbone, variant = split_backbone_variant(context)
     data_path = storage.table_path("sft_dataset", context.partition_key)
     if not data_path.exists():
@@ -89,7 +90,9 @@ def lora_checkpoint(context: dg.AssetExecutionContext, config: TrainConfig, trai
                           params=params_to_dict(config.to_params(**trainer.deployment())), backbone=backbone, variant=variant)
     context.log.info(f"{backbone}/{variant}: {stats['steps']} steps, final eval loss {stats['final_eval_loss']}")
     final_eval = stats["final_eval_loss"]
+    tracked = track_training(context, mlflow, storage, data_path, base_model, out_dir, stats, counts)
     return dg.MaterializeResult(metadata={
+        **tracked,
         "adapter": dg.MetadataValue.path(str(out_dir / "adapter")),
         "metrics": dg.MetadataValue.path(str(out_dir / "metrics.json")),
         "loss_curve": dg.MetadataValue.path(str(out_dir / "loss_curve.png")),
@@ -108,3 +111,38 @@ def lora_checkpoint(context: dg.AssetExecutionContext, config: TrainConfig, trai
                                                for split, st in stats["data"].items() if st}),
         "validation_rows": dg.MetadataValue.int(counts.get("validation", 0)),
     })
+
+
+def track_training(context: dg.AssetExecutionContext, mlflow: MLflowResource, storage: StorageResource,
+                   data_path, base_model: str, out_dir, stats: dict, counts: dict) -> dict:
+    """The MLflow run of this materialization (best effort: a failure is a warning, see
+    resources/tracking.py); its run id and registry version as metadata."""
+    import json
+    import time
+
+    from vvae_pipeline.hashing import sha256_file
+    from vvae_pipeline.llm.engines import weights_fingerprint
+
+    if not mlflow.enabled:
+        return {}
+    t0 = time.perf_counter()
+    backbone, variant = split_backbone_variant(context)
+    card = storage.artifact_dir("sft_dataset", context.partition_key) / "stats.json"
+    try:
+        sft_stats = {k: v for k, v in json.loads(card.read_text()).items() if isinstance(v, int | float | str)}
+    except (OSError, ValueError):
+        sft_stats = {}
+    tags = {"dagster_run_id": context.run_id, "dagster_partition": context.partition_key,
+            "dagster_asset": "lora_checkpoint", "sft_sha256": sha256_file(data_path), "base_model": base_model,
+            "base_model_fingerprint": weights_fingerprint(base_model)}
+    extra = {"sft": {"rows": counts, **sft_stats}}
+    info = mlflow.tracker(storage.root, context.log).log_training(
+        backbone=backbone, variant=variant, out_dir=out_dir, stats=stats,
+        params={**stats.get("params", {}), "lora": stats.get("lora", {}), "resolved": stats.get("choice", {})},
+        tags=tags, extra_params=extra)
+    if not info:
+        return {"mlflow_run_id": dg.MetadataValue.text("not tracked (see the warning in the log)")}
+    context.log.info(f"MLflow run {info['run_id']}, {info['registered_model']} version {info['version']} "
+                     f"({time.perf_counter() - t0:.1f} s)")
+    return {"mlflow_run_id": info["run_id"], "mlflow_model": f"{info['registered_model']}/{info['version']}",
+            "mlflow_seconds": float(round(time.perf_counter() - t0, 2))}

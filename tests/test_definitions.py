@@ -14,10 +14,12 @@ from vvae_pipeline.backbones import BACKBONE_KEYS, DEFAULT_BACKBONE
 from vvae_pipeline.variants import VARIANT_KEYS
 
 ASSETS = ["raw_sessions", "raw_sessions_quarantine", "scrubbed_sessions", "persona_extractions",
-          "persona_priors", "persona_prior_stats", "sft_dataset", "lora_checkpoint", "benchmark_report"]
+          "persona_priors", "persona_prior_stats", "sft_dataset", "lora_checkpoint", "benchmark_report",
+          "promoted_adapter"]
 LINEAGE = [("raw_sessions", "scrubbed_sessions"), ("scrubbed_sessions", "persona_extractions"),
            ("persona_extractions", "persona_priors"), ("persona_priors", "sft_dataset"),
-           ("sft_dataset", "lora_checkpoint"), ("lora_checkpoint", "benchmark_report")]
+           ("sft_dataset", "lora_checkpoint"), ("lora_checkpoint", "benchmark_report"),
+           ("benchmark_report", "promoted_adapter")]
 
 
 def test_every_asset_with_lineage(tmp_path):
@@ -51,6 +53,9 @@ def test_jobs_sensors_schedules_and_checks(tmp_path):
     assert ("persona_priors", "probabilities_sum_to_one") in checks
     assert ("persona_priors", "schema") in checks
     assert ("scrubbed_sessions", "no_pii") in checks
+    assert ("promoted_adapter", "challenger_promoted") in checks
+    report_job = defs.resolve_job_def("report_job")
+    assert "promoted_adapter" in {n.name for n in report_job.nodes_in_topological_order}
 
 
 @pytest.mark.parametrize("profile", ["local", "k8s"])

@@ -12,6 +12,7 @@ import pytest
 from assets.report import ReportConfig, benchmark_report
 from resources.llm import GeneratorResource, PromptingResource
 from resources.storage import ParquetIOManager, StorageResource
+from resources.tracking import MLflowResource
 from tests.support.report_inputs import BACKBONE, STUBS, TRAINED, write_report_inputs
 
 CANNED = "no worries at all, sunshine 🌙"
@@ -56,7 +57,8 @@ def test_benchmark_report_materializes(prompting_endpoint, tmp_path, smollm2_pat
         partition_key=BACKBONE,
         resources={"storage": storage, "io_manager": ParquetIOManager(home=str(tmp_path)),
                    "generator": GeneratorResource(torch_threads=1),
-                   "prompting": PromptingResource(base_url=prompting_endpoint[0], model="served-model")},
+                   "prompting": PromptingResource(base_url=prompting_endpoint[0], model="served-model"),
+                   "mlflow": MLflowResource()},
         run_config=dg.RunConfig({"benchmark_report": config}),
         instance=dg.DagsterInstance.ephemeral(),
     )

@@ -11,6 +11,7 @@ import pytest
 from assets.sft import SFT_CHECKS
 from assets.train import TrainConfig, lora_checkpoint
 from resources.storage import StorageResource, atomic_write_parquet
+from resources.tracking import MLflowResource
 from resources.trainer import TrainerResource
 from vvae_pipeline.latent import DIMENSION_NAMES
 from vvae_pipeline.schemas import MESSAGE, SFTExample, validate
@@ -46,10 +47,12 @@ def storage(tmp_path, models_dir) -> StorageResource:
     return StorageResource(home=str(tmp_path / "vvae"), models=str(models_dir))
 
 
-def materialize(storage: StorageResource, instance=None, **config) -> dg.ExecuteInProcessResult:
+def materialize(storage: StorageResource, instance=None, mlflow: MLflowResource | None = None,
+                **config) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [lora_checkpoint], partition_key=PARTITION, raise_on_error=False, instance=instance,
-        resources={"trainer": TrainerResource(device="cpu", torch_threads=1), "storage": storage},
+        resources={"trainer": TrainerResource(device="cpu", torch_threads=1), "storage": storage,
+                   "mlflow": mlflow or MLflowResource(enabled=False)},
         run_config=dg.RunConfig(ops={"lora_checkpoint": TrainConfig(**{**TINY_TRAIN, **config})}),
     )
 

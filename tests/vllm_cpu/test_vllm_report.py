@@ -23,6 +23,7 @@ import polars as pl  # noqa: E402
 from assets.report import ReportConfig, benchmark_report  # noqa: E402
 from resources.llm import GeneratorResource, PromptingResource  # noqa: E402
 from resources.storage import ParquetIOManager, StorageResource  # noqa: E402
+from resources.tracking import MLflowResource  # noqa: E402
 from tests.support.report_inputs import BACKBONE, STUBS, TRAINED, write_report_inputs  # noqa: E402
 
 pytestmark = pytest.mark.vllm
@@ -36,7 +37,8 @@ def _materialize(storage: StorageResource, generator: GeneratorResource) -> tupl
     result = dg.materialize(
         [*STUBS, benchmark_report], selection=[benchmark_report], partition_key=BACKBONE,
         resources={"storage": storage, "io_manager": ParquetIOManager(home=storage.home),
-                   "generator": generator, "prompting": PromptingResource()},
+                   "generator": generator, "prompting": PromptingResource(),
+                   "mlflow": MLflowResource(enabled=False)},  # .venv-vllm carries no mlflow
         run_config=dg.RunConfig({"benchmark_report": config}), instance=dg.DagsterInstance.ephemeral())
     assert result.success
     meta = result.asset_materializations_for_node("benchmark_report")[0].metadata

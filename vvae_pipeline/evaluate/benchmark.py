@@ -33,6 +33,7 @@ from vvae_pipeline.variants import VARIANT_KEYS, VARIANTS
 
 PAPER_TARGETS = {"cp": 0.0857, "ec": 0.0641, "hm": 0.0216}
 ORACLE = "p_ft_oracle"
+CHAMPION = "champion"
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,11 @@ def _oracle_prompts(sft: pl.DataFrame, chosen: list[str]) -> list[Messages] | No
 
 
 def plan(test_rows: pl.DataFrame, sft: pl.DataFrame, priors: pl.DataFrame, trained: Mapping[str, bool],
-         params: BenchmarkParams) -> Plan:
+         params: BenchmarkParams, champion: bool = False) -> Plan:
     """Jobs for every system. ``test_rows``: the test split with the test-time z in its persona
-    columns (evaluate.test_time.with_inferred_persona); ``trained[variant]``: its adapter exists."""
+    columns (evaluate.test_time.with_inferred_persona); ``trained[variant]``: its adapter exists;
+    ``champion``: also the registry's champion SP+FT adapter (system ``champion``, adapter key
+    ``champion``) on exactly the SP+FT prompts, for the champion/challenger comparison."""
     if test_rows.is_empty():
         raise ValueError("no test rows: the benchmark needs the agent-disjoint test split")
     variants = [v for v in VARIANT_KEYS if v in set(sft["variant"].unique().to_list())]
@@ -101,6 +104,8 @@ def plan(test_rows: pl.DataFrame, sft: pl.DataFrame, priors: pl.DataFrame, train
             not_trained.append(v)
             continue
         jobs.append(Job(v, VARIANTS[v].label, "adapter", v, variant_prompts(rows, priors, v, params.seed)))
+        if v == "sp_ft" and champion:
+            jobs.append(Job(CHAMPION, "SP+FT champion (registry alias)", "champion", CHAMPION, jobs[-1].prompts))
     if params.oracle_diagnostic and trained.get("p_ft") and (oracle := _oracle_prompts(sft, chosen)):
         jobs.append(Job(ORACLE, "P+FT with oracle z (read from x; diagnostic only)", "oracle", "p_ft", oracle))
     bare = variant_prompts(rows, priors, "ft", params.seed)

@@ -172,7 +172,10 @@ def write_report(res: BenchmarkResult, out_dir: Path) -> dict:
         "backbone": res.backbone, "human": res.human, "paper_targets": PAPER_TARGETS,
         "systems": res.summary.to_dicts(), "headline": res.headline, "comparisons": res.comparisons,
         "claims": res.claims, "week_over_week": res.week_over_week,
-        "dialogbench": {k: v["tasks"] for k, v in res.dialogbench.items()}, "settings": res.settings,
+        "dialogbench": {k: v["tasks"] for k, v in res.dialogbench.items()},
+        # per item, same item order for every system: what a paired accuracy difference needs
+        "dialogbench_correct": {k: [bool(i["correct"]) for i in v.get("items", [])] for k, v in res.dialogbench.items()},
+        "settings": res.settings,
         "seconds": res.seconds})
     buf = io.BytesIO()
     res.samples.write_parquet(buf)

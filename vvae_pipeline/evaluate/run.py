@@ -21,7 +21,7 @@ from vvae_pipeline.sft.build import train_prior
 
 # Pairs the headline compares when both systems ran: (a, b) reads "is a closer to human than b?".
 COMPARISONS = (("sp_ft", "p_ft"), ("sp_ft", "ft"), ("p_ft", "ft"), ("sp_ft", "base"), ("ft", "base"),
-               ("sp_ft", "0-shot"))
+               ("sp_ft", "0-shot"), ("sp_ft", benchmark.CHAMPION))
 
 
 @dataclass
@@ -37,6 +37,7 @@ class BenchmarkInputs:
     previous: dict | None = None  # the previous materialization's summary.json, for week over week
     encoder_quality: dict = field(default_factory=dict)
     deployment: dict = field(default_factory=dict)  # where it ran (engines, devices), for the settings
+    champion_adapter: str | None = None  # the registry champion's SP+FT adapter folder, scored as "champion"
 
 
 @dataclass
@@ -114,9 +115,11 @@ def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, d
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     trained = {v: True for v in inputs.adapters}
+    champion = bool(inputs.champion_adapter) and "sp_ft" in inputs.adapters
+    adapters = {**inputs.adapters, **({benchmark.CHAMPION: inputs.champion_adapter} if champion else {})}
     # SP+FT fills the test-time z's nulls from the same train-split prior it was trained with.
-    plan = benchmark.plan(inputs.test_rows, inputs.sft, train_prior(inputs.sft), trained, params)
-    local = {j.system: (inputs.adapters[j.adapter] if j.adapter else None, j.prompts)
+    plan = benchmark.plan(inputs.test_rows, inputs.sft, train_prior(inputs.sft), trained, params, champion)
+    local = {j.system: (adapters[j.adapter] if j.adapter else None, j.prompts)
              for j in plan.jobs if prompting is None or j.kind != "prompting"}
     outputs = generator.generate_all(local, params.decoding)
     if prompting is not None:
@@ -131,10 +134,12 @@ def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, d
     db_results, note = {}, inputs.dialogbench_note
     if inputs.dialogbench_items:
         model = scorer() if scorer is not None else generator
-        for system in db_params.systems:
-            if system != "base" and system not in inputs.adapters:
+        # The champion is scored wherever SP+FT is, so the promotion can compare them item by item.
+        systems = [*db_params.systems, *([benchmark.CHAMPION] if champion and "sp_ft" in db_params.systems else [])]
+        for system in systems:
+            if system != "base" and system not in adapters:
                 continue
-            with model.using(inputs.adapters.get(system)) as m:
+            with model.using(adapters.get(system)) as m:
                 db_results[system] = dialogbench.evaluate(inputs.dialogbench_items,
                                                           dialogbench.hf_letter_scorer(m, model.tokenizer))
         if not db_results:
