@@ -24,6 +24,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets import encode, ingest, priors, report, sft, train
+from assets.automation import weekly_chain_sensor
 from assets.jobs import JOBS
 from assets.retention import raw_retention_job, raw_retention_schedule
 from assets.schedules import SCHEDULES
@@ -124,7 +125,7 @@ def build_definitions(profile: str | None = None, home: Path | None = None) -> d
         assets=dg.load_assets_from_modules(STAGE_MODULES),
         asset_checks=dg.load_asset_checks_from_modules(STAGE_MODULES),
         jobs=[*JOBS, raw_retention_job],
-        sensors=SENSORS,
+        sensors=[*SENSORS, weekly_chain_sensor],
         schedules=[*SCHEDULES, raw_retention_schedule],
         resources=resources,
         executor=build_executor(profile),

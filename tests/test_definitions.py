@@ -46,6 +46,7 @@ def test_jobs_sensors_schedules_and_checks(tmp_path):
     for job in ("batch_job", "priors_job", "train_job", "report_job"):
         assert defs.resolve_job_def(job).name == job
     assert defs.resolve_sensor_def("landing_sensor")
+    assert defs.resolve_sensor_def("vvae_weekly_chain").default_status == dg.DefaultSensorStatus.STOPPED
     assert list(defs.schedules or [])
     checks = {(c.asset_key.to_user_string(), c.name) for c in defs.resolve_asset_graph().asset_check_keys}
     assert ("persona_priors", "probabilities_sum_to_one") in checks
