@@ -23,7 +23,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets import encode, ingest, priors, report, sft, train
+from assets import encode, ingest, merge, priors, report, sft, train
 from assets.automation import weekly_chain_sensor
 from assets.jobs import JOBS
 from assets.retention import raw_retention_job, raw_retention_schedule
@@ -34,7 +34,7 @@ from resources.pseudonyms import PseudonymKeyResource
 from resources.storage import ParquetIOManager, StorageResource, vvae_home
 from resources.trainer import TrainerResource
 
-STAGE_MODULES = (ingest, encode, priors, sft, train, report)
+STAGE_MODULES = (ingest, encode, priors, sft, train, report, merge)
 PROFILES = ("local", "gpu", "k8s")
 # The steps that hold a GPU: each declares pool="gpu" and gets a GPU pod under the k8s profile.
 GPU_STEPS = ("persona_extractions", "lora_checkpoint", "test_personas", "benchmark_report")
