@@ -121,3 +121,29 @@ def test_the_chain_sensor_is_off_and_no_default_automation_sensor_is_made(tmp_pa
     assert automated == set(CHAIN)
     # Checks are not automated on their own: they run inside their asset's run.
     assert not [k for k in graph.asset_check_keys if graph.get(k).automation_condition is not None]
+
+
+@pytest.mark.parametrize("b_done_before", [False, True], ids=["b_new", "b_rerun"])
+def test_no_retrain_while_a_batch_is_still_running(chain, b_done_before):
+    """Two batches, one batch_job done and the other still running at the tick (a new file: b is also
+    missing; a re-extraction of b, e.g. a backfill: only in progress): no retrain until b's run
+    finished, then exactly one."""
+    from dagster._core.events import DagsterEvent, DagsterEventType
+    from dagster._core.storage.dagster_run import DagsterRunStatus
+
+    instance, defs = chain.instance, chain.defs
+    tick = _next_tick(datetime.now(timezone.utc))
+    chain.at(tick - timedelta(hours=1))
+    instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, ["a-000000000001", "b-000000000002"])
+    _materialize(instance, "persona_extractions", ["a-000000000001", "b-000000000002"][: 1 + b_done_before])
+    _materialize(instance, "persona_priors")
+    running = instance.create_run_for_job(defs.resolve_job_def("batch_job"), status=DagsterRunStatus.STARTED,
+                                          tags={"dagster/partition": "b-000000000002"})
+    assert chain.at(tick + timedelta(minutes=5)).total_requested == 0  # b's extraction is in progress
+    _materialize(instance, "persona_extractions", ["b-000000000002"])
+    instance.report_dagster_event(DagsterEvent(DagsterEventType.RUN_SUCCESS.value, job_name=running.job_name),
+                                  running.run_id)
+    assert instance.get_run_by_id(running.run_id).status == DagsterRunStatus.SUCCESS
+    _materialize(instance, "persona_priors")
+    assert _requested(chain.at(tick + timedelta(minutes=10))) == {"sft_dataset": ALL_BV, "lora_checkpoint": ALL_BV}
+    assert chain.at(tick + timedelta(minutes=15)).total_requested == 0
