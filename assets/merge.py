@@ -8,6 +8,7 @@ on CPU in float32 under the local profile; the gpu/k8s profiles merge in bfloat1
 
 import dagster as dg
 
+from assets.config import config_only
 from assets.partitions import backbone_variant_partitions
 from resources.storage import StorageResource
 from resources.trainer import TrainerResource
@@ -15,8 +16,8 @@ from vvae_pipeline.llm.models import resolve_model_path
 
 
 class MergeConfig(dg.Config):
-    dtype: str = "auto"
-    """float32 | bfloat16 | auto: float32 when the trainer runs on CPU, else bfloat16 (the merge itself runs on CPU)."""
+    dtype: str = config_only("auto", "float32 | bfloat16 | auto: float32 when the trainer runs on CPU, else "
+                             "bfloat16 (the merge itself runs on CPU)")
 
 
 @dg.asset(
