@@ -23,7 +23,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets import encode, ingest, priors, promotion, report, sft, train
+from assets import encode, ingest, merge, priors, promotion, report, sft, train
+from assets.automation import weekly_chain_sensor
 from assets.jobs import JOBS
 from assets.retention import raw_retention_job, raw_retention_schedule
 from assets.schedules import SCHEDULES
@@ -34,7 +35,7 @@ from resources.storage import ParquetIOManager, StorageResource, vvae_home
 from resources.tracking import MLflowResource
 from resources.trainer import TrainerResource
 
-STAGE_MODULES = (ingest, encode, priors, sft, train, report, promotion)
+STAGE_MODULES = (ingest, encode, priors, sft, train, report, promotion, merge)
 PROFILES = ("local", "gpu", "k8s")
 # The steps that hold a GPU: each declares pool="gpu" and gets a GPU pod under the k8s profile.
 GPU_STEPS = ("persona_extractions", "lora_checkpoint", "test_personas", "benchmark_report")
@@ -134,7 +135,7 @@ def build_definitions(profile: str | None = None, home: Path | None = None) -> d
         assets=dg.load_assets_from_modules(STAGE_MODULES),
         asset_checks=dg.load_asset_checks_from_modules(STAGE_MODULES),
         jobs=[*JOBS, raw_retention_job],
-        sensors=SENSORS,
+        sensors=[*SENSORS, weekly_chain_sensor],
         schedules=[*SCHEDULES, raw_retention_schedule],
         resources=resources,
         executor=build_executor(profile),

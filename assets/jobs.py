@@ -37,4 +37,10 @@ report_job = dg.define_asset_job(
     description="Infer the test-time personas, generate on the test split with every adapter of a backbone "
                 "(and the registry's champion), write the report and decide the champion.",
 )
-JOBS = [batch_job, priors_job, train_job, report_job]
+merge_job = dg.define_asset_job(
+    "merge_job",
+    selection=dg.AssetSelection.assets("merged_model"),
+    partitions_def=backbone_variant_partitions,
+    description="On demand: merge one backbone x variant adapter into its base model (plain safetensors).",
+)
+JOBS = [batch_job, priors_job, train_job, report_job, merge_job]

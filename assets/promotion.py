@@ -9,13 +9,17 @@ when the alias moved and otherwise says why not.
 """
 
 import json
+import shutil
+from pathlib import Path
 
 import dagster as dg
 
+from assets.automation import after_upstream
 from assets.partitions import backbone_partitions
 from resources.storage import StorageResource, atomic_write_json
 from resources.tracking import MLflowResource, registered_model_name
 from vvae_pipeline.evaluate.promotion import Decision, decide
+from vvae_pipeline.storage_io import atomic_write_dir
 
 PROMOTION_CHECK = "challenger_promoted"
 
@@ -35,7 +39,20 @@ def side_by_side(d: Decision) -> str:
     return "\n".join(lines)
 
 
+def keep_champion_copy(storage: StorageResource, backbone: str, version, out: Path) -> dict:
+    """A copy of the promoted adapter that the next training cannot overwrite, and ``champion.json``
+    naming it: what ``python -m vvae_pipeline.serving --backbone <backbone>`` serves (docs/serving.md)."""
+    src = storage.artifact_dir("lora_checkpoint", f"{backbone}|sp_ft") / "adapter"
+    dest = out / "adapters" / f"v{version}"
+    atomic_write_dir(dest, lambda tmp: shutil.copytree(src, tmp, dirs_exist_ok=True))
+    info = {"adapter_path": str(dest), "registered_model": registered_model_name(backbone, "sp_ft"),
+            "version": str(version), "backbone": backbone}
+    atomic_write_json(out / "champion.json", info)
+    return info
+
+
 @dg.asset(partitions_def=backbone_partitions, group_name="benchmark", deps=["benchmark_report"],
+          automation_condition=after_upstream(),
           check_specs=[dg.AssetCheckSpec(PROMOTION_CHECK, asset="promoted_adapter", blocking=False,
                                          description="The new SP+FT adapter became the champion (WARN when not, "
                                                      "with the reason).")],
@@ -59,14 +76,17 @@ def promoted_adapter(context: dg.AssetExecutionContext, storage: StorageResource
     if d.promote and not moved:
         d.reason += "; but the registry alias could not be moved (see the warning)"
     now = c_version if moved else k_version
-    atomic_write_json(storage.artifact_dir("promoted_adapter", backbone) / "decision.json",
-                      {**d.as_dict(), "promoted": moved, "champion_now": now})
+    out = storage.artifact_dir("promoted_adapter", backbone)
+    if moved:
+        keep_champion_copy(storage, backbone, now, out)
+    atomic_write_json(out / "decision.json", {**d.as_dict(), "promoted": moved, "champion_now": now})
     context.log.info(("promoted: " if moved else "kept: ") + d.reason)
     table = side_by_side(d)
     meta = {"decision": ("promoted " if moved else "kept ") + d.reason, "promoted": moved,
             "registered_model": registered_model_name(backbone, "sp_ft"),
             "champion_version": now or "none", "challenger_version": c_version or "none",
             "previous_champion_version": k_version or "none", "systems": dg.MetadataValue.md(table),
+            "champion_json": dg.MetadataValue.path(str(out / "champion.json")),
             "distance_difference": dg.MetadataValue.json(d.distance_difference or {}),
             "dialogbench_difference": dg.MetadataValue.json(d.dialogbench_difference or {})}
     return dg.MaterializeResult(metadata=meta, check_results=[dg.AssetCheckResult(

@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from assets.automation import after_upstream
 from assets.checks import schema_checks
 from assets.config import param_field
 from assets.encode import ExtractConfig
@@ -66,7 +67,7 @@ def _test_extractions(sft: pl.DataFrame, extractions: pl.DataFrame, backbone: st
 @dg.asset(partitions_def=backbone_partitions, group_name="benchmark", pool="gpu",
           ins={"sft_dataset": dg.AssetIn(partition_mapping=by_backbone),
                "persona_extractions": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
-          check_specs=TEST_PERSONA_CHECKS.specs,
+          check_specs=TEST_PERSONA_CHECKS.specs, automation_condition=after_upstream(),
           description="Every test example with the persona a deployment could give it: z inferred by the "
                       "encoder from the context alone (never from the target reply x).")
 def test_personas(context: dg.AssetExecutionContext, config: ExtractConfig, encoder: EncoderResource,
@@ -98,6 +99,7 @@ def _previous_summary(context: dg.AssetExecutionContext) -> dict | None:
 @dg.asset(partitions_def=backbone_partitions, group_name="benchmark", pool="gpu",
           ins={"sft_dataset": dg.AssetIn(partition_mapping=by_backbone), "test_personas": dg.AssetIn()},
           deps=[dg.AssetDep("lora_checkpoint", partition_mapping=by_backbone)],
+          automation_condition=after_upstream(),
           description="CP/EC/HM with 95% intervals for every variant and baseline against the human replies, "
                       "paired verdicts, the paper's claims, week over week, DialogBench: Markdown + HTML.")
 def benchmark_report(context: dg.AssetExecutionContext, config: ReportConfig, storage: StorageResource,

@@ -3,6 +3,7 @@
 import dagster as dg
 import polars as pl
 
+from assets.automation import retrain_weekly
 from assets.checks import schema_checks
 from assets.config import param_field
 from assets.partitions import backbone_variant_partitions, split_backbone_variant
@@ -40,6 +41,7 @@ class SFTConfig(dg.Config):
     # own prior (sft.build), so no value seen only in a test reply reaches a training persona.
     deps=["persona_priors"],
     check_specs=SFT_CHECKS.specs,
+    automation_condition=retrain_weekly(),
     description="Chat-format SFT examples of one variant (FT, P+FT, SP+FT, ablations) with an agent-disjoint "
                 "train/validation/test split; the test split is what the benchmark generates on.",
 )

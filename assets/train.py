@@ -10,6 +10,7 @@ vvae_pipeline/train/run.py under storage.artifact_dir("lora_checkpoint", partiti
 import dagster as dg
 import polars as pl
 
+from assets.automation import after_upstream
 from assets.config import param_field
 from assets.partitions import backbone_variant_partitions, split_backbone_variant
 from resources.storage import StorageResource
@@ -70,6 +71,7 @@ class TrainConfig(dg.Config):
     deps=["sft_dataset"],
     pool="gpu",
     kinds={"pytorch"},
+    automation_condition=after_upstream(),
     description="LoRA adapter (PEFT folder) fine-tuned on this backbone x variant SFT set, with metrics, "
                 "loss curve, model card and training log.",
 )

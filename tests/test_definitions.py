@@ -15,11 +15,11 @@ from vvae_pipeline.variants import VARIANT_KEYS
 
 ASSETS = ["raw_sessions", "raw_sessions_quarantine", "scrubbed_sessions", "persona_extractions",
           "persona_priors", "persona_prior_stats", "sft_dataset", "lora_checkpoint", "benchmark_report",
-          "promoted_adapter"]
+          "promoted_adapter", "merged_model"]
 LINEAGE = [("raw_sessions", "scrubbed_sessions"), ("scrubbed_sessions", "persona_extractions"),
            ("persona_extractions", "persona_priors"), ("persona_priors", "sft_dataset"),
            ("sft_dataset", "lora_checkpoint"), ("lora_checkpoint", "benchmark_report"),
-           ("benchmark_report", "promoted_adapter")]
+           ("benchmark_report", "promoted_adapter"), ("lora_checkpoint", "merged_model")]
 
 
 def test_every_asset_with_lineage(tmp_path):
@@ -39,15 +39,17 @@ def test_partitions_come_from_the_registries(tmp_path):
     lora = graph.get(dg.AssetKey("lora_checkpoint")).partitions_def
     assert {str(k) for k in lora.get_partition_keys()} == {f"{b}|{v}" for b in BACKBONE_KEYS for v in VARIANT_KEYS}
     assert graph.get(dg.AssetKey("sft_dataset")).partitions_def == lora
+    assert graph.get(dg.AssetKey("merged_model")).partitions_def == lora
     batch = graph.get(dg.AssetKey("raw_sessions")).partitions_def
     assert isinstance(batch, dg.DynamicPartitionsDefinition)
 
 
 def test_jobs_sensors_schedules_and_checks(tmp_path):
     defs = build_definitions(home=tmp_path)
-    for job in ("batch_job", "priors_job", "train_job", "report_job"):
+    for job in ("batch_job", "priors_job", "train_job", "report_job", "merge_job"):
         assert defs.resolve_job_def(job).name == job
     assert defs.resolve_sensor_def("landing_sensor")
+    assert defs.resolve_sensor_def("vvae_weekly_chain").default_status == dg.DefaultSensorStatus.STOPPED
     assert list(defs.schedules or [])
     checks = {(c.asset_key.to_user_string(), c.name) for c in defs.resolve_asset_graph().asset_check_keys}
     assert ("persona_priors", "probabilities_sum_to_one") in checks

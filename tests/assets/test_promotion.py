@@ -127,3 +127,10 @@ def test_weekly_champion_challenger(tmp_path):
     assert "DialogBench not run for both systems" in check.description
     decision = json.loads((storage.artifact_dir("promoted_adapter", BACKBONE) / "decision.json").read_text())
     assert decision["promoted"] is False and decision["champion_now"] == "2"
+    # What serving reads still names week 2's adapter, in a copy week 3's training did not overwrite.
+    served = json.loads((storage.artifact_dir("promoted_adapter", BACKBONE) / "champion.json").read_text())
+    assert served["version"] == "2" and (Path(served["adapter_path"]) / "policy.txt").read_text() == "human"
+    from vvae_pipeline.serving import champion_json_path, read_champion
+
+    assert read_champion(champion_json_path(BACKBONE, storage.root)) == \
+        Path(served["adapter_path"])
