@@ -14,7 +14,7 @@ from vvae_pipeline.backbones import BACKBONE_KEYS
 from vvae_pipeline.variants import VARIANT_KEYS
 
 ALL_BV = {f"{b}|{v}" for b in BACKBONE_KEYS for v in VARIANT_KEYS}
-CHAIN = ("sft_dataset", "lora_checkpoint", "test_personas", "benchmark_report")
+CHAIN = ("sft_dataset", "lora_checkpoint", "test_personas", "benchmark_report", "promoted_adapter")
 
 
 def _next_tick(now: datetime) -> datetime:
@@ -80,10 +80,13 @@ def test_two_batches_landed_together_make_one_retrain_then_one_report(chain):
     _materialize(instance, "sft_dataset", bv)
     _materialize(instance, "lora_checkpoint", bv)
     report = chain.at(tick + timedelta(minutes=25))
-    # The adapters are new: one test_personas + benchmark_report per backbone (one report_job run each).
-    assert _requested(report) == {"test_personas": set(BACKBONE_KEYS), "benchmark_report": set(BACKBONE_KEYS)}
+    # The adapters are new: one test_personas + benchmark_report + promotion decision per backbone
+    # (one report_job-shaped run each).
+    assert _requested(report) == {"test_personas": set(BACKBONE_KEYS), "benchmark_report": set(BACKBONE_KEYS),
+                                  "promoted_adapter": set(BACKBONE_KEYS)}
     _materialize(instance, "test_personas", BACKBONE_KEYS)
     _materialize(instance, "benchmark_report", BACKBONE_KEYS)
+    _materialize(instance, "promoted_adapter", BACKBONE_KEYS)
     assert chain.at(tick + timedelta(minutes=30)).total_requested == 0
 
     # A week with only the daily priors rebuild (no new batch): no retrain at the next tick.
