@@ -57,6 +57,7 @@ class RawSession(_Lineage):
     turns: pl.List(TURN) = pa.Field()
     annotations: pl.List(ANNOTATION) = pa.Field()
     x_source: str = pa.Field(isin=X_SOURCES)
+    agent_profile: str = pa.Field(nullable=True)  # the declared persona as JSON {dimension: value}, or null
 
     class Config:
         strict = True
@@ -83,6 +84,7 @@ class ScrubbedSession(_Lineage):
     turns: pl.List(TURN) = pa.Field()
     annotations: pl.List(ANNOTATION) = pa.Field()
     x_source: str = pa.Field(isin=X_SOURCES)
+    agent_profile: str = pa.Field(nullable=True)  # declared persona JSON, its values scrubbed like the turns
     pii_found: int = pa.Field(ge=0)  # entities replaced in this session
 
     class Config:

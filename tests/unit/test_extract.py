@@ -37,7 +37,7 @@ def _session(sid, agent, lang, turns, annotations, batch="b1", line=1):
     return {"batch_id": batch, "source_file": f"{batch}.jsonl", "source_line": line, "session_id": sid,
             "agent_id": agent, "user_id": "u_" + sid, "language": lang, "turns": turns,
             "annotations": [{"turn_index": ti, "rewritten_text": x, "annotator_id": "ann"} for ti, x in annotations],
-            "x_source": "annotation", "pii_found": 0}
+            "x_source": "annotation", "agent_profile": None, "pii_found": 0}
 
 
 def sessions_frame(rows) -> pl.DataFrame:
@@ -46,7 +46,7 @@ def sessions_frame(rows) -> pl.DataFrame:
         "agent_id": pl.Utf8, "user_id": pl.Utf8, "language": pl.Utf8,
         "turns": pl.List(pl.Struct({"role": pl.Utf8, "text": pl.Utf8, "ts": pl.Utf8})),
         "annotations": pl.List(pl.Struct({"turn_index": pl.Int64, "rewritten_text": pl.Utf8, "annotator_id": pl.Utf8})),
-        "x_source": pl.Utf8, "pii_found": pl.Int64})
+        "x_source": pl.Utf8, "agent_profile": pl.Utf8, "pii_found": pl.Int64})
     assert validate(df, ScrubbedSession).passed
     return df
 

@@ -153,11 +153,12 @@ def test_list_and_find(tmp_path):
 def _mutations(rng):
     """Valid sessions and single mutations of them: every rule of the schema, and type swaps."""
     junk = [None, True, 0, 1.5, -1, 1.0, "", " ", "x" * 201, "x" * 8001, [], {}, ["a"], {"a": 1}, "en", "agent"]
-    base = session("s", x_source="original_reply")
+    base = session("s", x_source="original_reply", agent_profile={"catchphrase": "okie dokie", "hobby": None})
     paths = [("session_id",), ("agent_id",), ("user_id",), ("agent_name",), ("user_name",), ("language",),
              ("x_source",), ("turns",), ("annotations",), ("turns", 0), ("turns", 0, "role"), ("turns", 0, "text"),
              ("turns", 1, "ts"), ("annotations", 0), ("annotations", 0, "turn_index"),
-             ("annotations", 0, "rewritten_text"), ("annotations", 0, "annotator_id"), ("extra",), ("turns", 0, "extra")]
+             ("annotations", 0, "rewritten_text"), ("annotations", 0, "annotator_id"), ("extra",), ("turns", 0, "extra"),
+             ("agent_profile",), ("agent_profile", "catchphrase"), ("agent_profile", "hobby"), ("agent_profile", "extra")]
     yield base
     for _ in range(3000):
         rec = json.loads(json.dumps(base))
@@ -197,3 +198,18 @@ def test_enormous_line_and_double_annotation(tmp_path):
     assert raw["session_id"].to_list() == ["ok"] and stats["read"] == 3
     assert q["reason"][0].startswith("record too large") and q["record"][0] == json.dumps(huge)  # kept whole
     assert q["reason"][1] == "two annotations for one turn: annotations[1].turn_index=1"
+
+
+def test_declared_agent_profile_lands_as_canonical_json(tmp_path):
+    ok = session("p1", agent_profile={"hobby": "kite surfing", "catchphrase": "okie dokie", "emoji": None})
+    bad_key = session("p2", agent_profile={"favourite_colour": "teal"})
+    blank = session("p3", agent_profile={"hobby": "   "})
+    none = session("p4", agent_profile=None)
+    raw, q, stats = landing.read_landed_file(write_jsonl(tmp_path / "p.jsonl", [ok, bad_key, blank, none]), "p-1")
+    assert stats["read"] == stats["accepted"] + stats["quarantined"] == 4
+    profiles = dict(zip(raw["session_id"].to_list(), raw["agent_profile"].to_list()))
+    # Dimension order, nulls left out; no profile is null.
+    assert profiles == {"p1": '{"catchphrase": "okie dokie", "hobby": "kite surfing"}', "p4": None}
+    assert sorted(q["reason"].to_list()) == ["schema: blank: agent_profile.hobby",
+                                             "schema: unknown field at agent_profile: favourite_colour"]
+    assert schemas.validate(raw, schemas.RawSession).passed

@@ -210,3 +210,24 @@ def test_empty_batch_and_sessions_without_annotations(scrubber):
     assert scrubbed["annotations"].to_list()[1][0]["rewritten_text"] == "hi [NAME_1]"
     assert [t["text"] for t in scrubbed["turns"][0]] == ["[NAME_1] here, call [PHONE_1]", "hi"]
     assert scrubbed["pii_found"].to_list() == [2, 3] and stats["utterances"] == 5
+
+
+def test_declared_agent_profile_is_scrubbed_and_checked(scrubber):
+    # Values written for this test: a hobby that names a phone number and an e-mail, a clean catchphrase.
+    profile = {"catchphrase": "right as rain", "hobby": "texting 07700 900461 or mail pip.ro@mailbox.org"}
+    rec = {"session_id": "ps1", "agent_id": "agent_pip", "user_id": "u9", "language": "en",
+           "turns": [{"role": "user", "text": "evening!"}, {"role": "agent", "text": "right as rain, evening"}],
+           "annotations": [{"turn_index": 1, "rewritten_text": "right as rain 🌧"}], "agent_profile": profile}
+    raw = _raw([rec, {**rec, "session_id": "ps2", "agent_profile": None}])
+    scrubbed, stats = scrub_sessions(raw, ScrubParams(), scrubber)
+    assert schemas.validate(scrubbed, schemas.ScrubbedSession).passed
+    out = dict(zip(scrubbed["source_line"], scrubbed["agent_profile"]))  # session ids leave as pseudonyms
+    clean = json.loads(out[1])
+    assert clean["catchphrase"] == "right as rain" and out[2] is None
+    assert "900461" not in clean["hobby"] and "mailbox.org" not in clean["hobby"]
+    assert PLACEHOLDER_RE.search(clean["hobby"]) and stats["pii_by_type"]["EMAIL"] >= 1
+    assert scrubbed.filter(pl.col("source_line") == 1)["pii_found"][0] >= 2
+    assert set(residual_pii(scrubbed).values()) == {0}
+    # The independent check reads the profile too: the unscrubbed one fails it.
+    leaked = scrubbed.with_columns(agent_profile=pl.lit(json.dumps(profile)))
+    assert residual_pii(leaked)["EMAIL"] >= 1

@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from vvae_pipeline.hashing import sha256_file
+from vvae_pipeline.latent import DIMENSION_NAMES
 from vvae_pipeline.ingest.session_schema import SCHEMA_PATH, check_record, session_id_of  # noqa: F401 (API)
 from vvae_pipeline.schemas import (
     QuarantineRow,
@@ -143,13 +144,21 @@ def read_landed_file(path: Path, batch_id: str) -> tuple[pl.DataFrame, pl.DataFr
     return raw, quarantine, {**stats, "blank_lines": blank}
 
 
+def profile_json(profile: dict | None) -> str | None:
+    """A declared agent_profile as canonical JSON (dimension order, nulls left out); None when empty."""
+    if not profile:
+        return None
+    kept = {d: profile[d] for d in DIMENSION_NAMES if profile.get(d) is not None}
+    return json.dumps(kept, ensure_ascii=False) if kept else None
+
+
 def _table(kept: list[tuple[int, dict]], source_file: str, batch_id: str) -> pl.DataFrame:
     """Accepted records -> the raw table, built column-wise through Arrow (list offsets + flat
     struct fields): ~5x faster than polars building nested columns from 10k Python dicts (measured)."""
     import pyarrow as pa
 
     cols: dict[str, list] = {k: [] for k in ("session_id", "agent_id", "user_id", "agent_name", "user_name",
-                                             "language", "x_source")}
+                                             "language", "x_source", "agent_profile")}
     lines, t_off, a_off = [], [0], [0]
     role, text, ts, ti, rw, ann_by = [], [], [], [], [], []
     for line, rec in kept:
@@ -159,6 +168,7 @@ def _table(kept: list[tuple[int, dict]], source_file: str, batch_id: str) -> pl.
         cols["agent_name"].append(rec.get("agent_name"))
         cols["user_name"].append(rec.get("user_name"))
         cols["x_source"].append(rec.get("x_source") or "annotation")
+        cols["agent_profile"].append(profile_json(rec.get("agent_profile")))
         for t in rec["turns"]:
             role.append(t["role"])
             text.append(t["text"])
@@ -182,6 +192,7 @@ def _table(kept: list[tuple[int, dict]], source_file: str, batch_id: str) -> pl.
         **{k: pa.array(cols[k], s) for k in ("session_id", "agent_id", "user_id", "agent_name", "user_name",
                                               "language")},
         "turns": turns, "annotations": anns, "x_source": pa.array(cols["x_source"], s),
+        "agent_profile": pa.array(cols["agent_profile"], s),
     })
     return pl.from_arrow(table).cast(RAW_COLUMNS)
 

@@ -14,6 +14,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from vvae_pipeline.latent import DIMENSION_NAMES
 from vvae_pipeline.schemas import LANGUAGES, ROLES, X_SOURCES
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "data" / "session.schema.json"
@@ -21,10 +22,11 @@ X_SOURCE_VALUES = X_SOURCES
 
 # The schema's rules in Python: ~10x faster than a compiled validator on valid records (measured).
 _TOP_KEYS = frozenset({"session_id", "agent_id", "user_id", "agent_name", "user_name", "language", "turns",
-                       "annotations", "x_source"})
+                       "annotations", "x_source", "agent_profile"})
 _TOP_REQUIRED = frozenset({"session_id", "agent_id", "user_id", "language", "turns"})
 _TURN_KEYS = frozenset({"role", "text", "ts"})
 _ANN_KEYS = frozenset({"turn_index", "rewritten_text", "annotator_id"})
+_PROFILE_KEYS = frozenset(DIMENSION_NAMES)
 
 
 def _text(v, lo: int, hi: int, blank_ok: bool = False) -> bool:
@@ -49,6 +51,11 @@ def _annotation_ok(a) -> bool:
             and _opt_text(a.get("annotator_id"), 200))
 
 
+def _profile_ok(p) -> bool:
+    return p is None or (type(p) is dict and p.keys() <= _PROFILE_KEYS
+                         and all(v is None or _text(v, 1, 200) for v in p.values()))
+
+
 def schema_valid(rec) -> bool:
     """docs/session.schema.json as Python; True iff the record is valid."""
     if type(rec) is not dict or not rec.keys() <= _TOP_KEYS or not _TOP_REQUIRED <= rec.keys():
@@ -58,6 +65,8 @@ def schema_valid(rec) -> bool:
     if not (_opt_text(rec.get("agent_name"), 200) and _opt_text(rec.get("user_name"), 200)):
         return False
     if rec["language"] not in LANGUAGES or ("x_source" in rec and rec["x_source"] not in X_SOURCE_VALUES):
+        return False
+    if not _profile_ok(rec.get("agent_profile")):
         return False
     turns, anns = rec["turns"], rec.get("annotations", [])
     if type(turns) is not list or not 1 <= len(turns) <= 500 or not all(map(_turn_ok, turns)):

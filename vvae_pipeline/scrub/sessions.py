@@ -126,13 +126,15 @@ def _scrub_sessions(raw: pl.DataFrame, params: ScrubParams, scrubber: Scrubber |
         by_type.update(found)
         pii_per_row.append(sum(found.values()))
     new = scrubber.replace(texts, spans)
+    profiles = _scrub_profiles(sampled, scrubber, names, by_type, pii_per_row)
     turn_texts = [new[k] for r in range(sampled.height) for k in range(starts[r], starts[r] + n_turns[r])]
     ann_texts = [new[k] for r in range(sampled.height) for k in range(starts[r] + n_turns[r], starts[r + 1])]
     scrubbed = sampled.select(
         "batch_id", "source_file", "source_line", "session_id", "agent_id", "user_id", "language",
         pl.lit(_with_texts(sampled, "turns", "text", turn_texts)).alias("turns"),
         pl.lit(_with_texts(sampled, "annotations", "rewritten_text", ann_texts)).alias("annotations"),
-        "x_source", pl.Series("pii_found", pii_per_row, dtype=pl.Int64),
+        "x_source", pl.Series("agent_profile", profiles, dtype=pl.Utf8),
+        pl.Series("pii_found", pii_per_row, dtype=pl.Int64),
     ) if sampled.height else pl.DataFrame(schema=SCRUBBED_COLUMNS)
     stats = {
         "sessions_in": raw.height, "sessions_dropped_by_cap": raw.height - sampled.height,
@@ -143,6 +145,29 @@ def _scrub_sessions(raw: pl.DataFrame, params: ScrubParams, scrubber: Scrubber |
     return scrubbed, stats
 
 
+def _scrub_profiles(sampled: pl.DataFrame, scrubber: Scrubber, names: list, by_type: Counter,
+                    pii_per_row: list[int]) -> list[str | None]:
+    """Each session's declared agent_profile (JSON) with its values scrubbed like its turns; the
+    entities found are added to ``by_type`` and the session's ``pii_per_row``."""
+    import json
+
+    out: list[str | None] = []
+    for r, (raw, lang) in enumerate(sampled.select("agent_profile", "language").iter_rows()):
+        if raw is None:
+            out.append(None)
+            continue
+        profile = json.loads(raw)
+        dims, vals = list(profile), list(profile.values())
+        found_spans = scrubber.find(vals, lang, [names[r][0]] * len(vals), [names[r][1]] * len(vals))
+        if any(found_spans):
+            own, found = scrubber.placeholders(vals, found_spans, names[r][2])
+            vals = scrubber.replace(vals, own)
+            by_type.update(found)
+            pii_per_row[r] += sum(found.values())
+        out.append(json.dumps(dict(zip(dims, vals, strict=True)), ensure_ascii=False))
+    return out
+
+
 def residual_pii(scrubbed: pl.DataFrame, raw_names: dict[str, tuple[str, ...]] | None = None) -> dict[str, int]:
     """What the independent detector (residual.py, built differently from the scrubber) still
     finds in scrubbed text, by type (all zero when clean).
@@ -150,6 +175,8 @@ def residual_pii(scrubbed: pl.DataFrame, raw_names: dict[str, tuple[str, ...]] |
     ``raw_names`` (scrubbed session_id -> display names from raw_sessions) adds each session's
     own participant names, which the scrubbed table no longer carries.
     """
+    import json
+
     from vvae_pipeline.scrub.residual import detect_many
 
     raw_names = raw_names or {}
@@ -157,8 +184,9 @@ def residual_pii(scrubbed: pl.DataFrame, raw_names: dict[str, tuple[str, ...]] |
     for lang in ("en", "zh"):
         part = scrubbed.filter(pl.col("language") == lang)
         texts, names = [], []
-        for row in part.select("session_id", "turns", "annotations").iter_rows(named=True):
+        for row in part.select("session_id", "turns", "annotations", "agent_profile").iter_rows(named=True):
             own = [t["text"] for t in row["turns"]] + [a["rewritten_text"] for a in row["annotations"]]
+            own += list(json.loads(row["agent_profile"]).values()) if row["agent_profile"] else []
             texts.extend(own)
             names.extend([tuple(raw_names.get(row["session_id"], ()))] * len(own))
         left += detect_many(texts, lang, names)
