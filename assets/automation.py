@@ -38,7 +38,7 @@ AC = dg.AutomationCondition
 WEEKLY_CRON = "0 5 * * 1"  # Monday 05:00 UTC: after aggregate_schedule's 03:00 priors rebuild
 CRON_TIMEZONE = "UTC"
 SENSOR_NAME = "vvae_weekly_chain"
-BATCH_LEVEL = ("persona_extractions", "persona_priors")
+BATCH_LEVEL = ("persona_extractions", "persona_priors", "declared_profiles")
 
 
 def _updated_since_last_handled(deps: dg.AutomationCondition, asset: str) -> dg.AutomationCondition:

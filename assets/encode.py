@@ -132,3 +132,29 @@ def _profile_contract(df: pl.DataFrame) -> schemas.ValidationReport:
 
 
 agent_profiles_checks = make_table_checks(AGENT_PROFILES, {"agent_profile_contract": _profile_contract})
+
+
+DECLARED_PROFILES = "declared_profiles"
+
+
+@dg.asset(
+    name=DECLARED_PROFILES,
+    group_name="encode",
+    ins={"scrubbed_sessions": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
+    description="Per agent and dimension over every batch: the persona value the platform declared for the agent "
+                "(landing format agent_profile, scrubbed). The detectors' reference persona where present, and the "
+                "test-time z under persona_source='declared'. Empty when the data declares none.",
+)
+def declared_profiles(context: dg.AssetExecutionContext, scrubbed_sessions: pl.DataFrame) -> dg.MaterializeResult:
+    from vvae_pipeline.encode.profiles import declared_profiles as build
+
+    table = build(scrubbed_sessions)
+    n_agents = table["agent_id"].n_unique() if table.height else 0
+    context.log.info(f"{n_agents} agents declared a profile in {scrubbed_sessions.height} sessions")
+    return dg.MaterializeResult(value=table, metadata={
+        "agents": n_agents, "rows": table.height,
+        "dimensions": dg.MetadataValue.json({d: n for d, n in table.group_by("dimension").len().sort("dimension")
+                                             .iter_rows()} if table.height else {})})
+
+
+declared_profiles_checks = schema_checks(DECLARED_PROFILES, schemas.DeclaredProfile).definition()

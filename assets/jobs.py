@@ -21,8 +21,9 @@ batch_job = dg.define_asset_job(
 )
 priors_job = dg.define_asset_job(
     "priors_job",
-    selection=dg.AssetSelection.assets("persona_priors", "persona_prior_stats", "agent_profiles"),
-    description="Rebuild the empirical persona priors and the agent profiles from every batch and run their checks.",
+    selection=dg.AssetSelection.assets("persona_priors", "persona_prior_stats", "agent_profiles", "declared_profiles"),
+    description="Rebuild the empirical persona priors and the agent profiles (extracted and declared) from every "
+                "batch and run their checks.",
 )
 train_job = dg.define_asset_job(
     "train_job",

@@ -7,13 +7,14 @@ GeneratorResource, never a per-run setting.
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import polars as pl
 
 from assets.automation import after_upstream
 from assets.checks import schema_checks
-from assets.config import param_field
+from assets.config import config_only, param_field
 from assets.encode import ExtractConfig
 from assets.partitions import backbone_partitions, by_backbone
 from resources.llm import EncoderResource, GeneratorResource, PromptingResource
@@ -64,21 +65,33 @@ def _test_extractions(sft: pl.DataFrame, extractions: pl.DataFrame, backbone: st
     return extractions.filter(pl.col("extraction_id").is_in(test_ids.implode())).sort("extraction_id")
 
 
+class InferPersonaConfig(ExtractConfig):
+    persona_source: Literal["context", "declared"] = config_only(
+        "context", "test-time z: 'context' (inferred by the encoder from c alone) or 'declared' (the agent's declared "
+                   "profile from the landing data where it has one, else inferred)")
+
+
 @dg.asset(partitions_def=backbone_partitions, group_name="benchmark", pool="gpu",
           ins={"sft_dataset": dg.AssetIn(partition_mapping=by_backbone),
-               "persona_extractions": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
+               "persona_extractions": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
+               "declared_profiles": dg.AssetIn()},
           check_specs=TEST_PERSONA_CHECKS.specs, automation_condition=after_upstream(),
           description="Every test example with the persona a deployment could give it: z inferred by the "
                       "encoder from the context alone (never from the target reply x).")
-def test_personas(context: dg.AssetExecutionContext, config: ExtractConfig, encoder: EncoderResource,
-                  storage: StorageResource, sft_dataset: pl.DataFrame, persona_extractions: pl.DataFrame):
+def test_personas(context: dg.AssetExecutionContext, config: InferPersonaConfig, encoder: EncoderResource,
+                  storage: StorageResource, sft_dataset: pl.DataFrame, persona_extractions: pl.DataFrame,
+                  declared_profiles: pl.DataFrame):
+    from vvae_pipeline.encode.profiles import declared_dicts
     from vvae_pipeline.evaluate.test_time import infer_test_personas
 
     test = _test_extractions(sft_dataset, persona_extractions, context.partition_key)
     engine = encoder.build_engine(storage.models_dir)
-    rows, stats = infer_test_personas(test, engine, config.to_params(encoder, storage.root / "cache" / "extract"))
-    context.log.info(f"test-time z for {rows.height} test examples ({stats['n_no_agent_turn']} with no agent turn)")
+    rows, stats = infer_test_personas(test, engine, config.to_params(encoder, storage.root / "cache" / "extract"),
+                                      declared=declared_dicts(declared_profiles), source=config.persona_source)
+    context.log.info(f"test-time z for {rows.height} test examples ({stats['n_no_agent_turn']} with no agent turn, "
+                     f"{stats['n_declared']} from a declared profile)")
     yield dg.Output(rows, metadata={"rows": rows.height, "no_agent_turn": stats["n_no_agent_turn"],
+                                    "declared": stats["n_declared"], "persona_source": config.persona_source,
                                     "observed_share": dg.MetadataValue.json(stats["observed_share"])})
     yield from TEST_PERSONA_CHECKS.results(rows)
 
@@ -97,14 +110,17 @@ def _previous_summary(context: dg.AssetExecutionContext) -> dict | None:
 
 
 @dg.asset(partitions_def=backbone_partitions, group_name="benchmark", pool="gpu",
-          ins={"sft_dataset": dg.AssetIn(partition_mapping=by_backbone), "test_personas": dg.AssetIn()},
+          ins={"sft_dataset": dg.AssetIn(partition_mapping=by_backbone), "test_personas": dg.AssetIn(),
+               "declared_profiles": dg.AssetIn()},
           deps=[dg.AssetDep("lora_checkpoint", partition_mapping=by_backbone)],
           automation_condition=after_upstream(),
           description="CP/EC/HM with 95% intervals for every variant and baseline against the human replies, "
                       "paired verdicts, the paper's claims, week over week, DialogBench: Markdown + HTML.")
 def benchmark_report(context: dg.AssetExecutionContext, config: ReportConfig, storage: StorageResource,
                      generator: GeneratorResource, prompting: PromptingResource, mlflow: MLflowResource,
-                     sft_dataset: pl.DataFrame, test_personas: pl.DataFrame) -> dg.MaterializeResult:
+                     sft_dataset: pl.DataFrame, test_personas: pl.DataFrame,
+                     declared_profiles: pl.DataFrame) -> dg.MaterializeResult:
+    from vvae_pipeline.encode.profiles import declared_dicts
     from vvae_pipeline.evaluate import dialogbench_corpora, report, run
     from vvae_pipeline.llm.models import resolve_model_path
     from vvae_pipeline.train.artifacts import read_trained
@@ -123,7 +139,7 @@ def benchmark_report(context: dg.AssetExecutionContext, config: ReportConfig, st
                                  previous=_previous_summary(context), deployment={
                                      "generator": f"{generator.engine} {generator.device} {generator.dtype}",
                                      "prompting_baselines_on": prompting.label(), "registry": registry},
-                                 champion_adapter=champion)
+                                 champion_adapter=champion, declared=declared_dicts(declared_profiles))
     res = run.run_benchmark(inputs, generator.build(model_path), params, db_params,
                             prompting=prompting.generate_fn(params.decoding.max_new_tokens),
                             scorer=(lambda: generator.scorer(model_path)) if generator.engine == "vllm" else None)

@@ -15,11 +15,13 @@ from vvae_pipeline.variants import VARIANT_KEYS
 
 ASSETS = ["raw_sessions", "raw_sessions_quarantine", "scrubbed_sessions", "persona_extractions",
           "persona_priors", "persona_prior_stats", "sft_dataset", "lora_checkpoint", "benchmark_report",
-          "promoted_adapter", "merged_model"]
+          "promoted_adapter", "merged_model", "declared_profiles"]
 LINEAGE = [("raw_sessions", "scrubbed_sessions"), ("scrubbed_sessions", "persona_extractions"),
            ("persona_extractions", "persona_priors"), ("persona_priors", "sft_dataset"),
            ("sft_dataset", "lora_checkpoint"), ("lora_checkpoint", "benchmark_report"),
-           ("benchmark_report", "promoted_adapter"), ("lora_checkpoint", "merged_model")]
+           ("benchmark_report", "promoted_adapter"), ("lora_checkpoint", "merged_model"),
+           ("scrubbed_sessions", "declared_profiles"), ("declared_profiles", "test_personas"),
+           ("declared_profiles", "benchmark_report")]
 
 
 def test_every_asset_with_lineage(tmp_path):

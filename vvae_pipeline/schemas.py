@@ -118,7 +118,7 @@ class TestPersona(PersonaExtraction):
     """A test example (real c and x) whose persona columns hold the test-time z: what the encoder
     read from the context alone (evaluate.test_time), never from x."""
 
-    status: str = pa.Field(isin=(*EXTRACTION_STATUSES, "no_agent_turn"))
+    status: str = pa.Field(isin=(*EXTRACTION_STATUSES, "no_agent_turn", "declared"))
 
     class Config:
         strict = True
@@ -135,6 +135,20 @@ class PersonaPrior(pa.DataFrameModel):
     class Config:
         strict = True
         unique = ["dimension", "value"]
+
+
+class DeclaredProfile(pa.DataFrameModel):
+    """encode.profiles.declared_profiles: per (agent, dimension) the value its platform declared."""
+
+    agent_id: str = pa.Field(str_length={"min_value": 1})
+    dimension: str = pa.Field(isin=DIMENSION_NAMES)
+    value: str = pa.Field(str_length={"min_value": 1})
+    n_declaring: int = pa.Field(ge=1)
+    n_sessions: int = pa.Field(ge=1)
+
+    class Config:
+        strict = True
+        unique = ["agent_id", "dimension"]
 
 
 class AgentProfile(pa.DataFrameModel):

@@ -68,6 +68,7 @@ def test_two_batches_landed_together_make_one_retrain_then_one_report(chain):
     # While the daily priors rebuild has not happened yet, the retrain waits for it.
     assert chain.at(tick + timedelta(minutes=10)).total_requested == 0
     _materialize(instance, "persona_priors")
+    _materialize(instance, "declared_profiles")  # priors_job builds both
     retrain = chain.at(tick + timedelta(minutes=15))
     # One request per backbone x variant for the SFT set and its adapter (one run each: same partition),
     # nothing for the report yet: its inputs are not rebuilt.
@@ -91,11 +92,13 @@ def test_two_batches_landed_together_make_one_retrain_then_one_report(chain):
 
     # A week with only the daily priors rebuild (no new batch): no retrain at the next tick.
     _materialize(instance, "persona_priors")
+    _materialize(instance, "declared_profiles")  # priors_job builds both
     assert chain.at(tick + timedelta(days=7, minutes=5)).total_requested == 0
     # A new batch mid-week after that tick: retrained once, as soon as the priors include it.
     instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, ["c-000000000003"])
     _materialize(instance, "persona_extractions", ["c-000000000003"])
     _materialize(instance, "persona_priors")
+    _materialize(instance, "declared_profiles")  # priors_job builds both
     again = chain.at(tick + timedelta(days=9))
     assert _requested(again) == {"sft_dataset": ALL_BV, "lora_checkpoint": ALL_BV}
     assert chain.at(tick + timedelta(days=9, minutes=5)).total_requested == 0
@@ -108,6 +111,7 @@ def test_a_new_batch_before_the_tick_waits_for_it(chain):
     instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, ["a-000000000001"])
     _materialize(instance, "persona_extractions", ["a-000000000001"])
     _materialize(instance, "persona_priors")
+    _materialize(instance, "declared_profiles")  # priors_job builds both
     assert chain.at(tick - timedelta(days=1)).total_requested == 0  # new data, but no weekly tick yet
     assert _requested(chain.at(tick + timedelta(minutes=1)))["sft_dataset"] == ALL_BV
 
@@ -140,6 +144,7 @@ def test_no_retrain_while_a_batch_is_still_running(chain, b_done_before):
     instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, ["a-000000000001", "b-000000000002"])
     _materialize(instance, "persona_extractions", ["a-000000000001", "b-000000000002"][: 1 + b_done_before])
     _materialize(instance, "persona_priors")
+    _materialize(instance, "declared_profiles")  # priors_job builds both
     running = instance.create_run_for_job(defs.resolve_job_def("batch_job"), status=DagsterRunStatus.STARTED,
                                           tags={"dagster/partition": "b-000000000002"})
     assert chain.at(tick + timedelta(minutes=5)).total_requested == 0  # b's extraction is in progress
@@ -148,5 +153,6 @@ def test_no_retrain_while_a_batch_is_still_running(chain, b_done_before):
                                   running.run_id)
     assert instance.get_run_by_id(running.run_id).status == DagsterRunStatus.SUCCESS
     _materialize(instance, "persona_priors")
+    _materialize(instance, "declared_profiles")  # priors_job builds both
     assert _requested(chain.at(tick + timedelta(minutes=10))) == {"sft_dataset": ALL_BV, "lora_checkpoint": ALL_BV}
     assert chain.at(tick + timedelta(minutes=15)).total_requested == 0

@@ -24,6 +24,7 @@ from resources.storage import ParquetIOManager, StorageResource, atomic_write_pa
 from tests.support.synthetic_extractions import extraction_frame
 from vvae_pipeline.priors.build import build_priors
 from vvae_pipeline.priors.checks import PRIOR_RULES, PRIOR_STATS_RULES
+from vvae_pipeline.scrub.sessions import SCRUBBED_COLUMNS
 
 EXTRACTIONS = dg.AssetSpec("persona_extractions", partitions_def=batch_partitions)
 
@@ -51,6 +52,8 @@ def land(env, batches: dict[str, list[dict]]) -> pl.DataFrame:
         df = extraction_frame(rows).with_columns(extraction_id=pl.lit(f"{batch}-") + pl.col("extraction_id"),
                                                  session_id=pl.lit(f"{batch}-") + pl.col("session_id"))
         atomic_write_parquet(env["storage"].table_path("persona_extractions", batch), df)
+        # Their scrubbed sessions declare no agent profile (declared_profiles reads them).
+        atomic_write_parquet(env["storage"].table_path("scrubbed_sessions", batch), pl.DataFrame(schema=SCRUBBED_COLUMNS))
         frames.append(df)
     env["instance"].add_dynamic_partitions(BATCH_PARTITIONS_NAME, list(batches))
     return pl.concat(frames)
@@ -172,5 +175,5 @@ def test_priors_job_of_the_code_location_runs_every_prior_check(env):
     names = {(e.asset_key.to_user_string(), e.check_name) for e in evals}
     assert names == ({("persona_priors", r) for r in PRIOR_RULES} | {("persona_priors", "prior_drift")}
                      | {("persona_prior_stats", r) for r in PRIOR_STATS_RULES}
-                     | {("agent_profiles", "agent_profile_contract")})
+                     | {("agent_profiles", "agent_profile_contract"), ("declared_profiles", "schema")})
     assert all(e.passed for e in evals)

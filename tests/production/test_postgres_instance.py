@@ -99,11 +99,13 @@ def priors_run(dagster_home, tmp_path_factory):
     except ImportError as exc:
         pytest.fail(f"assets.definitions does not import: {exc}")
     from resources.storage import StorageResource, atomic_write_parquet
+    from vvae_pipeline.scrub.sessions import SCRUBBED_COLUMNS
 
     vvae_home = tmp_path_factory.mktemp("vvae-pg-home")
     storage = StorageResource(home=str(vvae_home))
     for k, batch in enumerate(BATCHES):
         atomic_write_parquet(storage.table_path("persona_extractions", batch), _extractions(batch, 3 + k))
+        atomic_write_parquet(storage.table_path("scrubbed_sessions", batch), pl.DataFrame(schema=SCRUBBED_COLUMNS))
     instance = _instance(dagster_home)
     instance.add_dynamic_partitions("landing_batch", list(BATCHES))
     job = build_definitions(profile="local", home=vvae_home).resolve_job_def("priors_job")
@@ -143,7 +145,7 @@ def test_events_are_rows_in_postgres(priors_run, pg_database):
     with _connect(pg_database) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = %s",
                     (priors_run.run_id, "ASSET_MATERIALIZATION"))
-        assert cur.fetchone()[0] == 3  # persona_priors + persona_prior_stats + agent_profiles
+        assert cur.fetchone()[0] == 4  # persona_priors + persona_prior_stats + agent_profiles + declared_profiles
     conn.close()
 
 
@@ -177,6 +179,7 @@ def test_k8s_instance_file_runs_the_k8s_profile_on_postgres(pg_database, tmp_pat
     storage = StorageResource(home=str(tmp_path / "vvae"))
     for k, batch in enumerate(BATCHES):
         atomic_write_parquet(storage.table_path("persona_extractions", batch), _extractions(batch, 3 + k))
+        atomic_write_parquet(storage.table_path("scrubbed_sessions", batch), pl.DataFrame(schema=SCRUBBED_COLUMNS))
     instance = _instance(home)
     try:
         for batch in BATCHES:

@@ -31,12 +31,27 @@ def test_personas_stub():
     raise AssertionError("not selected: written by the test")
 
 
-STUBS = [sft_stub, lora_stub, test_personas_stub]
+@dg.asset(name="declared_profiles")
+def declared_profiles_stub():
+    raise AssertionError("not selected: written by the test")
 
 
-def write_report_inputs(storage, base_path: str, trained=TRAINED) -> None:
+STUBS = [sft_stub, lora_stub, test_personas_stub, declared_profiles_stub]
+
+
+def write_report_inputs(storage, base_path: str, trained=TRAINED, declared: dict | None = None) -> None:
     """sft_dataset for every variant (the io_manager loads them through the by-backbone mapping),
-    an adapter + metrics.json per ``trained`` variant, and test_personas with one catchphrase z."""
+    an adapter + metrics.json per ``trained`` variant, test_personas with one catchphrase z, and
+    declared_profiles from ``declared`` ({agent: {dimension: value}}; none by default)."""
+    import polars as pl
+
+    from vvae_pipeline.encode.profiles import DECLARED_COLUMNS
+
+    rows = [{"agent_id": a, "dimension": d, "value": v, "n_declaring": 1, "n_sessions": 1}
+            for a, p in (declared or {}).items() for d, v in p.items()]
+    path = storage.table_path("declared_profiles")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame(rows, schema=DECLARED_COLUMNS).write_parquet(path)
     df = sft_frame(variants=VARIANT_KEYS)
     for variant, part in df.partition_by("variant", as_dict=True).items():
         path = storage.table_path("sft_dataset", f"{BACKBONE}|{variant[0]}")

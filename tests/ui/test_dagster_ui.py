@@ -32,8 +32,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ASSETS = ["raw_sessions", "raw_sessions_quarantine", "scrubbed_sessions", "persona_extractions",
-          "persona_priors", "persona_prior_stats", "agent_profiles", "sft_dataset", "lora_checkpoint",
-          "test_personas", "benchmark_report", "promoted_adapter", "merged_model"]
+          "persona_priors", "persona_prior_stats", "agent_profiles", "declared_profiles", "sft_dataset",
+          "lora_checkpoint", "test_personas", "benchmark_report", "promoted_adapter", "merged_model"]
 LOCATION = "assets.definitions"  # workspace.yaml loads this python_module; the UI names it so
 # Restores default SIGINT/SIGTERM before exec: a process started from a background shell job
 # inherits SIGINT ignored and would outlive the test (seen on these machines: it ignored SIGTERM/SIGINT until the default handlers were restored).

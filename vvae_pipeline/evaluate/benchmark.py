@@ -10,8 +10,8 @@ test-time z), ``base`` (the untuned backbone on the bare history), ``k-shot`` pr
 (the test-time z in a persona system message + k example exchanges from the agent's other
 sessions' contexts, the paper's API baselines), and optionally ``p_ft_oracle`` (P+FT prompted with the z read
 from (c, x): a diagnostic, never in the headline). Persona reference for CP/EC/HM: per test example,
-the agent's most frequent observed value per dimension (``detectors.reference_personas``), the same
-for the human replies and every system.
+the agent's declared profile where the landing data has one, else its most frequent observed value
+per dimension (``detectors.reference_personas``), the same for the human replies and every system.
 """
 
 from __future__ import annotations
@@ -81,11 +81,13 @@ def _oracle_prompts(sft: pl.DataFrame, chosen: list[str]) -> list[Messages] | No
 
 
 def plan(test_rows: pl.DataFrame, sft: pl.DataFrame, priors: pl.DataFrame, trained: Mapping[str, bool],
-         params: BenchmarkParams, champion: bool = False) -> Plan:
+         params: BenchmarkParams, champion: bool = False, declared: Mapping[str, dict] | None = None) -> Plan:
     """Jobs for every system. ``test_rows``: the test split with the test-time z in its persona
     columns (evaluate.test_time.with_inferred_persona); ``trained[variant]``: its adapter exists;
     ``champion``: also the registry's champion SP+FT adapter (system ``champion``, adapter key
-    ``champion``) on exactly the SP+FT prompts, for the champion/challenger comparison."""
+    ``champion``) on exactly the SP+FT prompts, for the champion/challenger comparison; ``declared``
+    ({agent: {dimension: value}}): declared agent profiles, the detectors' reference persona for
+    the dimensions they declare (the extracted reference for the rest)."""
     if test_rows.is_empty():
         raise ValueError("no test rows: the benchmark needs the agent-disjoint test split")
     variants = [v for v in VARIANT_KEYS if v in set(sft["variant"].unique().to_list())]
@@ -94,6 +96,9 @@ def plan(test_rows: pl.DataFrame, sft: pl.DataFrame, priors: pl.DataFrame, train
     rows = (test_rows.filter(pl.col("extraction_id").is_in(chosen))
             .sort(pl.col("extraction_id").replace_strict(order, return_dtype=pl.Int64)))
     refs = detectors.reference_personas(sft)
+    for agent, profile in (declared or {}).items():  # a declared profile is the reference where it speaks
+        base = refs.get(agent) or dict.fromkeys(DIMENSION_NAMES)
+        refs[agent] = {d: profile.get(d) or base.get(d) for d in DIMENSION_NAMES}
     examples = rows.select("extraction_id", "agent_id", "session_id", "language", "reply")
     personas = [refs.get(a) or dict.fromkeys(DIMENSION_NAMES) for a in rows["agent_id"].to_list()]
 

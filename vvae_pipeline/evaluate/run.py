@@ -38,6 +38,15 @@ class BenchmarkInputs:
     encoder_quality: dict = field(default_factory=dict)
     deployment: dict = field(default_factory=dict)  # where it ran (engines, devices), for the settings
     champion_adapter: str | None = None  # the registry champion's SP+FT adapter folder, scored as "champion"
+    declared: dict = field(default_factory=dict)  # declared agent profiles: the detectors' reference persona
+
+
+def _persona_protocol(test_rows: pl.DataFrame) -> str:
+    n = int((test_rows["status"] == "declared").sum()) if "status" in test_rows.columns else 0
+    if n == 0:
+        return "inferred from c"
+    return ("declared agent profile" if n == test_rows.height
+            else f"declared agent profile ({n} of {test_rows.height}), else inferred from c")
 
 
 @dataclass
@@ -118,7 +127,8 @@ def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, d
     champion = bool(inputs.champion_adapter) and "sp_ft" in inputs.adapters
     adapters = {**inputs.adapters, **({benchmark.CHAMPION: inputs.champion_adapter} if champion else {})}
     # SP+FT fills the test-time z's nulls from the same train-split prior it was trained with.
-    plan = benchmark.plan(inputs.test_rows, inputs.sft, train_prior(inputs.sft), trained, params, champion)
+    plan = benchmark.plan(inputs.test_rows, inputs.sft, train_prior(inputs.sft), trained, params, champion,
+                          declared=inputs.declared)
     local = {j.system: (adapters[j.adapter] if j.adapter else None, j.prompts)
              for j in plan.jobs if prompting is None or j.kind != "prompting"}
     outputs = generator.generate_all(local, params.decoding)
@@ -146,7 +156,10 @@ def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, d
             note = f"none of the DialogBench systems {list(db_params.systems)} has an adapter"
     seconds["dialogbench"] = time.perf_counter() - t0
     settings = {**inputs.deployment, "backbone": inputs.backbone, "base_model": inputs.base_model,
-                "test_persona": "inferred from c",
+                "test_persona": _persona_protocol(inputs.test_rows),
+                "reference_persona": ("declared agent profile where present, else the agent's most frequent "
+                                      "observed value" if inputs.declared else "the agent's most frequent observed value"),
+                "declared_agents": len(inputs.declared),
                 "decoding": params.decoding.as_dict(), "max_test_prompts": params.max_test_prompts,
                 "shots": list(params.shots), "bootstrap_samples": params.bootstrap_samples, "seed": params.seed,
                 "dialogbench_items_per_task": db_params.items_per_task, "not_trained": plan.not_trained}

@@ -8,6 +8,11 @@ then starts from that same z: P+FT shows it as is, SP+FT fills its nulls by seed
 the prior, the ablations drop their axis, FT shows none (``variant_prompts``), rendered with the
 training template, so the only thing that differs from training is where z came from.
 
+Second protocol, when the data has them: the profile the platform declared for the agent
+(landing format ``agent_profile``, encode.profiles.declared_profiles) is the test-time z
+(``source="declared"``, status "declared"; its undeclared dimensions are null, so SP+FT samples
+them); agents without a declared profile keep the inferred z.
+
 A z read from (c, x) survives only as the "oracle z" diagnostic (benchmark.plan), never the headline.
 """
 
@@ -24,6 +29,8 @@ from vvae_pipeline.sft.sampling import apply_variant
 from vvae_pipeline.variants import get_variant
 
 NO_AGENT_TURN = "no_agent_turn"  # status of a test example whose context shows the agent nowhere
+DECLARED = "declared"  # status of a test example whose z is its agent's declared profile
+PERSONA_SOURCES = ("context", "declared")
 
 
 def deployment_items(extractions: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
@@ -60,12 +67,36 @@ def with_inferred_persona(extractions: pl.DataFrame, inferred: pl.DataFrame) -> 
     return out.select(extractions.columns)
 
 
-def infer_test_personas(test_extractions: pl.DataFrame, engine, params: ExtractParams) -> tuple[pl.DataFrame, dict]:
-    """The test-time z of every test example, inferred by ``engine`` from its context alone."""
-    items, empty = deployment_items(test_extractions)
+def with_declared_persona(rows: pl.DataFrame, declared: dict[str, dict]) -> pl.DataFrame:
+    """``rows`` with the persona columns of every agent in ``declared`` set to its declared profile."""
+    if not declared:
+        return rows
+    has = pl.col("agent_id").is_in(list(declared))
+    table = pl.DataFrame([{"agent_id": a, **{f"_d_{d}": p.get(d) for d in DIMENSION_NAMES}}
+                          for a, p in declared.items()],
+                         schema={"agent_id": pl.Utf8, **{f"_d_{d}": pl.Utf8 for d in DIMENSION_NAMES}})
+    out = rows.join(table, on="agent_id", how="left", maintain_order="left")
+    out = out.with_columns(*[pl.when(has).then(pl.col(f"_d_{d}")).otherwise(pl.col(d)).alias(d)
+                             for d in DIMENSION_NAMES],
+                           pl.when(has).then(pl.lit(DECLARED)).otherwise(pl.col("status")).alias("status"),
+                           pl.when(has).then(pl.lit("{}")).otherwise(pl.col("null_reasons")).alias("null_reasons"))
+    return out.select(rows.columns)
+
+
+def infer_test_personas(test_extractions: pl.DataFrame, engine, params: ExtractParams,
+                        declared: dict[str, dict] | None = None, source: str = "context") -> tuple[pl.DataFrame, dict]:
+    """The test-time z of every test example: inferred by ``engine`` from its context alone, or with
+    ``source="declared"`` its agent's declared profile where ``declared`` has one (the encoder then
+    runs only for the other agents)."""
+    if source not in PERSONA_SOURCES:
+        raise ValueError(f"unknown persona source {source!r}; expected one of {PERSONA_SOURCES}")
+    use = declared if source == "declared" else {}
+    todo = test_extractions.filter(~pl.col("agent_id").is_in(list(use))) if use else test_extractions
+    items, empty = deployment_items(todo)
     inferred, stats = extract(items, engine, params)
-    rows = with_inferred_persona(test_extractions, inferred)
+    rows = with_declared_persona(with_inferred_persona(test_extractions, inferred), use or {})
     return rows, {**stats, "n_test_examples": rows.height, "n_no_agent_turn": len(empty),
+                  "n_declared": int((rows["status"] == DECLARED).sum()), "persona_source": source,
                   "observed_share": {d: round(1 - rows[d].null_count() / max(rows.height, 1), 4)
                                      for d in DIMENSION_NAMES}}
 
