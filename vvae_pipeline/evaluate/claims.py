@@ -13,8 +13,12 @@ from collections.abc import Mapping
 import numpy as np
 
 from vvae_pipeline.evaluate import intervals
+from vvae_pipeline.variants import VARIANTS
 
 CP = 0  # column of the catchphrase detector in a hits matrix
+# The three SP+FT ablations, talking style first (claim 5 compares it with the other two).
+ABLATIONS = ("sp_ft_no_talking", "sp_ft_no_interaction", "sp_ft_no_personal")
+assert all(a in VARIANTS for a in ABLATIONS), "claims.ABLATIONS must name registered variants"
 HOLDS, FAILS, UNRESOLVED, UNTESTED = "holds", "does not hold", "not resolved", "not tested"
 
 
@@ -84,7 +88,7 @@ def evaluate_claims(hits: Mapping[str, np.ndarray], agents: list[str], eval_loss
         add(4, c, _sign_verdict(*ci), f"CP(0-shot) - CP(human) = {_fmt(d, ci)}")
     # (5) Removing the talking-style axis moves CP the most of the three ablations.
     c = "removing the talking-style axis moves CP the most"
-    abl = ("sp_ft_wo_talking", "sp_ft_wo_interaction", "sp_ft_wo_personal")
+    abl = ABLATIONS
     if (m := need("sp_ft", *abl)):
         add(5, c, m, "")
     else:
