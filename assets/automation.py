@@ -17,8 +17,8 @@ What runs it upstream is unchanged: ``landing_sensor`` runs ``batch_job`` per la
 - ``test_personas`` / ``benchmark_report`` (per backbone): ``after_upstream()``, ignoring the
   batch-level inputs (a new batch alone retrains nothing): they run once no training of their
   backbone is queued or running, after the adapters updated.
-- a later ``promoted_adapter`` (per backbone, after ``benchmark_report``) needs only
-  ``automation_condition=after_upstream()``: the sensor's target is every asset.
+- ``promoted_adapter`` (per backbone): ``after_upstream()``, requested in the same tick as its
+  ``benchmark_report``, so the chain ends in the promotion decision.
 
 ``after_upstream()`` is ``eager()`` without its "newly missing" branch: turning the sensor on
 never launches a run for an adapter that was simply never trained; only an upstream update does.
