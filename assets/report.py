@@ -139,7 +139,9 @@ def benchmark_report(context: dg.AssetExecutionContext, config: ReportConfig, st
                                  previous=_previous_summary(context), deployment={
                                      "generator": f"{generator.engine} {generator.device} {generator.dtype}",
                                      "prompting_baselines_on": prompting.label(), "registry": registry},
-                                 champion_adapter=champion, declared=declared_dicts(declared_profiles))
+                                 champion_adapter=champion, declared=declared_dicts(declared_profiles),
+                                 encoder_quality=report.load_encoder_quality(
+                                     storage.root / "artifacts" / "persona_extractions"))
     res = run.run_benchmark(inputs, generator.build(model_path), params, db_params,
                             prompting=prompting.generate_fn(params.decoding.max_new_tokens),
                             scorer=(lambda: generator.scorer(model_path)) if generator.engine == "vllm" else None)

@@ -209,3 +209,21 @@ def test_headline_says_not_resolved_when_the_data_cannot_rank():
     clear = run.headline(summary.filter(pl.col("system") != "sp_ft"), {"human": human, "ft": same, "p_ft": far},
                          agents, p)
     assert clear.endswith("closer than every other trained variant (paired 95% intervals exclude 0).")
+
+
+def test_encoder_quality_is_read_per_batch_and_tabled(tmp_path):
+    from vvae_pipeline.evaluate.report import _quality_block, load_encoder_quality
+
+    dim = {"f1": 0.25, "f1_ci": [0.1, 0.4], "null_rate": 0.5, "true_null_rate": 0.8,
+           "baselines": {"majority": {"f1": 0.05, "f1_ci": [0.0, 0.1]}, "always_null": {"f1": 0.0, "f1_ci": [0.0, 0.0]}}}
+    (tmp_path / "b-1").mkdir()
+    (tmp_path / "b-1" / "quality.json").write_text(json.dumps(
+        {"macro_f1": 0.31, "n_matched": 40, "engine": "transformers", "model": "m", "dimensions": {"hobby": dim}}))
+    (tmp_path / "b-2").mkdir()  # a batch without a truth file has no quality.json
+    (tmp_path / "b-3").mkdir()
+    (tmp_path / "b-3" / "quality.json").write_text("{not json")
+    quality = load_encoder_quality(tmp_path)
+    assert list(quality) == ["b-1"]
+    block = _quality_block(quality)
+    assert "macro F1 0.31 over 40" in block and "| hobby | 0.25 [0.10, 0.40] | 0.05 [0.00, 0.10] | 0.00 [0.00, 0.00] | 50% / 80% |" in block
+    assert "No encoder quality" in _quality_block(load_encoder_quality(tmp_path / "missing"))

@@ -77,10 +77,37 @@ def _dialogbench_table(db: dict[str, dict]) -> str:
     return _table(["system", *[f"{t} accuracy, rotation-debiased [Wilson 95%]" for t in tasks]], rows)
 
 
+def load_encoder_quality(folder: Path) -> dict[str, dict]:
+    """Every batch's encoder quality (``<artifacts>/persona_extractions/<batch>/quality.json``, written
+    when a batch has a truth file), keyed by batch."""
+    out = {}
+    for path in sorted(Path(folder).glob("*/quality.json")):
+        try:
+            out[path.parent.name] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _f1(m: dict | None) -> str:
+    if not m or m.get("f1") is None:
+        return "-"
+    ci = m.get("f1_ci")
+    return f"{m['f1']:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+
 def _quality_block(quality: dict) -> str:
     if not quality:
         return "No encoder quality was measured for this run (no truth file or labelled corpus named)."
-    return "```json\n" + json.dumps(quality, indent=1, ensure_ascii=False, default=str)[:4000] + "\n```"
+    out = []
+    for batch, q in quality.items():
+        out += [f"Batch `{batch}`, {q.get('engine', '?')} `{q.get('model', '?')}`: macro F1 {q.get('macro_f1')} over "
+                f"{q.get('n_matched', '?')} extractions matched to the truth.", ""]
+        rows = [[d, _f1(m), _f1(m.get("baselines", {}).get("majority")), _f1(m.get("baselines", {}).get("always_null")),
+                 f"{m.get('null_rate', 0):.0%} / {m.get('true_null_rate', 0):.0%}"]
+                for d, m in q.get("dimensions", {}).items()]
+        out += [_table(["dimension", "F1 [95% CI]", "majority value", "always null", "null rate / true"], rows), ""]
+    return "\n".join(out)
 
 
 def markdown(res: BenchmarkResult, images: dict[str, str]) -> str:
@@ -88,11 +115,13 @@ def markdown(res: BenchmarkResult, images: dict[str, str]) -> str:
     s = res.summary
     n = int(s.filter(pl.col("system") == "human")["n"][0])
     n_agents = res.samples.filter(pl.col("system") == "human")["agent_id"].n_unique() if res.samples.height else 0
+    persona = res.settings.get("test_persona", "inferred from c")
+    reference = res.settings.get("reference_persona", "the agent's most frequent observed value")
     out = [f"# Benchmark report: {res.backbone}", "", f"**{res.headline}**", "",
            f"{n} test examples from {n_agents} test agents (agent-disjoint from training). Test-time persona: "
-           "inferred by the encoder from the context alone, never from the target reply. Persona reference "
-           "for the detectors: each agent's most frequent observed value per dimension (the same for human "
-           "replies and every system). Intervals: 95%, bootstrap over test agents.", "",
+           f"{persona} (never from the target reply). Persona reference for the detectors, per dimension: "
+           f"{reference} (the same for human replies and every system). Intervals: 95%, bootstrap over "
+           "test agents.", "",
            "## CP / EC / HM against the human replies", "", _rates_table(s), ""]
     if "rates" in images:
         out += [f"![CP/EC/HM per system]({images['rates']})", ""]
