@@ -19,6 +19,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from vvae_pipeline.scrub.sessions import SCRUBBED_COLUMNS
+
 REPO = Path(__file__).resolve().parents[2]
 PG_VARS = ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_DB")
 BATCHES = ("batch-0001", "batch-0002")
@@ -99,7 +101,6 @@ def priors_run(dagster_home, tmp_path_factory):
     except ImportError as exc:
         pytest.fail(f"assets.definitions does not import: {exc}")
     from resources.storage import StorageResource, atomic_write_parquet
-    from vvae_pipeline.scrub.sessions import SCRUBBED_COLUMNS
 
     vvae_home = tmp_path_factory.mktemp("vvae-pg-home")
     storage = StorageResource(home=str(vvae_home))
