@@ -1,7 +1,7 @@
 """P+FT's catchphrase rate against training steps, on the test prompts of a finished main-job run.
 
 Reads a run's home (``$VVAE_HOME`` of ``python -m assets.main``): the SFT tables, the test-time
-personas and the kept checkpoints of one variant's adapter (``reproduce`` keeps one every 20 steps).
+personas and the kept checkpoints of one variant's adapter (``reproduce`` keeps one every 15 steps).
 For every checkpoint and the final adapter it generates greedily on that variant's test prompts
 (the benchmark's own plan: test-time z inferred from the context, never from x) and prints the CP
 rate with a Wilson 95% interval next to the human replies' rate. One run, one table: what limits a
@@ -56,7 +56,9 @@ def main(argv=None) -> int:
     ckpts = sorted(run_dir.glob("checkpoints/checkpoint-*"), key=lambda p: int(re.sub(r"\D", "", p.name)))
     points = [(int(re.sub(r"\D", "", p.name)), p) for p in ckpts]
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    points.append((int(metrics.get("steps", -1)), run_dir / "adapter"))
+    final_step = int(metrics.get("steps", -1))
+    # The last checkpoint is the final adapter when the run ends on a save step: score it once.
+    points = [(s, p) for s, p in points if s != final_step] + [(final_step, run_dir / "adapter")]
     gen = HFGenerator(resolve_model_path(args.backbone, home / "models"))
 
     def cp(texts):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from assets.definitions import build_definitions
@@ -36,3 +37,36 @@ def test_a_misspelt_config_key_fails(defs):
 def test_unknown_size_fails():
     with pytest.raises(ValueError, match="unknown size"):
         load_preset("huge")
+
+
+def _split_counts(size: str) -> pl.DataFrame:
+    """(split, language, examples, agents) that `size`'s demo data and split fractions give, with
+    the development pseudonym key (the split hashes pseudonymous agent ids)."""
+    from vvae_pipeline.ingest.demo import generate_demo
+    from vvae_pipeline.scrub.pseudonyms import DEV_KEY, pseudonymize
+    from vvae_pipeline.sft.splits import assign_splits
+
+    preset = load_preset(size)
+    _, truth = generate_demo(seed=0, **preset["demo"])
+    truth = pseudonymize(truth, DEV_KEY, {"agent_id": "agent"})
+    cfg = preset["jobs"]["train_job"]["ops"]["sft_dataset"]["config"]
+    fractions = {s: cfg[f"{s}_fraction"] for s in ("train", "validation", "test")}
+    splits = assign_splits(truth["agent_id"], fractions, 0)
+    return (truth.join(splits, on="agent_id").group_by("split", "language")
+            .agg(pl.len().alias("examples"), pl.col("agent_id").n_unique().alias("agents")))
+
+
+def test_reproduce_has_200_test_prompts_from_both_languages():
+    counts = _split_counts("reproduce")
+    test = counts.filter(pl.col("split") == "test")
+    assert test["examples"].sum() >= 200, counts
+    assert test["agents"].sum() >= 8, counts  # the bootstrap over test agents needs agents
+    assert set(test["language"]) == {"en", "zh"}, counts
+    cap = load_preset("reproduce")["jobs"]["report_job"]["ops"]["benchmark_report"]["config"]["max_test_prompts"]
+    assert cap >= 200
+    assert counts.filter(pl.col("split") == "train")["examples"].sum() >= 150, counts
+
+
+def test_demo_test_split_holds_at_least_4_agents():
+    test = _split_counts("demo").filter(pl.col("split") == "test")
+    assert test["agents"].sum() >= 4
