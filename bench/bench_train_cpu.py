@@ -1,18 +1,24 @@
 """CPU LoRA training speed on the embedded SmolLM2-135M: the main job's previous settings vs today's.
 
 Both runs train the real model through ``train_lora`` (the pipeline's own path) on the same real
-dialogues (DailyDialog, from ../shared/data), same seed, same number of optimizer steps, batch
+dialogues (DailyDialog, from ../shared/data), same seed, one epoch each, batch
 4 x <= 256 tokens, lr 1e-3, LoRA r=16 on all 7 projections:
 
 - before: LoRA on all 30 layers, rows in random order (the main job up to 2026-12-01);
 - after:  LoRA on the top 8 layers only (frozen layers below need no backward pass) and
-          length-grouped batches (less padding).
+          length-grouped batches (less padding): today's main-job settings;
+- packed: ``after`` with padding-free packing (best-fit decreasing into rows of 256, position ids
+          restart per example; sdpa gets a block-diagonal mask, tests/unit/test_training.py).
+
+Every arm trains one epoch over the same ``--examples`` dialogues (packed rows hold several, so
+that arm takes fewer, larger steps): the losses compare at equal data. With fewer trainable layers
+the loss starts slower, so a run of a few steps overstates the gap.
 
 Printed per run: real (non-pad) tokens/s over the timed steps (the first step is untimed), mean
 train loss, final validation loss; then the speed ratio. One run, ratios only: these machines are
 shared, so absolute seconds move with the load.
 
-    .venv/bin/python bench/bench_train_cpu.py [--steps 16] [--json OUT.json]
+    .venv/bin/python bench/bench_train_cpu.py [--examples 256] [--arms before,after,packed] [--json OUT.json]
 """
 
 from __future__ import annotations
@@ -65,46 +71,59 @@ def timer_callback():
     return Timer()
 
 
-def run(name: str, rows: list[dict], model: str, steps: int, **changes) -> dict:
+def run(name: str, rows: list[dict], model: str, **changes) -> dict:
+    """One epoch over ``rows``: every arm sees the same examples once, so the losses compare."""
     from vvae_pipeline.params import LoraParams, TrainParams
     from vvae_pipeline.train.run import train_lora
 
     lora = LoraParams(r=16, alpha=32, dropout=0.05, top_layers=changes.pop("top_layers", None))
-    params = TrainParams(lora=lora, max_steps=steps, batch_size=4, grad_accum=1, max_length=256, learning_rate=1e-3,
-                         warmup_ratio=0.0, eval_steps=10_000, save_steps=10_000, logging_steps=1, device="cpu",
-                         torch_threads=0, **changes)
+    params = TrainParams(lora=lora, max_steps=-1, num_epochs=1, batch_size=4, grad_accum=1, max_length=256,
+                         learning_rate=1e-3, warmup_ratio=0.0, eval_steps=10_000, save_steps=10_000,
+                         logging_steps=1, device="cpu", torch_threads=0, **changes)
     timer = timer_callback()
     with tempfile.TemporaryDirectory(prefix=f"vvae-bench-{name}-") as out:
         stats = train_lora(rows, model, out, params, backbone="smollm2-135m", variant=name, callbacks=[timer])
     secs = timer.t1 - timer.t0
-    res = {"name": name, "steps": stats["steps"], "timed_steps": stats["steps"] - 1, "seconds": round(secs, 2),
+    res = {"name": name, "steps": stats["steps"], "real_tokens": stats["real_tokens"],
+           "timed_steps": stats["steps"] - 1, "seconds": round(secs, 2),
            "real_tokens_per_s": round((timer.tok1 - timer.tok0) / secs, 1),
            "mean_train_loss": round(sum(timer.losses) / len(timer.losses), 4),
            "final_eval_loss": round(stats["final_eval_loss"], 4), "lora_top_layers": lora.top_layers,
-           "group_by_length": params.group_by_length}
+           "group_by_length": params.group_by_length, "packing": params.packing}
     print(json.dumps(res), flush=True)
     return res
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--steps", type=int, default=16)
+    ap.add_argument("--examples", type=int, default=256, help="training dialogues (one epoch; 4 a step unpacked)")
     ap.add_argument("--corpora", default=str(REPO.parent / "shared" / "data"))
     ap.add_argument("--json", default=None)
+    ap.add_argument("--arms", default="before,after,packed", help="'before' first, then after and/or packed")
     args = ap.parse_args(argv)
     import os
 
     from vvae_pipeline.llm.models import resolve_model_path
 
     model = resolve_model_path("smollm2-135m", Path(os.environ.get("VVAE_MODELS_DIR") or REPO / ".vvae" / "models"))
-    rows = dialogue_rows(Path(args.corpora), n_train=4 * args.steps, n_val=24)
-    before = run("before", rows, model, args.steps, group_by_length=False)
-    after = run("after", rows, model, args.steps, top_layers=8, group_by_length=True)
-    ratio = after["real_tokens_per_s"] / before["real_tokens_per_s"]
-    print(f"speed-up (real tokens/s, after / before): {ratio:.2f}x; final eval loss before "
-          f"{before['final_eval_loss']} after {after['final_eval_loss']}")
+    rows = dialogue_rows(Path(args.corpora), n_train=args.examples, n_val=24)
+    arms = {"before": {"group_by_length": False}, "after": {"top_layers": 8, "group_by_length": True},
+            "packed": {"top_layers": 8, "packing": "on"}}
+    chosen = [a.strip() for a in args.arms.split(",")]
+    if chosen[0] != "before" or set(chosen) - set(arms):
+        ap.error(f"--arms: 'before' first, then any of {sorted(arms)}")
+    results = {name: run(name, rows, model, **arms[name]) for name in chosen}
+    base = results["before"]
+    ratios = {}
+    for name, res in results.items():
+        if name == "before":
+            continue
+        ratios[name] = round(res["real_tokens_per_s"] / base["real_tokens_per_s"], 3)
+        print(f"speed-up (real tokens/s, {name} / before): {ratios[name]:.2f}x; final eval loss before "
+              f"{base['final_eval_loss']} {name} {res['final_eval_loss']}; mean train loss before "
+              f"{base['mean_train_loss']} {name} {res['mean_train_loss']}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"before": before, "after": after, "ratio": round(ratio, 3)}, indent=1))
+        Path(args.json).write_text(json.dumps({**results, "ratios": ratios}, indent=1))
     return 0
 
 
