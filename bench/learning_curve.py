@@ -7,7 +7,7 @@ For every checkpoint and the final adapter it generates greedily on that variant
 rate with a Wilson 95% interval next to the human replies' rate. One run, one table: what limits a
 claim (data, steps, model) shows as a curve that is still moving, flat, or never near the human rate.
 
-    .venv/bin/python bench/learning_curve.py --home /path/to/home [--variant p_ft] [--max-new-tokens 32]
+    .venv/bin/python bench/learning_curve.py --home /path/to/home [--variant p_ft] [--decoding JSON]
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ def main(argv=None) -> int:
     ap.add_argument("--backbone", default="smollm2-135m")
     ap.add_argument("--variant", default="p_ft")
     ap.add_argument("--max-test-prompts", type=int, default=1000)
-    ap.add_argument("--max-new-tokens", type=int, default=32)
-    ap.add_argument("--batch-size", type=int, default=24)
+    ap.add_argument("--decoding", help="DecodingParams as JSON; default: the decoding the run's report used "
+                    "(its summary.json), so the final point reproduces the report's rate")
     ap.add_argument("--json", help="also write the table here")
     args = ap.parse_args(argv)
 
@@ -45,9 +45,15 @@ def main(argv=None) -> int:
     sft_dir = home / "tables" / "sft_dataset" / args.backbone
     sft = pl.concat([pl.read_parquet(p) for p in sorted(sft_dir.glob("*.parquet"))], how="diagonal_relaxed")
     test_rows = pl.read_parquet(home / "tables" / "test_personas" / f"{args.backbone}.parquet")
+    summary = home / "artifacts" / "benchmark_report" / args.backbone / "summary.json"
+    if args.decoding:
+        decoding = DecodingParams(**json.loads(args.decoding))
+    elif summary.exists():
+        decoding = DecodingParams(**json.loads(summary.read_text())["settings"]["decoding"])
+    else:
+        decoding = DecodingParams(max_new_tokens=32, batch_size=24, max_prompt_tokens=256)
     params = BenchmarkParams(max_test_prompts=args.max_test_prompts, shots=(), include_base=False,
-                             oracle_diagnostic=False, decoding=DecodingParams(
-                                 max_new_tokens=args.max_new_tokens, batch_size=args.batch_size))
+                             oracle_diagnostic=False, decoding=decoding)
     plan = benchmark.plan(test_rows, sft, train_prior(sft), {args.variant: True}, params)
     prompts = next(j.prompts for j in plan.jobs if j.system == args.variant)
     personas, replies = plan.personas, plan.examples["reply"].to_list()
@@ -72,6 +78,7 @@ def main(argv=None) -> int:
         out = gen.generate_all({str(path): (str(path), prompts)}, params.decoding)[str(path)]
         rows.append({"step": step, "what": path.name, **dict(zip(("k", "n", "lo", "hi"), cp(out)))})
     human = dict(zip(("k", "n", "lo", "hi"), cp(replies)))
+    print(f"decoding: {json.dumps(decoding.as_dict())}")
     print(f"{args.variant} CP on {len(prompts)} test prompts ({plan.examples['agent_id'].n_unique()} test agents); "
           f"human replies: {human['k']}/{human['n']} = {human['k'] / human['n']:.1%} "
           f"[{human['lo']:.1%}, {human['hi']:.1%}]")
