@@ -7,6 +7,8 @@ dialogues (DailyDialog, from ../shared/data), same seed, one epoch each, batch
 - before: LoRA on all 30 layers, rows in random order (the main job up to 2026-12-01);
 - after:  LoRA on the top 8 layers only (frozen layers below need no backward pass) and
           length-grouped batches (less padding): today's main-job settings;
+- grouped: all 30 layers, length-grouped batches (the grouping alone);
+- top16:  LoRA on the top 16 layers, length-grouped (between the two);
 - packed: ``after`` with padding-free packing (best-fit decreasing into rows of 256, position ids
           restart per example; sdpa gets a block-diagonal mask, tests/unit/test_training.py).
 
@@ -99,7 +101,8 @@ def main(argv=None) -> int:
     ap.add_argument("--examples", type=int, default=256, help="training dialogues (one epoch; 4 a step unpacked)")
     ap.add_argument("--corpora", default=str(REPO.parent / "shared" / "data"))
     ap.add_argument("--json", default=None)
-    ap.add_argument("--arms", default="before,after,packed", help="'before' first, then after and/or packed")
+    ap.add_argument("--arms", default="before,after,packed",
+                    help="'before' first, then any of after, packed, grouped (all layers), top16")
     args = ap.parse_args(argv)
     import os
 
@@ -108,7 +111,8 @@ def main(argv=None) -> int:
     model = resolve_model_path("smollm2-135m", Path(os.environ.get("VVAE_MODELS_DIR") or REPO / ".vvae" / "models"))
     rows = dialogue_rows(Path(args.corpora), n_train=args.examples, n_val=24)
     arms = {"before": {"group_by_length": False}, "after": {"top_layers": 8, "group_by_length": True},
-            "packed": {"top_layers": 8, "packing": "on"}}
+            "packed": {"top_layers": 8, "packing": "on"}, "grouped": {"group_by_length": True},
+            "top16": {"top_layers": 16, "group_by_length": True}}
     chosen = [a.strip() for a in args.arms.split(",")]
     if chosen[0] != "before" or set(chosen) - set(arms):
         ap.error(f"--arms: 'before' first, then any of {sorted(arms)}")
