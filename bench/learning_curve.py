@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     elif summary.exists():
         decoding = DecodingParams(**json.loads(summary.read_text())["settings"]["decoding"])
     else:
-        decoding = DecodingParams(max_new_tokens=32, batch_size=24, max_prompt_tokens=256)
+        ap.error(f"{summary} not found: run the report first, or pass --decoding")
     params = BenchmarkParams(max_test_prompts=args.max_test_prompts, shots=(), include_base=False,
                              oracle_diagnostic=False, decoding=decoding)
     plan = benchmark.plan(test_rows, sft, train_prior(sft), {args.variant: True}, params)

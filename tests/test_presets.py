@@ -43,15 +43,15 @@ def _split_counts(size: str) -> pl.DataFrame:
     """(split, language, examples, agents) that `size`'s demo data and split fractions give, with
     the development pseudonym key (the split hashes pseudonymous agent ids)."""
     from vvae_pipeline.ingest.demo import generate_demo
+    from vvae_pipeline.params import SFTParams
     from vvae_pipeline.scrub.pseudonyms import DEV_KEY, pseudonymize
     from vvae_pipeline.sft.splits import assign_splits
 
     preset = load_preset(size)
     _, truth = generate_demo(seed=0, **preset["demo"])
     truth = pseudonymize(truth, DEV_KEY, {"agent_id": "agent"})
-    cfg = preset["jobs"]["train_job"]["ops"]["sft_dataset"]["config"]
-    fractions = {s: cfg[f"{s}_fraction"] for s in ("train", "validation", "test")}
-    splits = assign_splits(truth["agent_id"], fractions, 0)
+    params = SFTParams(**preset["jobs"]["train_job"]["ops"]["sft_dataset"]["config"])
+    splits = assign_splits(truth["agent_id"], params.fractions, params.split_seed)
     return (truth.join(splits, on="agent_id").group_by("split", "language")
             .agg(pl.len().alias("examples"), pl.col("agent_id").n_unique().alias("agents")))
 
