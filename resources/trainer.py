@@ -22,7 +22,9 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 class TrainerResource(dg.ConfigurableResource):
     device: str = Field("auto", description="auto (cuda when available) | cpu | cuda")
-    dtype: str = Field("auto", description="auto: bfloat16 on GPU, float32 on CPU (bf16 is ~250x slower there)")
+    dtype: str = Field("auto", description="weights: auto is bfloat16 on GPU, float32 on CPU")
+    autocast: str = Field("auto", description="bf16 autocast over fp32 weights: auto (on a CPU with native "
+                                              "bf16 matmuls, AVX512-BF16/AMX) | bf16 | off")
     num_processes: int = Field(1, description="> 1: accelerate launch with this many processes (GPUs)")
     use_subprocess: bool = Field(True, description="train in a Dagster Pipes subprocess (frees memory on exit)")
     torch_threads: int = Field(0, description="torch threads in the trainer; 0 keeps torch's default "
@@ -31,7 +33,8 @@ class TrainerResource(dg.ConfigurableResource):
 
     def deployment(self) -> dict:
         """The TrainParams fields this resource owns (where training runs, not what it learns)."""
-        return {"device": self.device, "dtype": self.dtype, "torch_threads": self.torch_threads}
+        return {"device": self.device, "dtype": self.dtype, "autocast": self.autocast,
+                "torch_threads": self.torch_threads}
 
     def command(self, job_path: Path) -> list[str]:
         python = self.python or sys.executable

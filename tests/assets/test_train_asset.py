@@ -61,6 +61,12 @@ def test_production_defaults():
     assert TrainConfig().max_steps == -1 and TrainConfig().max_length == 2048
 
 
+def test_trainer_resource_owns_where_and_in_what_precision_training_runs():
+    params = TrainConfig().to_params(**TrainerResource(device="cpu", autocast="off", torch_threads=1).deployment())
+    assert (params.device, params.autocast, params.torch_threads) == ("cpu", "off", 1)
+    assert TrainConfig().to_params(**TrainerResource().deployment()).autocast == "auto"
+
+
 def test_missing_sft_dataset_fails_clearly(storage):
     result = materialize(storage)
     assert not result.success

@@ -41,11 +41,24 @@ def dialogue_rows(shared: Path, n_train: int = 8, n_val: int = 4) -> list[dict]:
 def test_resolve_picks_packing_and_kernels_only_on_gpu():
     p = TrainParams()
     assert resolve(p, cuda_available=False, liger_available=True, flash_available=True) == {
-        "device": "cpu", "dtype": "float32", "packing": False, "liger": False, "attn": "sdpa"}
-    assert resolve(p, cuda_available=True, liger_available=True, flash_available=True) == {
-        "device": "cuda", "dtype": "bfloat16", "packing": True, "liger": True, "attn": "flash_attention_2"}
+        "device": "cpu", "dtype": "float32", "autocast": None, "packing": False, "liger": False, "attn": "sdpa"}
+    assert resolve(p, cuda_available=True, liger_available=True, flash_available=True, cpu_bf16=True) == {
+        "device": "cuda", "dtype": "bfloat16", "autocast": None, "packing": True, "liger": True,
+        "attn": "flash_attention_2"}
     assert resolve(p, True, False, False)["liger"] is False
     assert resolve(replace(p, packing="off"), True, True, True)["packing"] is False
+
+
+def test_cpu_bf16_autocast_only_where_the_cpu_multiplies_bf16():
+    p = TrainParams()
+    assert resolve(p, False, False, False, cpu_bf16=True)["autocast"] == "bf16"
+    assert resolve(p, False, False, False, cpu_bf16=False)["autocast"] is None
+    assert resolve(replace(p, autocast="off"), False, False, False, cpu_bf16=True)["autocast"] is None
+    assert resolve(replace(p, autocast="bf16"), False, False, False, cpu_bf16=False)["autocast"] == "bf16"
+    # bf16 weights already train under the trainer's bf16 flag: no second autocast on top
+    assert resolve(replace(p, dtype="bfloat16", autocast="bf16"), False, False, False)["autocast"] is None
+    with pytest.raises(ValueError, match="autocast"):
+        TrainParams(autocast="fp8")
 
 
 def test_checkpoints_of_another_run_are_discarded(tmp_path):
@@ -98,7 +111,15 @@ def test_tiny_lora_run_trains_adapter_only(tmp_path, smollm2_path, shared_data):
     seen = {}
 
     class CheckFrozen(TrainerCallback):
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            def grab(module, inputs, output):  # returns None: the output stays as it is
+                seen.setdefault("q_out_dtype", output.dtype)
+
+            q = next(m for n, m in model.named_modules() if n.endswith("layers.0.self_attn.q_proj"))
+            q.register_forward_hook(grab)
+
         def on_train_end(self, args, state, control, model=None, **kwargs):
+            seen["lora_dtypes"] = {p.dtype for n, p in model.named_parameters() if "lora_" in n}
             named = dict(model.named_parameters())
             lora = {n: p for n, p in named.items() if "lora_" in n}
             seen["trainable"] = sorted(n for n, p in named.items() if p.requires_grad)
@@ -112,6 +133,10 @@ def test_tiny_lora_run_trains_adapter_only(tmp_path, smollm2_path, shared_data):
     stats = train_lora(dialogue_rows(shared_data), smollm2_path, out, replace(TINY, max_steps=3),
                        backbone="smollm2-135m", variant="sp_ft", callbacks=[CheckFrozen()])
 
+    # Under bf16 autocast (the default on a CPU with native bf16) the matmuls run in bf16 while
+    # the LoRA weights the optimizer updates stay fp32; without it everything is fp32.
+    assert seen["q_out_dtype"] == (torch.bfloat16 if stats["choice"]["autocast"] == "bf16" else torch.float32)
+    assert seen["lora_dtypes"] == {torch.float32}
     assert seen["trainable"] and all("lora_" in n for n in seen["trainable"])
     assert len(seen["trainable"]) == 30 * 2 * 2  # 30 layers x (q, v) x (A, B)
     assert seen["lora_b_norm"] > 0  # B starts at zero: any mass means the adapter learned
@@ -182,6 +207,27 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, smollm2_path, 
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("autocast", ["bf16", "off"])
+def test_autocast_setting_reaches_the_matmuls(tmp_path, smollm2_path, shared_data, autocast):
+    import torch
+    from transformers import TrainerCallback
+
+    seen = {}
+
+    class Probe(TrainerCallback):
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            def grab(module, inputs, output):  # returns None: the output stays as it is
+                seen.setdefault("dtype", output.dtype)
+
+            down = next(m for n, m in model.named_modules() if n.endswith("layers.29.mlp.down_proj"))
+            down.register_forward_hook(grab)
+
+    stats = train_lora(dialogue_rows(shared_data, 2, 1), smollm2_path, tmp_path / autocast,
+                       replace(TINY, max_steps=1, max_length=64, autocast=autocast), callbacks=[Probe()])
+    assert stats["choice"]["autocast"] == (None if autocast == "off" else "bf16")
+    assert seen["dtype"] == (torch.float32 if autocast == "off" else torch.bfloat16)
 
 
 def _cuda() -> bool:

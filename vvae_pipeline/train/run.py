@@ -36,18 +36,34 @@ log = logging.getLogger(__name__)
 CHECKPOINTS = "checkpoints"
 
 
-def resolve(params: TrainParams, cuda_available: bool, liger_available: bool, flash_available: bool) -> dict:
-    """The concrete device choices ``params`` stands for on this machine."""
+def resolve(params: TrainParams, cuda_available: bool, liger_available: bool, flash_available: bool,
+            cpu_bf16: bool = False) -> dict:
+    """The concrete device choices ``params`` stands for on this machine.
+
+    ``cpu_bf16``: this CPU multiplies bf16 natively (see ``cpu_has_native_bf16``).
+    """
     device = params.device if params.device != "auto" else ("cuda" if cuda_available else "cpu")
     gpu = device == "cuda"
+    dtype = params.dtype if params.dtype != "auto" else ("bfloat16" if gpu else "float32")
+    autocast = params.autocast == "bf16" or (params.autocast == "auto" and not gpu and cpu_bf16)
     return {
         "device": device,
-        "dtype": params.dtype if params.dtype != "auto" else ("bfloat16" if gpu else "float32"),
+        "dtype": dtype,
+        # fp32 weights under bf16 autocast; bf16 weights already train under the trainer's bf16 flag
+        "autocast": "bf16" if autocast and dtype == "float32" else None,
         "packing": params.packing == "on" or (params.packing == "auto" and gpu),
         "liger": params.use_liger == "on" or (params.use_liger == "auto" and gpu and liger_available),
         "attn": params.attn_implementation if params.attn_implementation != "auto"
         else ("flash_attention_2" if gpu and flash_available else "sdpa"),
     }
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when oneDNN runs bf16 matmuls in hardware here (AVX512-BF16 or AMX), not emulated."""
+    import torch
+
+    probes = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
+    return any(bool(p()) for p in probes if p is not None)
 
 
 def _importable(name: str) -> bool:
@@ -125,7 +141,8 @@ def train_lora(examples: list[dict], base_model: str, out_dir: str | Path, param
     if params.lora.target_modules is None:
         targets = BACKBONES[backbone].lora_targets if backbone in BACKBONES else Backbone.lora_targets
         params = replace(params, lora=replace(params.lora, target_modules=tuple(targets)))
-    choice = resolve(params, torch.cuda.is_available(), _importable("liger_kernel"), _importable("flash_attn"))
+    choice = resolve(params, torch.cuda.is_available(), _importable("liger_kernel"), _importable("flash_attn"),
+                     cpu_has_native_bf16())
     out_dir = Path(out_dir)
     fp = fingerprint(examples, base_model, params)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # accelerate launch: rank 0 wipes stale checkpoints first
