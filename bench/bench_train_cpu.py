@@ -1,32 +1,42 @@
 """CPU LoRA training speed on the embedded SmolLM2-135M: the main job's previous settings vs today's.
 
-Both runs train the real model through ``train_lora`` (the pipeline's own path) on the same real
+Every arm trains the real model through ``train_lora`` (the pipeline's own path) on the same real
 dialogues (DailyDialog, from ../shared/data), same seed, one epoch each, batch
 4 x <= 256 tokens, lr 1e-3, LoRA r=16 on all 7 projections:
 
-- before: LoRA on all 30 layers, rows in random order (the main job up to 2026-12-01);
-- after:  LoRA on the top 8 layers only (frozen layers below need no backward pass) and
-          length-grouped batches (less padding): today's main-job settings;
-- grouped: all 30 layers, length-grouped batches (the grouping alone);
-- top16:  LoRA on the top 16 layers, length-grouped (between the two);
-- packed: ``after`` with padding-free packing (best-fit decreasing into rows of 256, position ids
-          restart per example; sdpa gets a block-diagonal mask, tests/unit/test_training.py).
+- before:   LoRA on all 30 layers, dropout 0.05, rows in random order, fp32 (the main job up to
+            2026-12-01);
+- fast:     all 30 layers, length-grouped batches (less padding), no LoRA dropout (its random masks
+            are a large share of a CPU step), bf16 autocast over fp32 weights (CPUs with AVX512-BF16
+            or AMX multiply bf16 natively);
+- fasttop8: ``fast`` with LoRA on the top 8 layers only (frozen layers below need no backward
+            pass): the demo and reproduce presets;
+- after:    top 8 layers, length-grouped, fp32, dropout 0.05 (the presets before autocast);
+- grouped / nodrop / bf16 / top16 / top8nodrop: one lever at a time (see ``arms`` in main);
+- packed:   ``after`` with padding-free packing (best-fit decreasing into rows of 256, position ids
+            restart per example; sdpa gets a block-diagonal mask, tests/unit/test_training.py).
 
 Every arm trains one epoch over the same ``--examples`` dialogues (packed rows hold several, so
 that arm takes fewer, larger steps): the losses compare at equal data. With fewer trainable layers
-the loss starts slower, so a run of a few steps overstates the gap.
+the loss starts slower, so a run of a few steps overstates the gap. Each final adapter is scored
+again in fp32 on the validation dialogues (mean loss per target token), the same yardstick for
+every arm; the trainer's own eval loss runs under the arm's precision. ``--seeds`` reruns every
+arm per seed (data order, LoRA init, dropout), interleaved, so the loss gap can be set against the
+seed-to-seed spread.
 
 Printed per run: real (non-pad) tokens/s over the timed steps (the first step is untimed), mean
-train loss, final validation loss; then the speed ratio. One run, ratios only: these machines are
+train loss, final validation loss; then the speed ratio per seed. Ratios only: these machines are
 shared, so absolute seconds move with the load.
 
-    .venv/bin/python bench/bench_train_cpu.py [--examples 256] [--arms before,after,packed] [--json OUT.json]
+    .venv/bin/python bench/bench_train_cpu.py [--examples 256] [--arms before,fast,fasttop8] [--seeds 0,1,2]
+        [--json OUT.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -73,25 +83,54 @@ def timer_callback():
     return Timer()
 
 
+def fp32_eval_loss(model: str, adapter_dir: Path, rows: list[dict], max_length: int) -> float:
+    """Validation loss of the saved adapter in fp32, one dialogue at a time: mean over every target
+    token, the same yardstick for every arm (the trainer's own eval runs under the arm's autocast)."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from vvae_pipeline.llm.models import load_tokenizer
+    from vvae_pipeline.train.masking import tokenize_examples
+
+    tok = load_tokenizer(model)
+    feats, _ = tokenize_examples([r["messages"] for r in rows if r["split"] == "validation"], tok, max_length)
+    base = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
+    tuned = PeftModel.from_pretrained(base, str(adapter_dir)).eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for f in feats:
+            ids, labels = torch.tensor([f["input_ids"]]), torch.tensor([f["labels"]])
+            logits = tuned(input_ids=ids).logits[:, :-1].float()
+            target = labels[:, 1:]
+            total += float(torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                                                             ignore_index=-100, reduction="sum"))
+            count += int((target != -100).sum())
+    return total / count
+
+
 def run(name: str, rows: list[dict], model: str, **changes) -> dict:
     """One epoch over ``rows``: every arm sees the same examples once, so the losses compare."""
     from vvae_pipeline.params import LoraParams, TrainParams
     from vvae_pipeline.train.run import train_lora
 
-    lora = LoraParams(r=16, alpha=32, dropout=0.05, top_layers=changes.pop("top_layers", None))
+    lora = LoraParams(r=16, alpha=32, dropout=changes.pop("dropout", 0.05), top_layers=changes.pop("top_layers", None))
     params = TrainParams(lora=lora, max_steps=-1, num_epochs=1, batch_size=4, grad_accum=1, max_length=256,
                          learning_rate=1e-3, warmup_ratio=0.0, eval_steps=10_000, save_steps=10_000,
                          logging_steps=1, device="cpu", torch_threads=0, **changes)
+    name = f"{name}-seed{params.seed}"
     timer = timer_callback()
     with tempfile.TemporaryDirectory(prefix=f"vvae-bench-{name}-") as out:
         stats = train_lora(rows, model, out, params, backbone="smollm2-135m", variant=name, callbacks=[timer])
+        fp32_loss = fp32_eval_loss(model, Path(out) / "adapter", rows, params.max_length)
     secs = timer.t1 - timer.t0
-    res = {"name": name, "steps": stats["steps"], "real_tokens": stats["real_tokens"],
+    res = {"name": name, "seed": params.seed, "steps": stats["steps"], "real_tokens": stats["real_tokens"],
            "timed_steps": stats["steps"] - 1, "seconds": round(secs, 2),
            "real_tokens_per_s": round((timer.tok1 - timer.tok0) / secs, 1),
            "mean_train_loss": round(sum(timer.losses) / len(timer.losses), 4),
-           "final_eval_loss": round(stats["final_eval_loss"], 4), "lora_top_layers": lora.top_layers,
-           "group_by_length": params.group_by_length, "packing": params.packing}
+           "final_eval_loss": round(stats["final_eval_loss"], 4), "fp32_eval_loss": round(fp32_loss, 4),
+           "lora_top_layers": lora.top_layers, "lora_dropout": lora.dropout, "group_by_length": params.group_by_length,
+           "packing": params.packing, "autocast": stats["choice"]["autocast"]}
     print(json.dumps(res), flush=True)
     return res
 
@@ -101,8 +140,9 @@ def main(argv=None) -> int:
     ap.add_argument("--examples", type=int, default=256, help="training dialogues (one epoch; 4 a step unpacked)")
     ap.add_argument("--corpora", default=str(REPO.parent / "shared" / "data"))
     ap.add_argument("--json", default=None)
-    ap.add_argument("--arms", default="before,after,packed",
-                    help="'before' first, then any of after, packed, grouped (all layers), top16")
+    ap.add_argument("--seeds", default="0", help="comma-separated; each seed reruns every arm (data order, "
+                    "LoRA init, dropout), so the loss gap can be set against the seed-to-seed spread")
+    ap.add_argument("--arms", default="before,fast,fasttop8", help="'before' first, then any of the others")
     args = ap.parse_args(argv)
     import os
 
@@ -110,24 +150,38 @@ def main(argv=None) -> int:
 
     model = resolve_model_path("smollm2-135m", Path(os.environ.get("VVAE_MODELS_DIR") or REPO / ".vvae" / "models"))
     rows = dialogue_rows(Path(args.corpora), n_train=args.examples, n_val=24)
-    arms = {"before": {"group_by_length": False}, "after": {"top_layers": 8, "group_by_length": True},
-            "packed": {"top_layers": 8, "packing": "on"}, "grouped": {"group_by_length": True},
-            "top16": {"top_layers": 16, "group_by_length": True}}
+    fp32 = {"autocast": "off"}
+    arms = {"before": {"group_by_length": False, **fp32}, "after": {"top_layers": 8, "group_by_length": True, **fp32},
+            "packed": {"top_layers": 8, "packing": "on", **fp32}, "grouped": {"group_by_length": True, **fp32},
+            "top16": {"top_layers": 16, "group_by_length": True, **fp32},
+            "bf16": {"group_by_length": True, "autocast": "bf16"},
+            "nodrop": {"group_by_length": True, "dropout": 0.0, **fp32},
+            "top8nodrop": {"top_layers": 8, "group_by_length": True, "dropout": 0.0, **fp32},
+            "fast": {"group_by_length": True, "autocast": "bf16", "dropout": 0.0},
+            "fasttop8": {"top_layers": 8, "group_by_length": True, "autocast": "bf16", "dropout": 0.0}}
     chosen = [a.strip() for a in args.arms.split(",")]
     if chosen[0] != "before" or set(chosen) - set(arms):
         ap.error(f"--arms: 'before' first, then any of {sorted(arms)}")
-    results = {name: run(name, rows, model, **arms[name]) for name in chosen}
-    base = results["before"]
-    ratios = {}
-    for name, res in results.items():
-        if name == "before":
-            continue
-        ratios[name] = round(res["real_tokens_per_s"] / base["real_tokens_per_s"], 3)
-        print(f"speed-up (real tokens/s, {name} / before): {ratios[name]:.2f}x; final eval loss before "
-              f"{base['final_eval_loss']} {name} {res['final_eval_loss']}; mean train loss before "
-              f"{base['mean_train_loss']} {name} {res['mean_train_loss']}")
+    seeds = [int(x) for x in args.seeds.split(",")]
+    # Arms interleave within a seed, so a change in the machine's load hits every arm alike.
+    runs = {seed: {name: run(name, rows, model, seed=seed, **arms[name]) for name in chosen} for seed in seeds}
+    summary = {}
+    for name in chosen:
+        per = [runs[seed][name] for seed in seeds]
+        ratio = [runs[seed][name]["real_tokens_per_s"] / runs[seed]["before"]["real_tokens_per_s"] for seed in seeds]
+        summary[name] = {"speedup_per_seed": [round(r, 3) for r in ratio],
+                         **{f"{k}_per_seed": [r[k] for r in per] for k in ("final_eval_loss", "fp32_eval_loss")},
+                         **{f"{k}_mean": round(statistics.fmean(r[k] for r in per), 4)
+                            for k in ("final_eval_loss", "fp32_eval_loss")},
+                         "fp32_eval_loss_sd": round(statistics.stdev(r["fp32_eval_loss"] for r in per), 4)
+                         if len(per) > 1 else None}
+        if name != "before":
+            print(f"{name}: real tokens/s {', '.join(f'{r:.2f}x' for r in ratio)} of before (seeds {args.seeds}); "
+                  f"fp32 eval loss {summary[name]['fp32_eval_loss_mean']} (sd {summary[name]['fp32_eval_loss_sd']}) "
+                  f"vs before {summary['before']['fp32_eval_loss_mean']} (sd {summary['before']['fp32_eval_loss_sd']})")
     if args.json:
-        Path(args.json).write_text(json.dumps({**results, "ratios": ratios}, indent=1))
+        Path(args.json).write_text(json.dumps({"runs": {str(k): v for k, v in runs.items()}, "summary": summary},
+                                              indent=1))
     return 0
 
 
