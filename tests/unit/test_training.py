@@ -23,6 +23,24 @@ TINY = TrainParams(lora=LoraParams(r=4, alpha=8, dropout=0.0, target_modules=("q
                    max_length=128, eval_steps=2, save_steps=2, logging_steps=1, device="cpu", torch_threads=1)
 
 
+def output_dtype_probe(module_suffix: str):
+    """A TrainerCallback recording the dtype of the first training output of the module whose name
+    ends with ``module_suffix`` (in ``.dtype``)."""
+    from transformers import TrainerCallback
+
+    class _OutputDtype(TrainerCallback):
+        dtype = None
+
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            def grab(module, inputs, output):  # returns None: the output stays as it is
+                if self.dtype is None:
+                    self.dtype = output.dtype
+
+            next(m for n, m in model.named_modules() if n.endswith(module_suffix)).register_forward_hook(grab)
+
+    return _OutputDtype()
+
+
 def dialogue_rows(shared: Path, n_train: int = 8, n_val: int = 4) -> list[dict]:
     """SFT rows from real DailyDialog dialogues: persona system line, history, final reply x."""
     rows = []
@@ -111,17 +129,10 @@ def test_tiny_lora_run_trains_adapter_only(tmp_path, smollm2_path, shared_data):
     seen = {}
 
     class CheckFrozen(TrainerCallback):
-        def on_train_begin(self, args, state, control, model=None, **kwargs):
-            def grab(module, inputs, output):  # returns None: the output stays as it is
-                seen.setdefault("q_out_dtype", output.dtype)
-
-            q = next(m for n, m in model.named_modules() if n.endswith("layers.0.self_attn.q_proj"))
-            q.register_forward_hook(grab)
-
         def on_train_end(self, args, state, control, model=None, **kwargs):
-            seen["lora_dtypes"] = {p.dtype for n, p in model.named_parameters() if "lora_" in n}
             named = dict(model.named_parameters())
             lora = {n: p for n, p in named.items() if "lora_" in n}
+            seen["lora_dtypes"] = {p.dtype for p in lora.values()}
             seen["trainable"] = sorted(n for n, p in named.items() if p.requires_grad)
             seen["lora_b_norm"] = sum(p.detach().abs().sum().item() for n, p in lora.items() if "lora_B" in n)
             seen["base_changed"] = [n for n, p in named.items() if "lora_" not in n
@@ -130,12 +141,13 @@ def test_tiny_lora_run_trains_adapter_only(tmp_path, smollm2_path, shared_data):
             seen["base_checked"] = sum(1 for n in named if "lora_" not in n)
 
     out = tmp_path / "run"
+    q_proj = output_dtype_probe("layers.0.self_attn.q_proj")
     stats = train_lora(dialogue_rows(shared_data), smollm2_path, out, replace(TINY, max_steps=3),
-                       backbone="smollm2-135m", variant="sp_ft", callbacks=[CheckFrozen()])
+                       backbone="smollm2-135m", variant="sp_ft", callbacks=[CheckFrozen(), q_proj])
 
     # Under bf16 autocast (the default on a CPU with native bf16) the matmuls run in bf16 while
     # the LoRA weights the optimizer updates stay fp32; without it everything is fp32.
-    assert seen["q_out_dtype"] == (torch.bfloat16 if stats["choice"]["autocast"] == "bf16" else torch.float32)
+    assert q_proj.dtype == (torch.bfloat16 if stats["choice"]["autocast"] == "bf16" else torch.float32)
     assert seen["lora_dtypes"] == {torch.float32}
     assert seen["trainable"] and all("lora_" in n for n in seen["trainable"])
     assert len(seen["trainable"]) == 30 * 2 * 2  # 30 layers x (q, v) x (A, B)
@@ -212,22 +224,12 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, smollm2_path, 
 @pytest.mark.parametrize("autocast", ["bf16", "off"])
 def test_autocast_setting_reaches_the_matmuls(tmp_path, smollm2_path, shared_data, autocast):
     import torch
-    from transformers import TrainerCallback
 
-    seen = {}
-
-    class Probe(TrainerCallback):
-        def on_train_begin(self, args, state, control, model=None, **kwargs):
-            def grab(module, inputs, output):  # returns None: the output stays as it is
-                seen.setdefault("dtype", output.dtype)
-
-            down = next(m for n, m in model.named_modules() if n.endswith("layers.29.mlp.down_proj"))
-            down.register_forward_hook(grab)
-
+    down_proj = output_dtype_probe("layers.29.mlp.down_proj")  # not a LoRA target in TINY: a plain Linear
     stats = train_lora(dialogue_rows(shared_data, 2, 1), smollm2_path, tmp_path / autocast,
-                       replace(TINY, max_steps=1, max_length=64, autocast=autocast), callbacks=[Probe()])
+                       replace(TINY, max_steps=1, max_length=64, autocast=autocast), callbacks=[down_proj])
     assert stats["choice"]["autocast"] == (None if autocast == "off" else "bf16")
-    assert seen["dtype"] == (torch.float32 if autocast == "off" else torch.bfloat16)
+    assert down_proj.dtype == (torch.float32 if autocast == "off" else torch.bfloat16)
 
 
 def _cuda() -> bool:
