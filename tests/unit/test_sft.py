@@ -13,7 +13,7 @@ from vvae_pipeline.latent import DIMENSION_NAMES
 from vvae_pipeline.priors.build import build_priors
 from vvae_pipeline.schemas import SFTExample, validate
 from vvae_pipeline.sft.build import SFTParams, build_sft, dataset_card
-from vvae_pipeline.sft.persona_prompt import HEADER, render_system
+from vvae_pipeline.sft.persona_prompt import HEADER, OPENING_TURN, render_system
 from vvae_pipeline.sft.splits import assign_splits
 from vvae_pipeline.variants import VARIANT_KEYS
 
@@ -66,7 +66,9 @@ def test_history_roles_and_final_turn(inputs):
     assert [m["content"] for m in row["messages"][1:]] == ["free tonight?", "maybe", "movie?", "sure, you know"]
     assert row["messages"][0]["content"] == render_system({"tone": "calm", "hobby": "hiking"}, "en")
     empty = df.filter(pl.col("extraction_id") == "e6").row(0, named=True)
-    assert empty["messages"] == [{"role": "assistant", "content": "reply 6"}]  # no persona, no history
+    # No persona, no history: the opening user turn stands in for the history (test_first_turn.py).
+    assert empty["messages"] == [{"role": "user", "content": OPENING_TURN["en"]},
+                                 {"role": "assistant", "content": "reply 6"}]
 
 
 def test_blank_replies_and_textless_turns_are_left_out():

@@ -8,6 +8,13 @@ translated; open values (catchphrase, nickname, topic, hobby, emoji) are shown a
 Messages are plain (role, content) pairs: system (if any), the history with the agent as
 ``assistant`` and the user as ``user``, then the target reply x as the final ``assistant``
 turn, so any chat template can be applied at training time.
+
+A reply with nothing before it (the agent opens the session: the corpus adapters annotate every
+agent turn, the first one included) gets one opening ``user`` turn, ``OPENING_TURN`` in the
+session's language, in place of the empty history. Without it an FT row with no persona is a lone
+assistant message, whose prompt is an empty conversation that chat templates refuse to render; with
+it every variant, at training and at test time (evaluate.test_time builds its prompts here too),
+shows the model the same defined prompt for a first turn.
 """
 
 from __future__ import annotations
@@ -58,6 +65,9 @@ ZH_VALUES = {
                     "confident": "自信", "tsundere": "傲娇"},
 }
 MESSAGE = pl.Struct({"role": pl.Utf8, "content": pl.Utf8})
+# The user turn that stands in for an empty history (the agent speaks first). Bracketed so it reads
+# as a stage direction, not as something a user typed.
+OPENING_TURN = {"en": "[The conversation starts. You speak first.]", "zh": "[对话开始，由你先开口。]"}
 ROLE_MAP = {"user": "user", "agent": "assistant"}
 
 
@@ -103,11 +113,14 @@ def render_system(persona: dict[str, str | None], language: str = "en") -> str |
 def with_messages(df: pl.DataFrame, system: str = "system") -> pl.DataFrame:
     """``df`` plus ``messages``: [system?] + history (agent -> assistant) + final assistant ``reply``.
 
-    Needs ``context`` (list of {role, text}), ``reply`` and the (nullable) ``system`` column.
-    Built as one long (row, role, content) frame aggregated once: ``list.eval`` over structs and
+    Needs ``context`` (list of {role, text}), ``reply`` and the (nullable) ``system`` column; a row
+    whose context holds no turn with text gets ``OPENING_TURN`` (in its ``language``, English when
+    the frame has no such column) as its history. Built as one long (row, role, content) frame aggregated once: ``list.eval`` over structs and
     ``concat_list`` of struct lists cost 28 s and 10 s for 1M rows of 3 turns; this costs ~4 s.
     """
-    base = df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), "context", system, "reply")
+    lang = pl.col("language") if "language" in df.columns else pl.lit("en")
+    base = df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), "context", system, "reply",
+                     lang.alias("_lang"))
     history = (
         base.select("_row", "context").explode("context").drop_nulls("context").unnest("context")
         .select("_row", pl.col("role").replace_strict(ROLE_MAP, default=None, return_dtype=pl.Utf8),
@@ -116,9 +129,13 @@ def with_messages(df: pl.DataFrame, system: str = "system") -> pl.DataFrame:
     )
     sys_turn = base.filter(pl.col(system).is_not_null()).select("_row", role=pl.lit("system"),
                                                                   content=pl.col(system))
+    opening = base.join(history.select("_row").unique(), on="_row", how="anti").select(
+        "_row", role=pl.lit("user"),
+        content=pl.col("_lang").replace_strict(OPENING_TURN, default=OPENING_TURN["en"], return_dtype=pl.Utf8))
     target = base.select("_row", role=pl.lit("assistant"), content=pl.col("reply"))
-    # group_by keeps row order within each group, so each list reads system, history, target.
-    msgs = (pl.concat([sys_turn, history, target]).group_by("_row")
+    # group_by keeps row order within each group, so each list reads system, history (or the
+    # opening turn), target.
+    msgs = (pl.concat([sys_turn, opening, history, target]).group_by("_row")
             .agg(pl.struct("role", "content").alias("messages")))
     return (df.with_row_index("_row").join(msgs, on="_row", how="left", maintain_order="left")
             .with_columns(pl.col("messages").cast(pl.List(MESSAGE))).drop("_row"))

@@ -44,6 +44,11 @@ def _check_messages(messages: list[dict]) -> None:
             raise MaskingError("message content must be a string")
     if messages[-1]["role"] != "assistant":
         raise MaskingError("the final message must be the assistant reply x (the training target)")
+    if len(messages) < 2:
+        # Its prompt would be an empty conversation, which chat templates refuse to render (and a
+        # model is never asked to reply to nothing): sft.persona_prompt.with_messages gives a first
+        # turn the opening user turn, so only a row built elsewhere can get here.
+        raise MaskingError("nothing before the target reply x")
     if not messages[-1]["content"].strip():
         raise MaskingError("the target reply x is empty")
 
