@@ -4,24 +4,35 @@
     python -m assets.main --size tiny           # what the end-to-end test and CI run
     python -m assets.main --size reproduce      # every variant and baseline, >= 200 test prompts
     python -m assets.main --variants ft,sp_ft   # other SFT variants than the preset's
+    python -m assets.main --data FILE_OR_DIR    # your own landing files (docs/landing.md), no demo data
+    python -m assets.main --persona-source declared   # test-time z: the agents' declared profiles
 
-It lands the seeded demo data, registers the batch partition, then runs the four jobs in order
-(batch -> priors -> train per variant -> report) on the Dagster instance under
-$VVAE_HOME/dagster (or $DAGSTER_HOME), so every run and materialization shows in `dagster dev`.
-Exits non-zero if a run fails or a blocking check does not pass.
+By default it lands the seeded demo data (``landing/demo-<size>-<seed>.jsonl``); with ``--data`` it
+lands the given JSON Lines / Parquet session files instead (a folder: every such file in it) and
+scores nothing against demo truth. It registers one batch partition per landed file, then runs the
+four jobs in order (batch per file -> priors -> train per variant -> report) on the Dagster instance
+under $VVAE_HOME/dagster (or $DAGSTER_HOME), so every run and materialization shows in `dagster dev`.
+
+Exits non-zero when a run fails or a blocking check fails with ERROR severity. A failed WARN check
+(the champion kept, the prior drifted) is printed as a warning with what it means and does not fail
+the job. A home holds one data set: the demo of one size and seed, or your own files; the priors and
+SFT sets read every batch of the home, so mixing them is refused (use another VVAE_HOME).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from vvae_pipeline.backbones import DEFAULT_BACKBONE, get_backbone
+from vvae_pipeline.evaluate.test_time import PERSONA_SOURCES
 from vvae_pipeline.variants import VARIANT_KEYS, get_variant
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,19 +56,197 @@ def load_preset(size: str) -> dict:
             "jobs": preset.get("jobs", {})}
 
 
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One asset check evaluation, as the exit decision needs it (no metadata values: they may hold text)."""
+
+    name: str  # "<asset>:<check>"
+    passed: bool
+    severity: str  # "ERROR" or "WARN" (dagster.AssetCheckSeverity.value)
+    blocking: bool
+    note: str = ""  # the check's own description of this evaluation, for known WARN checks only
+
+
+# What a failed WARN check means for the person reading the main job's output.
+WARN_MEANING = {
+    "promoted_adapter:challenger_promoted": "champion kept: the new SP+FT adapter is not closer to the human "
+                                            "rates beyond the paired 95% interval (or its DialogBench accuracy "
+                                            "dropped beyond noise); the registry alias stays where it was",
+    "persona_priors:prior_drift": "the prior moved against its previous materialization (expected when the "
+                                  "data changed): the new adapters learn from a different persona distribution",
+}
+
+
+@dataclass(frozen=True)
+class ExitDecision:
+    ok: bool
+    errors: list[str]  # failed runs and failed blocking ERROR checks
+    warnings: list[str]  # failed checks that do not fail the job, with their meaning
+
+
+def exit_decision(runs: list[tuple[str, str, bool]], checks: list[CheckOutcome]) -> ExitDecision:
+    """The job fails on a failed run or a failed blocking check of ERROR severity, nothing else."""
+    errors = [f"run {job}{f' [{part}]' if part else ''} failed" for job, part, ok in runs if not ok]
+    warnings = []
+    for c in checks:
+        if c.passed:
+            continue
+        if c.blocking and c.severity == "ERROR":
+            errors.append(f"check {c.name} failed")
+        else:
+            meaning = WARN_MEANING.get(c.name, "a non-blocking check failed; see its metadata in the UI")
+            warnings.append(f"{c.name} ({c.severity}): {meaning}" + (f" [{c.note}]" if c.note else ""))
+    return ExitDecision(ok=bool(runs) and not errors, errors=errors, warnings=warnings)
+
+
+def check_outcome(data) -> CheckOutcome:
+    """A dagster AssetCheckEvaluation as a CheckOutcome. The note is kept only for the WARN checks
+    named in WARN_MEANING, whose descriptions and messages carry reasons and dimension names, never
+    record text (a schema check's description may show cases)."""
+    name = f"{data.asset_key.to_user_string()}:{data.check_name}"
+    severity = getattr(data.severity, "value", str(data.severity or "ERROR"))
+    note = ""
+    if name in WARN_MEANING:
+        msg = (data.metadata or {}).get("message")
+        note = data.description or (str(msg.value) if msg is not None else "")
+    # dagster fills ``blocking`` from the check's spec; None (older events) counts as blocking.
+    return CheckOutcome(name, bool(data.passed), severity, data.blocking is not False, note)
+
+
 @dataclass
 class PipelineResult:
     home: Path
     dagster_home: Path
-    batch_key: str
+    batch_keys: list[str]
     runs: list[tuple[str, str, bool]] = field(default_factory=list)  # (job, partition, success)
-    failed_checks: list[str] = field(default_factory=list)
+    checks: list[CheckOutcome] = field(default_factory=list)
     report_dir: Path | None = None
     seconds: float = 0.0
 
     @property
+    def decision(self) -> ExitDecision:
+        return exit_decision(self.runs, self.checks)
+
+    @property
     def ok(self) -> bool:
-        return all(ok for _, _, ok in self.runs) and not self.failed_checks
+        return self.decision.ok
+
+    @property
+    def failed_checks(self) -> list[str]:
+        """Failed checks that fail the job (blocking, ERROR)."""
+        return [c.name for c in self.checks if not c.passed and c.blocking and c.severity == "ERROR"]
+
+    @property
+    def batch_key(self) -> str:
+        return self.batch_keys[0] if self.batch_keys else ""
+
+
+class HomeConflict(RuntimeError):
+    """VVAE_HOME already holds data this run must not mix with."""
+
+
+DEMO_NAME = re.compile(r"^demo(-[a-z]+)?-\d+\.jsonl$")
+
+
+def demo_file_name(size: str, seed: int) -> str:
+    return f"demo-{size}-{seed}.jsonl"
+
+
+def _landed(landing_dir: Path) -> list[Path]:
+    from vvae_pipeline.ingest.landing import is_landed_file
+
+    return sorted(p for p in Path(landing_dir).glob("*") if is_landed_file(p))
+
+
+def land_demo(landing_dir: Path, truth_path: Path, size: str, seed: int, demo_kwargs: dict) -> tuple[Path, bool]:
+    """The demo file of (size, seed) in ``landing_dir``: (path, newly written).
+
+    Refuses (HomeConflict) when the folder holds any other landed file: the demo's session ids repeat
+    across sizes (demo-0-00-000 in every size of seed 0), so two sizes in one home would load the same
+    extraction ids twice, and any other file would mix into the demo's priors. A file with exactly
+    this demo's content is reused whatever its name (homes from before the per-size names hold
+    ``demo-<seed>.jsonl``). The truth table is always rewritten (seeded, ~0.4 s).
+    """
+    from vvae_pipeline.ingest.demo import generate_demo
+    from vvae_pipeline.storage_io import atomic_write_bytes, atomic_write_parquet
+
+    sessions, truth = generate_demo(seed=seed, **demo_kwargs)
+    data = "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in sessions).encode()
+    ours, others = None, []
+    for p in _landed(landing_dir):
+        if ours is None and p.suffix == ".jsonl" and p.stat().st_size == len(data) and p.read_bytes() == data:
+            ours = p
+        else:
+            others.append(p.name)
+    if others:
+        what = "demo data of another size or seed" if all(DEMO_NAME.match(n) for n in others) else "other landed data"
+        raise HomeConflict(f"{landing_dir} holds {what} ({', '.join(others[:5])}); the {size} demo (seed {seed}) "
+                           f"would be mixed with it. Use another home, e.g. VVAE_HOME=.vvae-{size}")
+    atomic_write_parquet(Path(truth_path), truth)
+    if ours is not None:
+        return ours, False
+    path = Path(landing_dir) / demo_file_name(size, seed)
+    atomic_write_bytes(path, data)
+    return path, True
+
+
+def data_files(data: Path) -> list[Path]:
+    """The landing files ``data`` names: itself, or every landing file directly in the folder."""
+    from vvae_pipeline.ingest.landing import LANDED_SUFFIXES, is_landed_file
+
+    data = Path(data)
+    if data.is_dir():
+        files = sorted(p for p in data.iterdir() if is_landed_file(p))
+        if not files:
+            raise FileNotFoundError(f"{data} holds no landing files ({', '.join(LANDED_SUFFIXES)})")
+        return files
+    if not is_landed_file(data):
+        raise FileNotFoundError(f"{data} is not a landing file ({', '.join(LANDED_SUFFIXES)})")
+    return [data]
+
+
+def land_data(landing_dir: Path, files: list[Path]) -> list[tuple[Path, bool]]:
+    """Copy ``files`` into the landing folder (atomically, same names): [(landed path, newly written)].
+
+    Refuses when the home holds demo data, or a landed file of the same name with other content
+    (its batch would stay registered next to the new one; land corrections under a new name).
+    """
+    from vvae_pipeline.storage_io import atomic_write_bytes
+
+    landed = {p.name: p for p in _landed(landing_dir)}
+    demo = sorted(n for n in landed if DEMO_NAME.match(n))
+    if demo:
+        raise HomeConflict(f"{landing_dir} holds demo data ({', '.join(demo)}); --data runs on your data only. "
+                           "Use another home, e.g. VVAE_HOME=.vvae-data")
+    out = []
+    for src in files:
+        data = src.read_bytes()
+        dest = Path(landing_dir) / src.name
+        if src.name in landed:
+            if landed[src.name].read_bytes() != data:
+                raise HomeConflict(f"{dest} exists with other content; land the new version under another name")
+            out.append((dest, False))
+            continue
+        atomic_write_bytes(dest, data)
+        out.append((dest, True))
+    return out
+
+
+def preset_persona_source(cfg: dict) -> str:
+    """The test-time persona source the preset sets (test_personas config), else the config default."""
+    from assets.report import InferPersonaConfig
+
+    ops = cfg["jobs"].get("report_job", {}).get("ops", {})
+    return ops.get("test_personas", {}).get("config", {}).get(
+        "persona_source", InferPersonaConfig.model_fields["persona_source"].default)
+
+
+def _with_op_config(run_config: dict, op: str, **values) -> dict:
+    ops = dict(run_config.get("ops", {}))
+    entry = dict(ops.get(op, {}))
+    entry["config"] = {**entry.get("config", {}), **values}
+    ops[op] = entry
+    return {**run_config, "ops": ops}
 
 
 def _say(msg: str, t0: float) -> None:
@@ -65,13 +254,13 @@ def _say(msg: str, t0: float) -> None:
 
 
 def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[str, ...] | None = None,
-                 size: str = "demo", seed: int = 0) -> PipelineResult:
+                 size: str = "demo", seed: int = 0, data: Path | None = None,
+                 persona_source: str | None = None) -> PipelineResult:
     import dagster as dg
 
     from assets.definitions import build_definitions
     from assets.partitions import BATCH_PARTITIONS_NAME, backbone_variant_key
     from resources.storage import StorageResource
-    from vvae_pipeline.ingest.demo import write_demo
     from vvae_pipeline.ingest.landing import batch_key
 
     t0 = time.time()
@@ -80,42 +269,53 @@ def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[s
     variants = tuple(variants or cfg["variants"])
     for v in variants:
         get_variant(v)
+    persona_source = persona_source or preset_persona_source(cfg)
     home = Path(home).resolve()
     dagster_home = Path(os.environ.get("DAGSTER_HOME") or home / "dagster").resolve()
     dagster_home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     storage = StorageResource(home=str(home))
 
-    path = storage.landing_dir / f"demo-{seed}.jsonl"
-    if not path.exists():
-        path, n = write_demo(storage.landing_dir, home / "demo" / "truth.parquet", seed=seed, **cfg["demo"])
-        _say(f"landed {n} demo sessions at {path}", t0)
-    key = batch_key(path)
-    result = PipelineResult(home=home, dagster_home=dagster_home, batch_key=key)
+    truth = home / "demo" / f"truth-{size}-{seed}.parquet"
+    if data is None:
+        path, new = land_demo(storage.landing_dir, truth, size, seed, cfg["demo"])
+        landed = [path]
+        if new:
+            _say(f"landed the {size} demo (seed {seed}) at {path}", t0)
+    else:
+        landed = []
+        for path, new in land_data(storage.landing_dir, data_files(Path(data))):
+            landed.append(path)
+            _say(f"{'landed' if new else 'already landed'} {path}", t0)
+    keys = [batch_key(p) for p in landed]
+    result = PipelineResult(home=home, dagster_home=dagster_home, batch_keys=keys)
 
     defs = build_definitions(home=home)
     instance = dg.DagsterInstance.get()
-    if not instance.has_dynamic_partition(BATCH_PARTITIONS_NAME, key):
-        instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, [key])
+    new_keys = [k for k in keys if not instance.has_dynamic_partition(BATCH_PARTITIONS_NAME, k)]
+    if new_keys:
+        instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, new_keys)
+    others = sorted(set(instance.get_dynamic_partitions(BATCH_PARTITIONS_NAME)) - set(keys))
+    if others:
+        _say(f"{len(others)} earlier batch(es) of this home feed the priors and SFT sets too", t0)
 
-    plan = [("batch_job", key), ("priors_job", None)]
+    plan = [("batch_job", k) for k in keys] + [("priors_job", None)]
     plan += [("train_job", backbone_variant_key(backbone, v)) for v in variants]
     plan += [("report_job", backbone)]
     for job_name, partition in plan:
         _say(f"running {job_name}" + (f" [{partition}]" if partition else ""), t0)
         job = defs.resolve_job_def(job_name)
         run_config = {**cfg["jobs"].get(job_name, {}), "loggers": {"console": {"config": {"log_level": "INFO"}}}}
-        if job_name == "batch_job":  # the demo's truth: the encoder is scored on this batch only because we say so
-            run_config["ops"] = {**run_config.get("ops", {}), "persona_extractions": {
-                "config": {"truth_path": str(home / "demo" / "truth.parquet")}}}
+        if job_name == "batch_job" and data is None:
+            # The demo's truth: the encoder is scored on this batch only because we say so.
+            run_config = _with_op_config(run_config, "persona_extractions", truth_path=str(truth))
+        if job_name == "report_job":
+            run_config = _with_op_config(run_config, "test_personas", persona_source=persona_source)
         res = job.execute_in_process(instance=instance, partition_key=partition, run_config=run_config,
                                      raise_on_error=False)
         result.runs.append((job_name, str(partition or ""), res.success))
-        for ev in res.all_events:
-            if ev.event_type_value == "ASSET_CHECK_EVALUATION":
-                data = ev.event_specific_data
-                if not data.passed:
-                    result.failed_checks.append(f"{data.asset_key.to_user_string()}:{data.check_name}")
+        result.checks += [check_outcome(ev.event_specific_data) for ev in res.all_events
+                          if ev.event_type_value == "ASSET_CHECK_EVALUATION"]
         _say(f"{job_name} {'succeeded' if res.success else 'FAILED'}", t0)
         if not res.success:
             break
@@ -129,30 +329,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backbone", default=DEFAULT_BACKBONE)
     parser.add_argument("--variants", default="", help="comma-separated SFT variants, or 'all' "
                         f"({','.join(VARIANT_KEYS)}); default: the size's preset")
-    parser.add_argument("--size", choices=SIZE_NAMES, default="demo")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--size", choices=SIZE_NAMES, default="demo",
+                        help="run preset (deploy/run_config/<size>.yaml); with --data only its job settings apply")
+    parser.add_argument("--seed", type=int, default=0, help="demo data seed (ignored with --data)")
+    parser.add_argument("--data", type=Path, default=None, metavar="FILE_OR_DIR",
+                        help="land these JSON Lines/Parquet session files (docs/landing.md; a folder: every such "
+                             "file in it) instead of the demo data, e.g. from python -m vvae_pipeline.ingest.adapters")
+    parser.add_argument("--persona-source", choices=PERSONA_SOURCES, default=None,
+                        help="test-time persona: 'context' (inferred from the context) or 'declared' (the agent's "
+                             "declared profile where it has one); default: the preset's, else context")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from resources.storage import vvae_home
     from vvae_pipeline.storage_io import atomic_write_json
 
     variants = VARIANT_KEYS if args.variants == "all" else tuple(v for v in args.variants.split(",") if v) or None
-    result = run_pipeline(vvae_home(), args.backbone, variants, args.size, args.seed)
+    try:
+        result = run_pipeline(vvae_home(), args.backbone, variants, args.size, args.seed, data=args.data,
+                              persona_source=args.persona_source)
+    except (HomeConflict, FileNotFoundError) as exc:
+        print(f"vvae: {exc}", file=sys.stderr)
+        return 2
+    decision = result.decision
     # What ran, for scripts and the end-to-end test: jobs, partitions, success, failed checks.
     atomic_write_json(result.home / "main_result.json", {
-        "runs": result.runs, "failed_checks": result.failed_checks, "seconds": round(result.seconds, 1),
-        "variants": list(variants or load_preset(args.size)["variants"]), "size": args.size,
-        "report_dir": str(result.report_dir), "dagster_home": str(result.dagster_home), "batch_key": result.batch_key})
+        "runs": result.runs, "failed_checks": result.failed_checks, "warnings": decision.warnings,
+        "seconds": round(result.seconds, 1), "variants": list(variants or load_preset(args.size)["variants"]),
+        "size": args.size, "data": str(args.data) if args.data else None,
+        "report_dir": str(result.report_dir), "dagster_home": str(result.dagster_home),
+        "batch_key": result.batch_key, "batch_keys": result.batch_keys})
     print()
     for job, part, ok in result.runs:
         print(f"  {'ok  ' if ok else 'FAIL'} {job} {part}")
-    if result.failed_checks:
-        print("  failed checks: " + ", ".join(result.failed_checks))
+    for e in decision.errors:
+        print(f"  error: {e}")
+    for w in decision.warnings:
+        print(f"  warning: {w}")
     print(f"\nwall time {result.seconds / 60:.1f} min; data under {result.home}")
-    if result.ok:
+    if decision.ok:
         print(f"report: {result.report_dir / 'report.html'}  (and report.md)")
         print(f"browse it all: make dev  (Dagster UI at http://127.0.0.1:3000, instance {result.dagster_home})")
-    return 0 if result.ok else 1
+    return 0 if decision.ok else 1
 
 
 if __name__ == "__main__":
