@@ -145,6 +145,35 @@ def test_chat_completion_through_the_adapter(server):
     assert plain["choices"][0]["message"]["content"] != text  # the adapter reached the model
 
 
+def test_openai_engine_on_the_server(server):
+    """The encoder's OpenAIEngine (on the openai client) against the real server: json_schema
+    response_format honoured, plain chat, and a rejected request failing without retries."""
+    import jsonschema
+
+    from vvae_pipeline import latent
+    from vvae_pipeline.llm.engines import EngineError
+    from vvae_pipeline.llm.openai_engine import OpenAIEngine
+
+    # Every open dimension restricted to candidate spans (the small model's setting): outputs stay short.
+    schema = latent.json_schema({d.name: ["sunshine"] if d.name == "nickname" else []
+                                 for d in latent.DIMENSIONS if not d.closed})
+    system = {"role": "system", "content": "Describe the agent's persona as JSON. Use null when not shown."}
+    prompts = [[system, {"role": "user", "content": "agent: Hey sunshine, take a deep breath."}],
+               [system, {"role": "user", "content": "agent: The bus broke down, sorry."}]]
+    engine = OpenAIEngine(f"{server['base']}/v1", NAME, max_concurrency=2, max_retries=1)
+    results = engine.generate_json(prompts, [schema, schema], max_tokens=192)
+    for res in results:
+        assert res.finish_reason == "stop", res
+        jsonschema.validate(json.loads(res.text), schema)  # raises on any violation
+    [reply] = engine.chat_text([prompts[1][1:]], max_tokens=16)
+    assert reply.strip()
+    # An unknown model is a client error: not retried, an error result / an EngineError.
+    unknown = OpenAIEngine(f"{server['base']}/v1", "no-such-model", max_retries=3)
+    assert unknown.generate_json(prompts[:1], [schema], max_tokens=16)[0].finish_reason == "error"
+    with pytest.raises(EngineError, match=r"HTTP 4\d\d \(not retried\)"):
+        unknown.chat_text([prompts[1][1:]], max_tokens=8)
+
+
 def test_server_stops_with_its_process_group(server):
     proc = server["proc"]
     _stop(proc)
