@@ -84,11 +84,9 @@ def default_corpora() -> str | None:
 def build_resources(profile: str, home: Path) -> dict:
     storage = StorageResource(home=str(home), corpora=default_corpora())
     if profile in ("gpu", "k8s"):
-        encoder = EncoderResource(engine="vllm")
         trainer = TrainerResource(device="cuda", python=os.environ.get("VVAE_TRAINER_PYTHON", ""))
         generator = GeneratorResource(engine="vllm", device="cuda", dtype="bfloat16")
     elif profile == "local":
-        encoder = EncoderResource(engine="transformers")
         trainer = TrainerResource(device="cpu")
         # torch's default threads (all cores): on 2 idle cores, 0.68 s per test prompt against 0.99 s
         # with 1 thread (48 test prompts, batch 24, 32 new tokens). When another process holds a core,
@@ -96,7 +94,8 @@ def build_resources(profile: str, home: Path) -> dict:
         generator = GeneratorResource(engine="transformers", device="cpu", dtype="float32")
     else:
         raise ValueError(f"unknown VVAE_PROFILE {profile!r}: expected one of {', '.join(PROFILES)}")
-    return {"storage": storage, "io_manager": ParquetIOManager(home=str(home)), "encoder": encoder,
+    return {"storage": storage, "io_manager": ParquetIOManager(home=str(home)),
+            "encoder": encoder_resource(profile),
             "trainer": trainer, "generator": generator, "prompting": prompting_resource(),
             "pseudonyms": pseudonym_resource(), "mlflow": mlflow_resource()}
 
@@ -117,6 +116,29 @@ def pseudonym_resource() -> PseudonymKeyResource:
     if os.environ.get("VVAE_ID_HMAC_KEY"):
         return PseudonymKeyResource(key=dg.EnvVar("VVAE_ID_HMAC_KEY"))
     return PseudonymKeyResource()
+
+
+ENCODER_ENGINES = ("transformers", "vllm", "openai")
+
+
+def encoder_resource(profile: str) -> EncoderResource:
+    """The persona encoder: the profile's engine (transformers for local, vllm for gpu and k8s) unless
+    VVAE_ENCODER_ENGINE names one; VVAE_ENCODER_BASE_URL alone selects openai (an OpenAI-compatible
+    endpoint). VVAE_ENCODER_MODEL: the served model name (openai) or a model path/id (the others).
+    VVAE_ENCODER_API_KEY is read by Dagster at run time, so its value is in no snapshot or log."""
+    url = os.environ.get("VVAE_ENCODER_BASE_URL") or None
+    engine = (os.environ.get("VVAE_ENCODER_ENGINE") or "").strip().lower()
+    engine = engine or ("openai" if url else "transformers" if profile == "local" else "vllm")
+    if engine not in ENCODER_ENGINES:
+        raise ValueError(f"unknown VVAE_ENCODER_ENGINE {engine!r}: expected one of {', '.join(ENCODER_ENGINES)}")
+    if engine == "openai" and not url:
+        raise ValueError("VVAE_ENCODER_ENGINE=openai needs VVAE_ENCODER_BASE_URL (e.g. http://host:8000/v1)")
+    if engine != "openai" and url:
+        raise ValueError(f"VVAE_ENCODER_BASE_URL is set but VVAE_ENCODER_ENGINE is {engine!r}: "
+                         "the endpoint is only used by engine openai")
+    settings = {"base_url": url, "model": os.environ.get("VVAE_ENCODER_MODEL") or None,
+                "api_key": dg.EnvVar("VVAE_ENCODER_API_KEY") if os.environ.get("VVAE_ENCODER_API_KEY") else None}
+    return EncoderResource(engine=engine, **{k: v for k, v in settings.items() if v is not None})
 
 
 def prompting_resource() -> PromptingResource:

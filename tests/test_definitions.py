@@ -1,6 +1,7 @@
 """The code location loads fast, without torch/vllm, and has every asset, check, job, sensor and
 partition key the pipeline promises."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from assets.definitions import GPU_STEPS, PROFILES, build_definitions
+from assets.definitions import GPU_STEPS, PROFILES, build_definitions, build_resources
 from vvae_pipeline.backbones import BACKBONE_KEYS, DEFAULT_BACKBONE
 from vvae_pipeline.variants import VARIANT_KEYS
 
@@ -67,11 +68,11 @@ def test_code_location_loads_without_heavy_imports(profile):
     import os
 
     code = ("import sys, time; t = time.time(); import assets.definitions; "
-            "print(round(time.time() - t, 1), 'torch' in sys.modules, 'vllm' in sys.modules)")
+            "print(round(time.time() - t, 1), 'torch' in sys.modules, 'vllm' in sys.modules, 'openai' in sys.modules)")
     env = {**os.environ, "VVAE_PROFILE": profile}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env=env).stdout.split()
-    assert out[1:] == ["False", "False"], out
+    assert out[1:] == ["False", "False", "False"], out
     assert float(out[0]) < 20, f"definitions took {out[0]} s to import"
 
 
@@ -98,3 +99,70 @@ def test_gpu_steps_are_in_the_gpu_pool(tmp_path, profile):
         steps.update({s.key: s.pool for s in create_execution_plan(defs.resolve_job_def(job)).steps})
     assert {k for k, pool in steps.items() if pool == "gpu"} == set(GPU_STEPS), steps
     assert {pool for k, pool in steps.items() if k not in GPU_STEPS} == {None}
+
+
+ENCODER_ENV = ("VVAE_ENCODER_ENGINE", "VVAE_ENCODER_BASE_URL", "VVAE_ENCODER_MODEL", "VVAE_ENCODER_API_KEY")
+
+
+@pytest.fixture
+def encoder_env(monkeypatch):
+    for name in ENCODER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("profile, engine", [("local", "transformers"), ("gpu", "vllm"), ("k8s", "vllm")])
+def test_encoder_engine_defaults_to_the_profiles(encoder_env, tmp_path, profile, engine):
+    encoder = build_resources(profile, tmp_path)["encoder"]
+    assert (encoder.engine, encoder.base_url, encoder.api_key) == (engine, None, None)
+    encoder_env.setenv("VVAE_ENCODER_ENGINE", "vllm" if engine == "transformers" else "transformers")
+    assert build_resources(profile, tmp_path)["encoder"].engine != engine
+
+
+def test_encoder_endpoint_from_env_vars_reaches_the_engine(encoder_env, tmp_path):
+    """VVAE_ENCODER_*: a code location pointed at an OpenAI-compatible endpoint with no code edit; the
+    key is read by Dagster at run time, is in no snapshot and reaches the endpoint as the bearer token."""
+    from dagster._core.remote_representation.external_data import RepositorySnap
+    from dagster._serdes import serialize_value
+
+    from tests.unit.test_engines import PROMPTS, SCHEMA, _Server
+
+    server = _Server([])
+    try:
+        secret = "sk-encoder-7f3a"
+        encoder_env.setenv("VVAE_ENCODER_ENGINE", "openai")
+        encoder_env.setenv("VVAE_ENCODER_BASE_URL", server.url)
+        encoder_env.setenv("VVAE_ENCODER_MODEL", "served-encoder")
+        encoder_env.setenv("VVAE_ENCODER_API_KEY", secret)
+        defs = build_definitions(profile="gpu", home=tmp_path)
+        encoder = defs.resources["encoder"]
+        assert (encoder.engine, encoder.base_url, encoder.model) == ("openai", server.url, "served-encoder")
+        assert isinstance(encoder.api_key, dg.EnvVar)
+        snapshot = serialize_value(RepositorySnap.from_def(defs.get_repository_def()))
+        assert "VVAE_ENCODER_API_KEY" in snapshot and secret not in snapshot
+        with dg.build_resources({"encoder": encoder}) as resources:  # resolved as a run resolves it
+            engine = resources.encoder.build_engine()
+        [res] = engine.generate_json(PROMPTS[:1], [SCHEMA], max_tokens=16)
+        assert res.finish_reason == "stop"
+        assert server.requests[0]["model"] == "served-encoder"
+        assert server.headers[0]["authorization"] == f"Bearer {secret}"
+    finally:
+        server.close()
+
+
+def test_encoder_base_url_alone_selects_openai(encoder_env, tmp_path):
+    encoder_env.setenv("VVAE_ENCODER_BASE_URL", "http://127.0.0.1:8000/v1")
+    encoder = build_resources("local", tmp_path)["encoder"]
+    assert (encoder.engine, encoder.api_key) == ("openai", None)
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"VVAE_ENCODER_ENGINE": "gpt"}, "unknown VVAE_ENCODER_ENGINE 'gpt': expected one of transformers, vllm, openai"),
+    ({"VVAE_ENCODER_ENGINE": "openai"}, "needs VVAE_ENCODER_BASE_URL"),
+    ({"VVAE_ENCODER_ENGINE": "vllm", "VVAE_ENCODER_BASE_URL": "http://h/v1"}, "only used by engine openai"),
+])
+def test_encoder_misconfiguration_is_a_clear_error(encoder_env, tmp_path, env, message):
+    for name, value in env.items():
+        encoder_env.setenv(name, value)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        build_definitions(profile="local", home=tmp_path)
