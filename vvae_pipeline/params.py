@@ -65,6 +65,33 @@ class ExtractParams:
     # Abstention rule: relationship/personality are asked only with the values whose cue words occur
     # in the text, tone/vibe only once the agent wrote something; otherwise null without asking.
     closed_evidence: bool = True
+    # Leave null the dimensions the engine's row of the capability table (measured on real labelled
+    # dialogue, vvae_pipeline/encode/capabilities.py) says it does not answer better than the
+    # majority class. Off only to measure an engine (bench/bench_encoder_quality.py).
+    use_capabilities: bool = True
+
+
+@dataclass(frozen=True)
+class PersonaCheckParams:
+    """Thresholds of the checks that notice a garbage z (encode.garbage): each is a figure a
+    working encoder stays clear of and the garbage measured on real dialogue (issue #23) does not."""
+
+    # A closed dimension fails when one value holds more than this share of its answers. Tone has
+    # 10 values and vibe 8: 35% is 2.8-3.5x an even share, and the garbage was tone "formal" on
+    # 76-91% and vibe "flirty" on 80-92% of examples.
+    max_top_share: float = 0.35
+    # A share is judged only on at least this many answers, so tiny batches do not flap: a value
+    # truly at 20% exceeds 35% of 20 answers (8+) with probability 0.03 (binomial).
+    min_answers: int = 20
+    # catchphrase + nickname + topic values that are only function words (怎么, 没有, "you know").
+    max_function_word_share: float = 0.05
+    # Grounded values (catchphrase, emoji, nickname) found in the agent's own text. The parser
+    # drops every ungrounded value, so a working encoder scores exactly 1.0 and there is no sampling
+    # noise to wait for: judged at any count; 5% leaves room for normalisation (emoji shortcodes).
+    min_grounding_rate: float = 0.95
+    # Where the data declares a profile: of the examples whose x contains a declared value, the
+    # share the encoder read it from. Below one half it misses more declared values than it finds.
+    min_declared_recall: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -104,3 +104,50 @@ def test_no_demo_value_or_template_phrase_in_the_lexicons_or_patterns():
             assert not any(o in p for p in phrases), o
     for fragment in ("spent the", "又去", "clears my head", "解压", "hey"):
         assert not any(fragment in p for p in patterns), fragment
+
+
+def _sessions(*texts_per_session):
+    texts, sids = [], []
+    for i, texts_i in enumerate(texts_per_session):
+        texts += texts_i
+        sids += [f"s{i}"] * len(texts_i)
+    return texts, sids
+
+
+def test_a_catchphrase_repeats_across_sessions_and_occurs_in_x():
+    one, one_ids = _sessions(["far out, let's go", "cool. far out", "far out!"])
+    two, two_ids = _sessions(["far out, let's go", "cool. far out"], ["far out!"])
+    others = cand.agent_evidence([f"see you at {i}" for i in range(10)], "en")
+    for texts, sids, expected in ((one, one_ids, []), (two, two_ids, ["far out"])):
+        me = cand.agent_evidence(texts, "en", sids)
+        found = cand.find_candidates(["far out, buddy"], [], "en", me, others, reply="far out, buddy")
+        assert found["catchphrase"] == expected
+    # Said in earlier turns but not in x: not this example's catchphrase.
+    me = cand.agent_evidence(two, "en", two_ids)
+    assert cand.find_candidates(["far out", "sure thing"], [], "en", me, others, reply="sure thing")["catchphrase"] == []
+
+
+@pytest.mark.parametrize("phrase, lang", [("然后呢", "zh"), ("而且", "zh"), ("which", "en"), ("anyway", "en")])
+def test_a_function_word_is_never_a_catchphrase(phrase, lang):
+    texts, sids = _sessions([f"{phrase}，好", f"{phrase}!"], [f"{phrase}。"])
+    me = cand.agent_evidence(texts, lang, sids)
+    found = cand.find_candidates([phrase], [], lang, me, cand.agent_evidence(["x y z"] * 8, lang), reply=phrase)
+    assert found["catchphrase"] == []
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("吃饭，我们走吧", False),  # a verb in vocative position is no address term
+    ("说真的，你别去", False),
+    ("嘿嘿，这样挺好", False),  # an interjection
+    ("宝宝，我们走吧", True),
+    ("well, dude, it is late", True),
+])
+def test_nicknames_are_address_terms(text, kept):
+    assert bool(cand.vocatives(text, "zh" if not text.isascii() else "en")) == kept
+
+
+def test_topics_are_content_words_never_names_or_placeholders():
+    en = cand.topic_terms("I told Jessica about the mortgage. jessica said the mortgage rate is high [NAME_1]", "en")
+    assert "mortgage" in en and "jessica" not in en and "name" not in en
+    zh = cand.topic_terms("昨天碰到王建国了，他说房贷利率又涨了，房贷压力好大", "zh")
+    assert any("房贷" in w for w in zh) and not any("建国" in w or "王" in w for w in zh)

@@ -135,10 +135,18 @@ def test_prompt_lists_candidates_and_language(items):
     assert "null | 哼" in msgs[1]["content"] and row["reply"] in msgs[1]["content"]
 
 
-def test_extract_rows_match_contract_and_are_grounded(items):
+# The same agent in a second conversation, saying its phrase again: a habit across sessions.
+EN_AGAIN = _session("s_en2", "agent_luna", "en", _turns(
+    ("user", "I failed the driving test."),
+    ("agent", "Oh no. No worries at all, you will pass the next one."),
+), [(1, "Oh no. No worries at all, you will pass the next one.")], line=3)
+
+
+def test_extract_rows_match_contract_and_are_grounded():
+    items, _ = build_items(sessions_frame([EN, ZH, EN_AGAIN]))
     df, stats = extract(items, FakeEngine(), ExtractParams())
     assert validate(df, PersonaExtraction).passed
-    assert stats["status"] == {"ok": 3, "retried": 0, "failed": 0}
+    assert stats["status"] == {"ok": 4, "retried": 0, "failed": 0}
     en = df.filter(pl.col("session_id") == "s_en", pl.col("turn_index") == 5).row(0, named=True)
     assert en["catchphrase"] == "no worries at all" and en["emoji"] == "🌙" and en["nickname"] == "sunshine"
     assert en["prompt_version"] == PROMPT_VERSION and en["engine"] == "fake"
@@ -147,6 +155,30 @@ def test_extract_rows_match_contract_and_are_grounded(items):
         agent = " ".join([t["text"] for t in r["context"] if t["role"] == "agent"] + [r["reply"]]).lower()
         for d in ("catchphrase", "emoji", "nickname"):
             assert r[d] is None or r[d] in agent
+
+
+def test_a_phrase_repeated_inside_one_session_is_no_catchphrase(items):
+    """Without the second session the same phrase is what one chat was about, not a habit."""
+    df, _ = extract(items, FakeEngine(), ExtractParams())
+    en = df.filter(pl.col("session_id") == "s_en", pl.col("turn_index") == 5).row(0, named=True)
+    assert en["catchphrase"] is None
+    assert json.loads(en["null_reasons"])["catchphrase"] == "no_candidates"
+
+
+def test_dimensions_the_engine_was_measured_not_to_answer_are_null_without_asking(items, monkeypatch):
+    from vvae_pipeline.encode import capabilities
+
+    table = {"engines": {"fake:fake-first-choice": {"dimensions": {
+        d: {"answered": d not in ("tone", "vibe", "emoji"), "reason": "test"} for d in latent.DIMENSION_NAMES}}}}
+    monkeypatch.setattr(capabilities, "load", lambda *a, **k: table)
+    engine = FakeEngine()
+    df, stats = extract(items, engine, ExtractParams())
+    assert stats["not_answered_by_engine"] == ["emoji", "tone", "vibe"]
+    assert df["tone"].null_count() == df["vibe"].null_count() == df["emoji"].null_count() == df.height
+    assert all(json.loads(r)["tone"] == "engine_not_capable" for r in df["null_reasons"].to_list())
+    # The capability table is the engine's default, not the measurement's: off, every field is asked.
+    on, _ = extract(items, FakeEngine(), ExtractParams(use_capabilities=False))
+    assert on["tone"].null_count() < on.height and on["emoji"].null_count() < on.height
 
 
 def test_extract_counts_rejections_failures_and_retries(items):

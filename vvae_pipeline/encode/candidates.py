@@ -5,14 +5,18 @@ of spans that really occur in the text (plus null), it only has to choose, and e
 produce is grounded by construction. Habits are agent-level: a phrase is a catchphrase candidate
 when the agent uses it distinctively more than the other agents of its language in the batch.
 
-- catchphrase: word (en) / character (zh) n-grams and short clauses of the agent's text whose
-  log-odds ratio against the other agents' texts is significant (z >= Z_MIN), in >= 2 of its texts
+- catchphrase: word (en) / character (zh) n-grams and short clauses of the reply x that the agent
+  also said in at least ``MIN_CATCHPHRASE_SESSIONS`` of its sessions, whose log-odds ratio against
+  the other agents' texts is significant (z >= Z_MIN), and that are not only function words
+  (``function_words``: stopwords-iso and jieba)
 - emoji: the emojis of the agent's text (``emoji`` library), most used by the agent first
-- nickname: words in vocative position (sentence-initial "X, ..." after any interjection, or a
-  final ", X!"), not used more by other agents than by this one
+- nickname: address terms in vocative position (sentence-initial "X, ..." after any interjection,
+  or a final ", X!"), not used more by other agents than by this one; never a function word, an
+  interjection or (zh) a phrase with a verb in it ("睡觉，...", "老实说，...")
 - hobby: general patterns ("I love Xing", "my hobby is X", "我喜欢X", "爱好是X") plus a lexicon
-- topic: the content words (en) / character bigrams (zh) of (c, x) with the highest tf-idf
-  against the batch's sessions
+- topic: content words of (c, x) with the highest tf-idf against the batch's sessions: en words
+  that are no function word, no given name (the scrubber's gazetteer) and never written
+  capitalised mid-sentence (a name); zh nouns by jieba's tagger, never a person or place name
 - relationship, personality: the values whose dictionary cue words occur (``lexicons``); none
   means null (the abstention rule); tone and vibe: every value once the agent wrote anything
 """
@@ -25,6 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from vvae_pipeline import latent
+from vvae_pipeline.encode import function_words as fw
 from vvae_pipeline.encode import lexicons as lx
 
 # 5 choices per field x 5 open fields adds ~150 prompt tokens.
@@ -34,6 +39,14 @@ MAX_CANDIDATES = 5
 # shared template lines score ~0; 2.33 (99%) kept no true catchphrase there.
 Z_MIN = 1.64
 Z_MIN_VOCATIVE = 0.0
+# A habit shows across conversations: a phrase repeated inside one scene is what that scene is
+# about, not how the agent talks.
+MIN_CATCHPHRASE_SESSIONS = 2
+# jieba tags of zh topic words: common nouns, other proper nouns (nz), verbal and adjectival nouns.
+# Person (nr, nrt, nrfg) and place (ns) names are left out: they identify people, not topics.
+ZH_TOPIC_TAGS = frozenset({"n", "nz", "vn", "an", "ng"})
+# jieba tags that never stand in an address term (verbs, pronouns, adverbs, conjunctions, ...).
+ZH_NOT_ADDRESS_TAGS = ("v", "r", "d", "c", "p", "y", "e", "o", "m", "q", "t", "f")
 
 _PLACEHOLDER = re.compile(r"\[[A-Z_]+(?:_\d+)?\]|<[A-Z_]+>")
 _EN_WORD = re.compile(r"[a-z']+")
@@ -116,7 +129,7 @@ def vocatives(text: str, language: str) -> set[str]:
             for m in re.finditer(r"^([\u4e00-\u9fff]{2,3})[，,！!～~]|[，,]([\u4e00-\u9fff]{2,3})[！!～~。？?]*$", sent):
                 name = m.group(1) or m.group(2)
                 if (name not in lx.ZH_NOT_NAMES and not name.startswith(lx.ZH_NOT_NAME_START)
-                        and not name.endswith(lx.ZH_NOT_NAME_END)):
+                        and not name.endswith(lx.ZH_NOT_NAME_END) and address_term(name, "zh")):
                     found.add(name)
             continue
         low = sent.lower()
@@ -133,9 +146,28 @@ def vocatives(text: str, language: str) -> set[str]:
         if (m := re.search(r",\s*([a-z]+)\s*[.!?~]*$", low)):
             spans.append([m.group(1)])
         for words in spans:
-            if len(words) == 1 and len(words[0]) >= 2 and words[0] not in lx.EN_STOP and words[0] not in lx.EN_NOT_NAMES:
+            if (len(words) == 1 and len(words[0]) >= 2 and words[0] not in lx.EN_STOP
+                    and words[0] not in lx.EN_NOT_NAMES and address_term(words[0], "en")):
                 found.add(words[0])
     return found
+
+
+def address_term(value: str, language: str) -> bool:
+    """Can ``value`` be what someone calls another person? Not a function word or interjection,
+    and (zh) no verb, pronoun, adverb or particle inside it."""
+    if fw.is_function_word(value, language):
+        return False
+    if language != "zh":
+        return True
+    return not any(tag.startswith(ZH_NOT_ADDRESS_TAGS) for _, tag in _zh_tagged(value))
+
+
+def _zh_tagged(text: str) -> list[tuple[str, str]]:
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(60)
+    return [(p.word, p.flag) for p in jieba.posseg.lcut(text)]
 
 
 _EN_HOBBY = re.compile(
@@ -175,37 +207,63 @@ def hobbies(text: str, language: str) -> Counter:
 
 
 def topic_terms(text: str, language: str) -> Counter:
-    text = clean(text).lower()
+    """Content words of ``text`` that could say what a chat is about (never a name or placeholder)."""
+    text = clean(text)
     if language == "zh":
-        return Counter(run[i : i + 2] for run in _ZH_RUN.findall(text) for i in range(len(run) - 1)
-                       if not any(ch in lx.ZH_STOP for ch in run[i : i + 2]))
-    return Counter(w for w in _EN_WORD.findall(text)
-                   if len(w) >= 3 and w not in lx.EN_STOP and w not in lx.EN_NOT_NAMES and "'" not in w)
+        return Counter(w for run in _ZH_RUN.findall(text) for w, tag in _zh_tagged(run)
+                       if tag in ZH_TOPIC_TAGS and len(w) >= 2 and not fw.is_function_word(w, "zh"))
+    # A word written capitalised after the first word of a sentence is a name ("told Jessica").
+    capitalised = {m.group(1).lower() for m in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+)\b", text)}
+    given = _given_names()
+    return Counter(w for w in _EN_WORD.findall(text.lower())
+                   if len(w) >= 3 and "'" not in w and w not in lx.EN_NOT_NAMES and w not in capitalised
+                   and w not in given and not fw.is_function_word(w, "en"))
+
+
+def _given_names() -> frozenset[str]:
+    from vvae_pipeline.scrub.names import gazetteer
+
+    return frozenset(n.lower() for n in gazetteer().get("en_first", []))
 
 
 @dataclass
 class AgentEvidence:
-    """What one agent (or a pool of agents) shows across the batch: in how many texts each value."""
+    """What one agent (or a pool of agents) shows across the batch: in how many texts each value,
+    and in how many sessions each phrase."""
 
     n_texts: int = 0
     phrases: Counter = field(default_factory=Counter)
     emojis: Counter = field(default_factory=Counter)
     vocatives: Counter = field(default_factory=Counter)
     hobbies: Counter = field(default_factory=Counter)
+    phrase_sessions: Counter = field(default_factory=Counter)
 
     def __add__(self, other: AgentEvidence) -> AgentEvidence:
         return AgentEvidence(self.n_texts + other.n_texts, self.phrases + other.phrases, self.emojis + other.emojis,
-                             self.vocatives + other.vocatives, self.hobbies + other.hobbies)
+                             self.vocatives + other.vocatives, self.hobbies + other.hobbies,
+                             self.phrase_sessions + other.phrase_sessions)
 
 
-def agent_evidence(texts: list[str], language: str) -> AgentEvidence:
+def agent_evidence(texts: list[str], language: str, sessions: list[str] | None = None) -> AgentEvidence:
+    """Evidence of one agent's ``texts``; ``sessions`` (parallel to ``texts``) names the session of
+    each text; without it every text counts as a session of its own."""
     ev = AgentEvidence()
-    for t in dict.fromkeys(texts):
+    seen: set[tuple[str, str]] = set()
+    per_session: dict[str, set[str]] = {}
+    for i, t in enumerate(texts):
+        sid = sessions[i] if sessions is not None else str(i)
+        units = phrase_units(t, language)
+        per_session.setdefault(sid, set()).update(units)
+        if any(t == other for _, other in seen):
+            continue
+        seen.add((sid, t))
         ev.n_texts += 1
-        ev.phrases.update(phrase_units(t, language))
+        ev.phrases.update(units)
         ev.emojis.update(emojis(t))
         ev.vocatives.update(vocatives(t, language))
         ev.hobbies.update(set(hobbies(t, language)))
+    for units in per_session.values():
+        ev.phrase_sessions.update(units)
     return ev
 
 
@@ -246,12 +304,14 @@ def _top(scores: dict[str, float], limit: int = MAX_CANDIDATES) -> list[str]:
 
 def find_candidates(agent_texts: list[str], all_texts: list[str], language: str,
                     agent: AgentEvidence | None = None, others: AgentEvidence | None = None,
-                    topic_df: Counter | None = None, n_sessions: int = 0) -> dict[str, list[str]]:
+                    topic_df: Counter | None = None, n_sessions: int = 0,
+                    reply: str | None = None) -> dict[str, list[str]]:
     """Candidate values per dimension, best first; an empty list means only null is allowed.
 
     ``agent``/``others``: evidence across the batch for this agent / the other agents of its
     language; ``topic_df``: in how many of the batch's ``n_sessions`` sessions each topic term
-    occurs. Without them only this item's text counts (a catchphrase must repeat inside it).
+    occurs. Without them only this item's texts count (each as a session of its own).
+    ``reply``: the target x; a catchphrase must occur in it (default: the last agent text).
     """
     agent = agent or agent_evidence(agent_texts, language)
     others = others or AgentEvidence()
@@ -264,13 +324,11 @@ def find_candidates(agent_texts: list[str], all_texts: list[str], language: str,
     hobby = _top({h: agent.hobbies[h] * 10 + c for h, c in here_hobby.items()})
     # A repeated phrase that is the agent's nickname or hobby is not its catchphrase.
     taken = {fold(v) for v in nick[:1] + hobby[:1]}
-    units, whole = set(), set()
-    for t in texts:
-        u, w = _units(t, language)
-        units |= u
-        whole |= w
-    phrases = _distinct({u for u in units if not any(x in u or u in x for x in taken)}, agent.phrases, agent.n_texts,
-                        others.phrases, others.n_texts, 2, Z_MIN)
+    # A catchphrase is said in x itself, and across sessions: units of the reply only.
+    units, whole = _units(reply if reply is not None else (agent_texts[-1] if agent_texts else ""), language)
+    units = {u for u in units if agent.phrase_sessions[u] >= MIN_CATCHPHRASE_SESSIONS
+             and not any(x in u or u in x for x in taken) and not fw.is_function_word(u, language)}
+    phrases = _distinct(units, agent.phrases, agent.n_texts, others.phrases, others.n_texts, 2, Z_MIN)
     # Drop a phrase inside a longer kept one with as much evidence ("oh my" inside "oh my god").
     kept = [g for g in phrases if not any(g != o and g in o and agent.phrases[o] >= agent.phrases[g] for o in phrases)]
     kept.sort(key=lambda g: (g not in whole, -phrases[g], -len(g), g))

@@ -24,6 +24,7 @@ from collections import Counter
 import polars as pl
 
 from vvae_pipeline import latent
+from vvae_pipeline.encode import capabilities
 from vvae_pipeline.encode.cache import ExtractCache, cache_key
 from vvae_pipeline.encode.candidates import (
     AgentEvidence,
@@ -33,6 +34,7 @@ from vvae_pipeline.encode.candidates import (
 )
 from vvae_pipeline.encode.grounding import (
     FAILED,
+    NOT_CAPABLE,
     NOT_GROUNDED,
     OFF_SCHEMA,
     parse_output,
@@ -44,7 +46,7 @@ from vvae_pipeline.schemas import PersonaExtraction, polars_schema
 log = logging.getLogger(__name__)
 
 # Bump when the prompt, the candidate finder or the schema changes: it is part of the cache key.
-PROMPT_VERSION = "persona-v2"
+PROMPT_VERSION = "persona-v3"
 
 LINEAGE = ("batch_id", "source_file", "source_line")
 ITEM_COLUMNS = ("extraction_id", "session_id", "agent_id", "user_id", "language", "turn_index", "context",
@@ -131,16 +133,19 @@ def batch_evidence(rows: list[dict]) -> dict:
     """Per agent: (its evidence, the pooled evidence of the other agents of its language) across the
     items; and per language the topic terms' session frequencies, for tf-idf."""
     texts: dict[str, list[str]] = {}
+    text_sessions: dict[str, list[str]] = {}
     lang: dict[str, str] = {}
     sessions: dict[str, tuple[str, str]] = {}
     for r in rows:
-        texts.setdefault(r["agent_id"], []).extend(agent_texts(r["context"], r["reply"]))
+        mine = agent_texts(r["context"], r["reply"])
+        texts.setdefault(r["agent_id"], []).extend(mine)
+        text_sessions.setdefault(r["agent_id"], []).extend([r["session_id"]] * len(mine))
         lang[r["agent_id"]] = r["language"]
         # The longest item of a session holds all of it that the batch shows.
         text = " ".join([m["text"] for m in r["context"]] + [r["reply"]])
         if len(text) >= len(sessions.get(r["session_id"], ("", ""))[1]):
             sessions[r["session_id"]] = (r["language"], text)
-    ev = {a: agent_evidence(t, lang[a]) for a, t in texts.items()}
+    ev = {a: agent_evidence(t, lang[a], text_sessions[a]) for a, t in texts.items()}
     out: dict = {"agents": {}, "topic_df": {}, "n_sessions": Counter()}
     for a in ev:
         others = [e for b, e in ev.items() if b != a and lang[b] == lang[a]]
@@ -156,7 +161,7 @@ def item_candidates(context: list[dict], reply: str, language: str, evidence: di
     ev = evidence or {"agents": {}, "topic_df": {}, "n_sessions": Counter()}
     agent, others = ev["agents"].get(agent_id, (None, None))
     found = find_candidates(agent_texts(context, reply), [m["text"] for m in context] + [reply], language,
-                            agent, others, ev["topic_df"].get(language), ev["n_sessions"][language])
+                            agent, others, ev["topic_df"].get(language), ev["n_sessions"][language], reply=reply)
     # Candidates are offered in normalised form so that a chosen value survives normalize() as is.
     return {k: list(dict.fromkeys(n for v in vs if (n := latent.normalize(k, v)))) for k, vs in found.items()}
 
@@ -168,14 +173,14 @@ def restricted(candidates: dict[str, list[str]], params: ExtractParams) -> dict[
             if (params.closed_evidence if latent.BY_NAME[k].closed else params.constrain_open)}
 
 
-def decode_schema(candidates: dict[str, list[str]], constrain_open: bool) -> dict:
+def decode_schema(candidates: dict[str, list[str]], constrain_open: bool, off: frozenset[str] = frozenset()) -> dict:
     """The schema the engine decodes from the binding candidate lists: a field whose list is empty is
     left out (it can only be null), which saves ~5 decode steps each - emoji, hobby and nickname
     have no span in 70-90% of demo items. ``constrain_open=False`` leaves open fields free strings."""
     binding = {k: v for k, v in candidates.items() if constrain_open or latent.BY_NAME[k].closed}
     schema = latent.json_schema(binding)
-    for name, values in binding.items():
-        if not values:
+    for name in latent.DIMENSION_NAMES:
+        if name in off or (name in binding and not binding[name]):
             del schema["properties"][name]
             schema["required"].remove(name)
     return schema
@@ -186,9 +191,12 @@ def extract(items: pl.DataFrame, engine: Engine, params: ExtractParams) -> tuple
     t0 = time.perf_counter()
     rows = items.to_dicts()
     evidence = batch_evidence(rows)
-    cands = [restricted(item_candidates(r["context"], r["reply"], r["language"], evidence, r["agent_id"]), params)
-             for r in rows]
-    schemas = [decode_schema(c, params.constrain_open) for c in cands]
+    # Dimensions this engine was measured not to answer better than the majority class on real
+    # labelled dialogue (capabilities.py): null without asking.
+    off = capabilities.unanswered(engine.name, engine.model) if params.use_capabilities else frozenset()
+    cands = [{**restricted(item_candidates(r["context"], r["reply"], r["language"], evidence, r["agent_id"]), params),
+              **dict.fromkeys(off, [])} for r in rows]
+    schemas = [decode_schema(c, params.constrain_open, off) for c in cands]
     prompts = [build_prompt(r["context"], r["reply"], r["language"], s, params) for r, s in zip(rows, schemas)]
     identity, decoding = (engine.identity(), engine.decoding()) if rows else ("", {})
     keys = [cache_key(PROMPT_VERSION, p, s, params.max_new_tokens, engine.name, identity, decoding)
@@ -222,6 +230,7 @@ def extract(items: pl.DataFrame, engine: Engine, params: ExtractParams) -> tuple
     for r, c, k in zip(rows, cands, keys):
         res = done[k]
         parsed = parse_output(res.text, " ".join(agent_texts(r["context"], r["reply"])), c)
+        parsed.reasons.update(dict.fromkeys(off, NOT_CAPABLE) if parsed.ok else {})
         if not parsed.ok:
             status = "failed"
         else:
@@ -240,7 +249,7 @@ def extract(items: pl.DataFrame, engine: Engine, params: ExtractParams) -> tuple
         "status": {s: int((df["status"] == s).sum()) for s in ("ok", "retried", "failed")} if rows else {},
         "grounding_rejections": sum(rejections.values()), "grounding_rejections_by_dim": rejections,
         "off_schema_values": off_schema,
-        "null_rate": null_rates(df), "seconds": round(gen_s, 2),
+        "null_rate": null_rates(df), "seconds": round(gen_s, 2), "not_answered_by_engine": sorted(off),
         "items_per_s": round(len(todo) / gen_s, 3) if todo and gen_s > 0 else None,
     }
     return df, stats

@@ -66,8 +66,9 @@ def _zh_filler(token: str) -> bool:
 
 
 def is_function_word(value: str | None, language: str | None = None) -> bool:
-    """True when every token of ``value`` is a function word (an empty value is not a word at all
-    and counts as one)."""
+    """True when ``value`` is a function word: one en word in stopwords-iso; a zh value whose
+    jieba tokens are all in stopwords-iso, or one jieba word of a function class (see above). An
+    empty value is not a word at all and counts as one."""
     if value is None:
         return False
     language = language or language_of(value)
@@ -75,7 +76,9 @@ def is_function_word(value: str | None, language: str | None = None) -> bool:
     if not toks:
         return True
     stop = stopwords(language)
-    if all(t in stop for t in toks):
+    # An en phrase of 2+ words is an idiom ("far out", "you know"), whatever its words; zh fillers
+    # come as several jieba tokens too ("即使有" = 即使 + 有).
+    if (len(toks) == 1 or language == "zh") and all(t in stop for t in toks):
         return True
     return language == "zh" and len(toks) == 1 and _zh_filler(toks[0])
 

@@ -21,6 +21,7 @@ UNNORMALIZABLE = "unnormalizable"  # normalize() mapped it to nothing (e.g. no e
 MISSING = "missing"  # key absent from the output object
 NO_CANDIDATES = "no_candidates"  # no candidate span / evidence cue in the text: not asked
 FAILED = "engine_failed"  # no parseable output at all
+NOT_CAPABLE = "engine_not_capable"  # the engine was measured not to answer this dimension (capabilities.py)
 
 
 @dataclass
