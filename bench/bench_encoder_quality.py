@@ -1,11 +1,18 @@
-"""Encoder quality on real labelled corpora (ConvAI2 wild, CPED) and on the demo, with baselines.
+"""Encoder quality on real labelled corpora (ConvAI2 wild, CPED, DailyDialog) and on the demo, with baselines.
 
 Per dimension: precision, recall, F1 with 95% intervals and counts, next to the majority-class and
 always-null baselines, plus predicted vs true null rates and (real corpora) the share of labelled
-sessions/characters any extraction recovered. Prints markdown; ``--out`` writes the JSON the report
-stage can show.
+sessions/characters any extraction recovered; the answer rate, the top value's share of each closed
+dimension's answers and the function-word share of catchphrase, nickname and topic values. Prints
+markdown; ``--out`` writes the JSON the report stage can show.
 
-    VVAE_MODELS_DIR=.vvae/models python bench/bench_encoder_quality.py --items 150 --out q.json
+The capability table (vvae_pipeline/data/encoder_capabilities.json, rule in
+vvae_pipeline/encode/capabilities.py) is measured with every dimension asked
+(``--use-capabilities false``) and written with ``--write-capabilities``:
+
+    VVAE_MODELS_DIR=.vvae/models python bench/bench_encoder_quality.py --items 150 \
+        --use-capabilities false --write-capabilities --out bench/results/encoder_quality_all_dims.json
+    VVAE_MODELS_DIR=.vvae/models python bench/bench_encoder_quality.py --items 150 --out q.json  # as the pipeline runs
     python bench/bench_encoder_quality.py --engine openai --base-url http://127.0.0.1:8000/v1 --model M \
         --constrain-open false --show-closed-options true     # a strong served encoder
 """
@@ -44,6 +51,27 @@ def _engine(args):
     return TransformersEngine(path, "smollm2-135m", batch_size=args.batch_size)
 
 
+def garbage_figures(df) -> dict:
+    """Answer rate per dimension, top value's share of each closed dimension's answers, and the
+    function-word share of catchphrase, nickname and topic values."""
+    from collections import Counter
+
+    from vvae_pipeline import latent
+    from vvae_pipeline.encode.function_words import function_word_share
+
+    out: dict = {"n": df.height, "answer_rate": {}, "top_share": {}, "function_words": {}}
+    for d in latent.DIMENSION_NAMES:
+        vals = [v for v in df[d].to_list() if v is not None]
+        out["answer_rate"][d] = round(len(vals) / df.height, 4) if df.height else None
+        if latent.BY_NAME[d].closed and vals:
+            top, k = Counter(vals).most_common(1)[0]
+            out["top_share"][d] = {"value": top, "k": k, "n": len(vals), "share": round(k / len(vals), 4)}
+    for d in ("catchphrase", "nickname", "topic"):
+        k, n = function_word_share(df[d].to_list())
+        out["function_words"][d] = {"k": k, "n": n, "examples": sorted({v for v in df[d].to_list() if v})[:8]}
+    return out
+
+
 def _bool(text: str) -> bool:
     return text.lower() in ("1", "true", "yes", "on")
 
@@ -51,7 +79,7 @@ def _bool(text: str) -> bool:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--items", type=int, default=150, help="examples per real corpus")
-    ap.add_argument("--corpora", default="convai2,cped,demo")
+    ap.add_argument("--corpora", default="convai2,cped,dailydialog")
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
     ap.add_argument("--engine", choices=("transformers", "openai"), default="transformers")
     ap.add_argument("--base-url")
@@ -62,6 +90,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=int(os.environ.get("VVAE_TORCH_THREADS", "2")))
     ap.add_argument("--models-dir", default=os.environ.get("VVAE_MODELS_DIR", ".vvae/models"))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--use-capabilities", type=_bool, default=True,
+                    help="leave null what the capability table says the engine does not answer (false: ask all)")
+    ap.add_argument("--write-capabilities", action="store_true",
+                    help="write this engine's row of the capability table from the real corpora measured")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
 
@@ -74,7 +106,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     engine = _engine(args)
     params = ExtractParams(batch_size=args.batch_size, constrain_open=args.constrain_open,
-                           show_closed_options=args.show_closed_options)
+                           show_closed_options=args.show_closed_options, use_capabilities=args.use_capabilities)
     out: dict = {"engine": engine.name, "model": engine.model, "params": vars(params), "corpora": {}}
     for corpus in args.corpora.split(","):
         t0 = time.perf_counter()
@@ -91,13 +123,26 @@ def main() -> None:
         result["items_per_s"] = stats["items_per_s"]
         result["status"] = stats["status"]
         result["predicted_null_rate"] = stats["null_rate"]
+        result["garbage"] = garbage_figures(df)
         out["corpora"][corpus] = result
         print(markdown(result, f"{corpus}: {engine.name}:{engine.model}"))
         rec = {d: m["agent_recovered"] for d, m in result["dimensions"].items() if "agent_recovered" in m}
         if rec:
             print("recovered per labelled unit:", json.dumps(rec))
         print(f"{stats['items_per_s']} items/s, status {stats['status']}, predicted null rates "
-              f"{json.dumps(stats['null_rate'])}\n", flush=True)
+              f"{json.dumps(stats['null_rate'])}", flush=True)
+        print("garbage figures:", json.dumps(result["garbage"], ensure_ascii=False), "\n", flush=True)
+    if args.write_capabilities:
+        from vvae_pipeline.encode import capabilities
+
+        real = {c: r for c, r in out["corpora"].items() if c != "demo"}
+        if args.use_capabilities:
+            raise SystemExit("--write-capabilities measures every dimension: add --use-capabilities false")
+        entry = capabilities.decide(real)
+        capabilities.write(entry, engine.name, engine.model, items_per_corpus=args.items, seed=args.seed,
+                           corpora=sorted(real), command="bench/bench_encoder_quality.py " + " ".join(
+                               a for a in os.sys.argv[1:] if not a.startswith("--models-dir")))
+        print("capabilities:", json.dumps({d: (e["answered"], e["reason"]) for d, e in entry["dimensions"].items()}))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(out, indent=2, ensure_ascii=False, default=str))

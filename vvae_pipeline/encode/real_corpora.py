@@ -11,10 +11,19 @@
   Big-Five trait with a direct counterpart in the closed personality set; the other four map at best
   partly (agreeableness ~ caring, neuroticism ~ pessimistic) and are not used.
 
-Both give session/agent-level truths that every example of that session/agent inherits: per
-example, recall is "how often the encoder states the profile's value", not "how often the text shows
-it", so recall is bounded well below 1 for a perfect text reader. ``agent_recovered`` adds the
-agent-level view: of the sessions/agents with a label, the share where any extraction matched it.
+- Emotions (CPED zh, DailyDialog en): every utterance carries an annotated emotion; the target
+  reply x's emotion is the truth of ``vibe`` (the exchange's emotional atmosphere) and ``tone``
+  through ``EMOTION_VIBE`` / ``EMOTION_TONE``: a set of accepted values per emotion label, null
+  where the closed sets have no counterpart (surprise, fear for tone, "other" labels).
+- Not measurable here: DailyDialog's topic labels (dialogues_topic.txt follows the order of the
+  corpus' dialogues_text.txt, which the split files do not: under either alignment, dialogues
+  labelled Tourism mention hotel/flight/trip/travel/ticket words as often as the others, 10% vs
+  5-11% of 11,118 train dialogues); no corpus labels relationship, catchphrase, emoji or nickname.
+
+Profile and trait truths are session/agent-level, inherited by every example of that session/agent:
+per example, recall is "how often the encoder states the profile's value", not "how often the text
+shows it", so recall is bounded well below 1 for a perfect text reader. ``agent_recovered`` adds
+the agent-level view: of the sessions/agents with a label, the share where any extraction matched.
 """
 
 from __future__ import annotations
@@ -35,9 +44,29 @@ from vvae_pipeline.encode.quality import (
     wilson,
 )
 
-CORPORA = ("convai2", "cped")
-DIMS = {"convai2": ("hobby", "personality"), "cped": ("personality",)}
-UNIT = {"convai2": "session_id", "cped": "agent_id"}
+CORPORA = ("convai2", "cped", "dailydialog")
+DIMS = {"convai2": ("hobby", "personality"), "cped": ("personality", "vibe", "tone"), "dailydialog": ("vibe", "tone")}
+UNIT = {"convai2": "session_id", "cped": "agent_id", "dailydialog": "session_id"}
+KEYS = ("session_id", "turn_index")
+
+# Emotion label (CPED's 13, DailyDialog's 7 named) -> accepted values of the closed sets.
+_POSITIVE_VIBE = ("warm", "playful", "supportive")
+EMOTION_VIBE: dict[str, tuple[str, ...]] = {
+    "neutral": ("neutral",), "no emotion": ("neutral",),
+    "happy": _POSITIVE_VIBE, "happiness": _POSITIVE_VIBE, "relaxed": _POSITIVE_VIBE,
+    "grateful": _POSITIVE_VIBE, "positive-other": _POSITIVE_VIBE,
+    "anger": ("tense",), "disgust": ("tense",), "fear": ("tense",), "worried": ("tense",),
+    "sadness": ("melancholic",), "depress": ("melancholic",),
+}
+EMOTION_TONE: dict[str, tuple[str, ...]] = {
+    "neutral": ("calm", "casual", "formal"), "no emotion": ("calm", "casual", "formal"),
+    "happy": ("cheerful", "enthusiastic", "playful", "humorous"),
+    "happiness": ("cheerful", "enthusiastic", "playful", "humorous"),
+    "relaxed": ("calm", "casual", "gentle"), "grateful": ("gentle", "cheerful"),
+    "positive-other": ("cheerful", "gentle", "playful"),
+    "anger": ("cold", "sarcastic"), "disgust": ("cold", "sarcastic"),
+}
+DD_EMOTIONS = ("no emotion", "anger", "disgust", "fear", "happiness", "sadness", "surprise")
 _AS_HOBBY = re.compile(r"(?:^|\b)(?:i )?([a-z]+(?: [a-z]+)?) (?:is my hobby|as a hobby)")
 
 
@@ -60,6 +89,34 @@ def cped_personality(extraversion: str | None) -> str | None:
     return {"high": "outgoing", "low": "introverted"}.get((extraversion or "").lower())
 
 
+def cped_emotions(root: Path, split: str = "test") -> dict[str, list[str]]:
+    """Per scene (Dialogue_ID), the emotion of each kept utterance in the adapter's turn order."""
+    df = pl.read_csv(Path(root) / "cped_zh" / f"{split}_split.csv", infer_schema=False, encoding="utf8-lossy")
+    out: dict[str, list[str]] = {}
+    for (dialogue,), scene in df.group_by("Dialogue_ID", maintain_order=True):
+        rows = scene.sort("Utterance_ID")
+        out[dialogue] = [(e or "").lower() for u, e in zip(rows["Utterance"], rows["Emotion"]) if u and u.strip()]
+    return out
+
+
+def dailydialog_emotions(root: Path, split: str = "test") -> list[list[str]]:
+    """Per dialogue line, the emotion of each kept utterance (the adapter drops blank ones)."""
+    folder = Path(root) / "dailydialog_en" / split
+    texts = (folder / f"dialogues_{split}.txt").read_text(encoding="utf-8").splitlines()
+    labels = (folder / f"dialogues_emotion_{split}.txt").read_text(encoding="utf-8").splitlines()
+    out = []
+    for text, lab in zip(texts, labels):
+        utterances = text.split("__eou__")
+        codes = lab.split()
+        out.append([DD_EMOTIONS[int(c)] for u, c in zip(utterances, codes) if u.strip()])
+    return out
+
+
+def _emotion_cells(emotion: str | None) -> dict[str, list[str] | None]:
+    return {"vibe": list(EMOTION_VIBE[emotion]) if emotion in EMOTION_VIBE else None,
+            "tone": list(EMOTION_TONE[emotion]) if emotion in EMOTION_TONE else None}
+
+
 def _scrubbed_frame(sessions: list[dict], corpus: str) -> pl.DataFrame:
     rows = []
     for i, s in enumerate(sessions):
@@ -79,23 +136,38 @@ def _scrubbed_frame(sessions: list[dict], corpus: str) -> pl.DataFrame:
 
 
 def load(corpus: str, root: Path, n_items: int, seed: int = 0, max_annotations: int = 2) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(items as ``extract.build_items`` makes them, labels keyed by ``UNIT[corpus]``): a seeded
-    sample of sessions, at most ``max_annotations`` examples each, until ``n_items`` examples."""
+    """(items as ``extract.build_items`` makes them, labels per example keyed by ``KEYS`` with the
+    unit column ``UNIT[corpus]``): a seeded sample of sessions, at most ``max_annotations``
+    examples each, until ``n_items`` examples."""
     from vvae_pipeline.encode.extract import build_items
-    from vvae_pipeline.ingest.adapters import convai2, cped
+    from vvae_pipeline.ingest.adapters import convai2, cped, dailydialog
 
     root = Path(root)
     if corpus == "convai2":
         sessions = convai2.read_sessions(root / "convai2_wild_en", part="intermediate", max_annotations=max_annotations)
         prof = convai2.read_profiles(root / "convai2_wild_en", part="intermediate")
-        labels = prof.select("session_id", pl.col("bot_profile").map_elements(
-            profile_hobbies, return_dtype=pl.List(pl.Utf8)).alias("hobby"), pl.col("bot_profile").map_elements(
-            profile_personality, return_dtype=pl.List(pl.Utf8)).alias("personality"))
+        by_session = {sid: {"hobby": profile_hobbies(p), "personality": profile_personality(p)}
+                      for sid, p in zip(prof["session_id"], prof["bot_profile"])}
+
+        def label(item: dict) -> dict:
+            return by_session.get(item["session_id"], {"hobby": None, "personality": None})
     elif corpus == "cped":
         sessions = cped.read_sessions(root / "cped_zh", split="test", max_annotations=max_annotations)
-        traits = cped.read_traits(root / "cped_zh", split="test")
-        labels = traits.select("agent_id", pl.col("extraversion").map_elements(
-            cped_personality, return_dtype=pl.Utf8).alias("personality")).unique("agent_id", keep="first")
+        traits = cped.read_traits(root / "cped_zh", split="test").unique("agent_id", keep="first")
+        extraversion = dict(zip(traits["agent_id"], traits["extraversion"]))
+        emotions = cped_emotions(root, "test")
+
+        def label(item: dict) -> dict:
+            scene = emotions.get(item["session_id"].split("-")[1], [])
+            emotion = scene[item["turn_index"]] if item["turn_index"] < len(scene) else None
+            return {"personality": cped_personality(extraversion.get(item["agent_id"])), **_emotion_cells(emotion)}
+    elif corpus == "dailydialog":
+        sessions = dailydialog.read_sessions(root / "dailydialog_en", split="test", max_annotations=max_annotations)
+        emotions = dailydialog_emotions(root, "test")
+
+        def label(item: dict) -> dict:
+            dialogue = emotions[int(item["session_id"].rsplit("-", 1)[1])]
+            return _emotion_cells(dialogue[item["turn_index"]] if item["turn_index"] < len(dialogue) else None)
     else:
         raise ValueError(f"corpus must be one of {CORPORA}, got {corpus!r}")
     # Sessions with at least two turns of context so that there is a chat to read.
@@ -108,7 +180,18 @@ def load(corpus: str, root: Path, n_items: int, seed: int = 0, max_annotations: 
         picked.append(s)
         n += len(s["annotations"])
     items, _ = build_items(_scrubbed_frame(picked, corpus))
-    return items.head(n_items), labels
+    items = items.head(n_items)
+    rows = [{**{k: it[k] for k in (*KEYS, "agent_id")}, **{d: _as_list(v) for d, v in label(it).items()}}
+            for it in items.select(*KEYS, "agent_id").iter_rows(named=True)]
+    schema = {"session_id": pl.Utf8, "turn_index": pl.Int64, "agent_id": pl.Utf8,
+              **{d: pl.List(pl.Utf8) for d in DIMS[corpus]}}
+    return items, pl.DataFrame(rows, schema=schema)
+
+
+def _as_list(value) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value) or None
 
 
 def _cells(values) -> frozenset | None:
@@ -122,7 +205,7 @@ def evaluate(corpus: str, extractions: pl.DataFrame, labels: pl.DataFrame) -> di
     """Per dimension the example-level report (encoder, majority, always null) and the unit-level
     share of labelled sessions/agents any extraction recovered."""
     unit = UNIT[corpus]
-    joined = extractions.join(labels, on=unit, how="left", suffix="_true")
+    joined = extractions.join(labels.drop("agent_id"), on=list(KEYS), how="left", suffix="_true")
     out: dict = {"corpus": corpus, "n_matched": joined.height, "n_units": joined[unit].n_unique(), "dimensions": {}}
     matchers: dict[str, Match] = {"hobby": hobby_match}
     for d in DIMS[corpus]:
