@@ -68,8 +68,11 @@ def persona_extractions(context: dg.AssetExecutionContext, config: ExtractConfig
     params = config.to_params(encoder, storage.root / "cache" / "extract")
     items, skipped = build_items(scrubbed_sessions)
     engine = encoder.build_engine(storage.models_dir)
+    from assets.progress import library_logs
+
     context.log.info(f"encoding {items.height} examples of batch {batch} with {engine.name}:{engine.model}")
-    df, stats = extract(items, engine, params)
+    with library_logs(context.log):  # extract's progress lines into the run log (assets/progress.py)
+        df, stats = extract(items, engine, params)
 
     metadata = {
         "rows": df.height,

@@ -17,6 +17,7 @@ from assets.checks import schema_checks
 from assets.config import config_only, param_field
 from assets.encode import ExtractConfig
 from assets.partitions import backbone_partitions, by_backbone
+from assets.progress import library_logs
 from resources.llm import EncoderResource, GeneratorResource, PromptingResource
 from resources.storage import StorageResource
 from resources.tracking import MLflowResource, read_run_ids
@@ -86,8 +87,9 @@ def test_personas(context: dg.AssetExecutionContext, config: InferPersonaConfig,
 
     test = _test_extractions(sft_dataset, persona_extractions, context.partition_key)
     engine = encoder.build_engine(storage.models_dir)
-    rows, stats = infer_test_personas(test, engine, config.to_params(encoder, storage.root / "cache" / "extract"),
-                                      declared=declared_dicts(declared_profiles), source=config.persona_source)
+    with library_logs(context.log):  # the encoder's progress lines (assets/progress.py)
+        rows, stats = infer_test_personas(test, engine, config.to_params(encoder, storage.root / "cache" / "extract"),
+                                          declared=declared_dicts(declared_profiles), source=config.persona_source)
     context.log.info(f"test-time z for {rows.height} test examples ({stats['n_no_agent_turn']} with no agent turn, "
                      f"{stats['n_declared']} from a declared profile)")
     yield dg.Output(rows, metadata={"rows": rows.height, "no_agent_turn": stats["n_no_agent_turn"],
@@ -142,9 +144,10 @@ def benchmark_report(context: dg.AssetExecutionContext, config: ReportConfig, st
                                  champion_adapter=champion, declared=declared_dicts(declared_profiles),
                                  encoder_quality=report.load_encoder_quality(
                                      storage.root / "artifacts" / "persona_extractions"))
-    res = run.run_benchmark(inputs, generator.build(model_path), params, db_params,
-                            prompting=prompting.generate_fn(params.decoding.max_new_tokens),
-                            scorer=(lambda: generator.scorer(model_path)) if generator.engine == "vllm" else None)
+    with library_logs(context.log):  # generation and DialogBench progress lines (assets/progress.py)
+        res = run.run_benchmark(inputs, generator.build(model_path), params, db_params,
+                                prompting=prompting.generate_fn(params.decoding.max_new_tokens),
+                                scorer=(lambda: generator.scorer(model_path)) if generator.engine == "vllm" else None)
     out = report.write_report(res, out_dir)
     context.log.info(out["headline"])
     tracker.log_benchmark(json.loads(Path(out["paths"]["summary_json"]).read_text()), run_ids)

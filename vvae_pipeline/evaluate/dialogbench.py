@@ -19,9 +19,13 @@ how often each letter was picked (uniform = no position bias).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from vvae_pipeline.llm.generation import progress_due
+
+log = logging.getLogger(__name__)
 LETTERS = "ABCDEFGHIJ"
 TASKS = ("ED", "KRG", "OD", "DS", "IC", "RC", "SF")
 DD_EMOTIONS = ("no emotion", "anger", "disgust", "fear", "happiness", "sadness", "surprise")
@@ -133,6 +137,8 @@ def evaluate(items: Sequence[dict], score_letters: LetterScorer) -> dict:
             for j in range(n):
                 sums[k][(j - r) % n] += letters[j] - z  # letter j shows choice (j - r) mod n
             hits[k] += int((pos - r) % n == LETTERS.index(item["label"]))
+        if progress_due(k + 1, k, len(items)):  # counts only, never item text
+            log.info("dialogbench: %d/%d items scored", k + 1, len(items))
     tasks: dict[str, dict] = {}
     for k, item in enumerate(items):
         n = len(item["choices"])

@@ -8,6 +8,7 @@ CPU/CUDA, VLLMGenerator with one LoRARequest per adapter).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from vvae_pipeline.evaluate import benchmark, claims, dialogbench, intervals
 from vvae_pipeline.llm.generation import GenerateFn
 from vvae_pipeline.params import BenchmarkParams, DialogBenchParams
 from vvae_pipeline.sft.build import train_prior
+
+log = logging.getLogger(__name__)
 
 # Pairs the headline compares when both systems ran: (a, b) reads "is a closer to human than b?".
 COMPARISONS = (("sp_ft", "p_ft"), ("sp_ft", "ft"), ("p_ft", "ft"), ("sp_ft", "base"), ("ft", "base"),
@@ -131,6 +134,8 @@ def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, d
                           declared=inputs.declared)
     local = {j.system: (adapters[j.adapter] if j.adapter else None, j.prompts)
              for j in plan.jobs if prompting is None or j.kind != "prompting"}
+    log.info("benchmark: generating for %d systems, %d prompts in all", len(local),
+             sum(len(prompts) for _, prompts in local.values()))
     outputs = generator.generate_all(local, params.decoding)
     if prompting is not None:
         outputs.update({j.system: prompting(j.prompts) for j in plan.jobs if j.kind == "prompting"})
@@ -149,6 +154,7 @@ def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, d
         for system in systems:
             if system != "base" and system not in adapters:
                 continue
+            log.info("benchmark: DialogBench for %s (%d items)", system, len(inputs.dialogbench_items))
             with model.using(adapters.get(system)) as m:
                 db_results[system] = dialogbench.evaluate(inputs.dialogbench_items,
                                                           dialogbench.hf_letter_scorer(m, model.tokenizer))

@@ -30,6 +30,15 @@ Messages = list[dict]
 GenerateFn = Callable[[Sequence[Messages]], list[str]]
 
 
+# Progress lines per generation loop: about one every 5% of the work (20 lines at most), and the last.
+PROGRESS_PARTS = 20
+
+
+def progress_due(done: int, before: int, total: int, parts: int = PROGRESS_PARTS) -> bool:
+    """True when going from ``before`` to ``done`` of ``total`` items crosses a 1/``parts`` step or ends."""
+    return done >= total or done * parts // max(total, 1) > before * parts // max(total, 1)
+
+
 def prompt_messages(messages: Sequence[dict]) -> Messages:
     """An SFT row's messages minus the final assistant message (the human reply x)."""
     msgs = [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
@@ -122,6 +131,8 @@ class HFGenerator:
                     # U+FFFD here, where vLLM drops the partial character: 3 of 24 replies differed only
                     # by that in tests/vllm_cpu/test_vllm_report.py. Drop it, as vLLM does.
                     out[i] = self.tokenizer.decode(row, skip_special_tokens=True).strip().rstrip("\ufffd").strip()
+                if progress_due(start + len(idx), start, len(order)):  # counts only, never text
+                    log.info("generate[%s]: %d/%d replies", adapter or "base", start + len(idx), len(order))
         return out
 
     def as_fn(self, params: DecodingParams, adapter: str | None = None) -> GenerateFn:
@@ -144,8 +155,11 @@ class HFGenerator:
     def generate_all(self, jobs: Mapping[str, tuple[str | None, Sequence[Messages]]],
                      params: DecodingParams) -> dict[str, list[str]]:
         """Replies per system: ``jobs`` maps a system to (adapter folder or None = base, prompts)."""
-        return {system: self.generate(prompts, params, self._adapter_name(path))
-                for system, (path, prompts) in jobs.items()}
+        out = {}
+        for k, (system, (path, prompts)) in enumerate(jobs.items(), 1):
+            log.info("generate: system %d/%d (%s, %d prompts)", k, len(jobs), system, len(prompts))
+            out[system] = self.generate(prompts, params, self._adapter_name(path))
+        return out
 
     @contextmanager
     def using(self, adapter_path: str | Path | None):
