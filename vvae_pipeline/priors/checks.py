@@ -2,8 +2,9 @@
 
 Each rule takes the table and returns a ``schemas.ValidationReport`` whose failures name the
 column, the rule in words and up to three offending cases, so a failed Dagster check reads as
-a sentence. ``PRIOR_RULES`` and ``PRIOR_STATS_RULES`` map check names to rules; the Dagster layer
-(assets/checks.py) turns each entry into a blocking asset check.
+a sentence (``no_pii_in_values`` names dimensions and counts, never the values). ``PRIOR_RULES``
+and ``PRIOR_STATS_RULES`` map check names to rules; the Dagster layer (assets/checks.py) turns
+each entry into a blocking asset check.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 
 import polars as pl
 
+from vvae_pipeline.encode.garbage import no_pii_in_values
 from vvae_pipeline.latent import BY_NAME, DIMENSION_NAMES, normalize
 from vvae_pipeline.schemas import PersonaPrior, PriorStats, ValidationReport, validate
 
@@ -140,6 +142,8 @@ PRIOR_RULES: dict[str, Rule] = {
     "probabilities_sum_to_one": probabilities_sum_to_one,
     "probabilities_match_counts": probabilities_match_counts,
     "dimension_value_unique": dimension_value_unique,
+    # A name or placeholder in the prior is sampled into other agents' training prompts.
+    "no_pii_in_values": no_pii_in_values,
 }
 PRIOR_STATS_RULES: dict[str, Rule] = {
     "schema": lambda df: validate(df, PriorStats),
