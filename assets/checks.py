@@ -13,10 +13,17 @@ asset of the run. A schema breach is a failed check, never an exception in the a
 The failure message (which rule, which column, up to three cases) goes into the check's
 metadata. Tables upstream of the PII scrubber must pass ``show_cases=False`` so that raw values
 never reach Dagster metadata.
+
+``FindingChecks`` serves the checks that notice a garbage z (vvae_pipeline.encode.garbage): their
+rules return every figure they rest on (metadata ``figures``, JSON), and a failure is a WARN unless
+the deployment sets ``VVAE_PERSONA_CHECKS=block``, which makes it an ERROR. Their specs are
+blocking either way: Dagster skips downstream assets only after a blocking check fails with
+ERROR severity, so the setting alone decides whether garbage stops the run.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 
 import dagster as dg
@@ -39,7 +46,8 @@ def _failures_markdown(report: ValidationReport, show_cases: bool) -> str:
 
 
 def check_result(name: str, key: dg.AssetKey, report: ValidationReport, show_cases: bool = True,
-                 severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR) -> dg.AssetCheckResult:
+                 severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+                 figures: dict | None = None) -> dg.AssetCheckResult:
     """One rule's report as an AssetCheckResult with a readable message."""
     if report.passed:
         message = f"{name}: {report.summary()}"
@@ -52,6 +60,8 @@ def check_result(name: str, key: dg.AssetKey, report: ValidationReport, show_cas
                                    "failed_rules": len(report.failures)}
     if not report.passed:
         metadata["failures"] = dg.MetadataValue.md(_failures_markdown(report, show_cases))
+    if figures is not None:
+        metadata["figures"] = dg.MetadataValue.json(figures)
     return dg.AssetCheckResult(check_name=name, asset_key=key, passed=report.passed, severity=severity,
                                metadata=metadata)
 
@@ -112,3 +122,58 @@ def make_table_checks(asset: str | dg.AssetKey, rules: Mapping[str, Rule], *, bl
                       show_cases: bool = True, name: str | None = None) -> dg.AssetChecksDefinition:
     """One blocking check per rule on an unpartitioned table, run in one step over one load."""
     return TableChecks(asset, rules, blocking=blocking, show_cases=show_cases).definition(name)
+
+
+PERSONA_CHECKS_ENV = "VVAE_PERSONA_CHECKS"
+PERSONA_CHECK_MODES = ("warn", "block")
+
+
+def persona_check_severity() -> dg.AssetCheckSeverity:
+    """The severity of a failed garbage check: WARN by default (the run goes on and the UI shows
+    it), ERROR under ``VVAE_PERSONA_CHECKS=block`` (its blocking spec then stops downstream assets).
+    Read when the check runs, so a deployment changes it without a code change."""
+    mode = (os.environ.get(PERSONA_CHECKS_ENV) or "warn").strip().lower()
+    if mode not in PERSONA_CHECK_MODES:
+        raise ValueError(f"{PERSONA_CHECKS_ENV} must be one of {PERSONA_CHECK_MODES}, got {mode!r}")
+    return dg.AssetCheckSeverity.ERROR if mode == "block" else dg.AssetCheckSeverity.WARN
+
+
+class FindingChecks:
+    """One check per rule of ``evaluate`` (a function returning {check name: garbage.Finding}),
+    for one table; ``descriptions`` names the checks and says what each one means."""
+
+    def __init__(self, asset: str | dg.AssetKey, descriptions: Mapping[str, str], evaluate: Callable[..., dict]):
+        self.key = dg.AssetKey.from_coercible(asset)
+        self.descriptions, self.evaluate = dict(descriptions), evaluate
+
+    @property
+    def specs(self) -> list[dg.AssetCheckSpec]:
+        return [dg.AssetCheckSpec(name, asset=self.key, blocking=True, description=desc)
+                for name, desc in self.descriptions.items()]
+
+    def results(self, *inputs) -> Iterator[dg.AssetCheckResult]:
+        severity = persona_check_severity()
+        try:
+            findings, why = self.evaluate(*inputs), "gave no finding"
+        except Exception as exc:  # noqa: BLE001 - every check reports it instead of crashing the step
+            findings, why = {}, f"raised {type(exc).__name__}: {str(exc)[:300]}"
+        for name in self.descriptions:
+            finding = findings.get(name)
+            if finding is None:
+                report = ValidationReport(False, inputs[0].height, [{"column": "", "check": f"rule {why}", "cases": []}])
+                yield check_result(name, self.key, report, severity=severity)
+            else:
+                yield check_result(name, self.key, finding.report, severity=severity, figures=finding.figures)
+
+    def definition(self, name: str | None = None) -> dg.AssetChecksDefinition:
+        @dg.multi_asset_check(name=name or f"{self.key.to_python_identifier()}_garbage_checks", specs=self.specs,
+                              ins={"table": dg.AssetIn(key=self.key)})
+        def _finding_checks(table: pl.DataFrame):
+            yield from self.results(table)
+
+        return _finding_checks
+
+
+def finding_descriptions(rules: Mapping[str, Callable]) -> dict[str, str]:
+    """Each rule's docstring, first sentence, as its check's description."""
+    return {name: " ".join((rule.__doc__ or name).split()).split(". ")[0] for name, rule in rules.items()}

@@ -7,7 +7,12 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from assets.checks import make_table_checks, schema_checks
+from assets.checks import (
+    FindingChecks,
+    finding_descriptions,
+    make_table_checks,
+    schema_checks,
+)
 from assets.config import config_only, param_field
 from assets.partitions import batch_partitions
 from resources.llm import EncoderResource
@@ -15,9 +20,16 @@ from resources.pseudonyms import PseudonymKeyResource
 from resources.storage import StorageResource, atomic_write_json
 from vvae_pipeline import schemas
 from vvae_pipeline.encode.extract import build_items, extract
+from vvae_pipeline.encode.garbage import (
+    EXTRACTION_FINDINGS,
+    batch_findings,
+    no_pii_in_values,
+)
 from vvae_pipeline.params import ExtractParams
 
 EXTRACTION_CHECKS = schema_checks("persona_extractions", schemas.PersonaExtraction)
+# WARN unless VVAE_PERSONA_CHECKS=block (assets/checks.py); run on the batch and its scrubbed sessions.
+EXTRACTION_GARBAGE = FindingChecks("persona_extractions", finding_descriptions(EXTRACTION_FINDINGS), batch_findings)
 
 
 class ExtractConfig(dg.Config):
@@ -57,7 +69,7 @@ class ExtractConfig(dg.Config):
     partitions_def=batch_partitions,
     group_name="encode",
     pool="gpu",  # the encoder holds a GPU as long as training does: one at a time by default
-    check_specs=EXTRACTION_CHECKS.specs,
+    check_specs=[*EXTRACTION_CHECKS.specs, *EXTRACTION_GARBAGE.specs],
     description="One persona z per annotated example (c, x) of the batch: nine grounded values or null "
                 "with a reason, plus status, raw output, engine, model and prompt version.",
 )
@@ -105,6 +117,7 @@ def persona_extractions(context: dg.AssetExecutionContext, config: ExtractConfig
         context.log.info(f"encoder quality (macro F1 {quality['macro_f1']}), (precision, recall): {json.dumps(per_dim)}")
     yield dg.Output(df, metadata=metadata)
     yield from EXTRACTION_CHECKS.results(df)
+    yield from EXTRACTION_GARBAGE.results(df, scrubbed_sessions)
 
 
 AGENT_PROFILES = "agent_profiles"
@@ -134,7 +147,8 @@ def _profile_contract(df: pl.DataFrame) -> schemas.ValidationReport:
     return schemas.validate(df, schemas.AgentProfile)
 
 
-agent_profiles_checks = make_table_checks(AGENT_PROFILES, {"agent_profile_contract": _profile_contract})
+agent_profiles_checks = make_table_checks(AGENT_PROFILES, {"agent_profile_contract": _profile_contract,
+                                                          "no_pii_in_values": no_pii_in_values})
 
 
 DECLARED_PROFILES = "declared_profiles"

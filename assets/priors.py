@@ -1,15 +1,17 @@
 """persona_priors and persona_prior_stats: the empirical prior over every landed batch, and its checks.
 
 Both come from one pass over ``persona_extractions`` (all batches, concatenated by the IO
-manager). The blocking checks (one per rule in vvae_pipeline.priors.checks) stop sft_dataset
-when a prior table is wrong; the drift check only warns.
+manager). The blocking checks (one per rule in vvae_pipeline.priors.checks, among them no name or
+placeholder in a value) stop sft_dataset when a prior table is wrong; the drift check only warns, and
+the garbage checks (top value share, function-word share) warn unless VVAE_PERSONA_CHECKS=block.
 """
 
 import dagster as dg
 import polars as pl
 
-from assets.checks import make_table_checks
+from assets.checks import FindingChecks, finding_descriptions, make_table_checks
 from resources.storage import StorageResource, atomic_write_bytes, atomic_write_parquet
+from vvae_pipeline.encode.garbage import PRIOR_FINDINGS, prior_findings
 from vvae_pipeline.priors.build import build_priors, entropy_bits, prior_drift
 from vvae_pipeline.priors.checks import PRIOR_RULES, PRIOR_STATS_RULES
 from vvae_pipeline.priors.report import (
@@ -91,6 +93,8 @@ def prior_drift_check(storage: StorageResource, persona_priors: pl.DataFrame) ->
 
 persona_priors_checks = make_table_checks(PRIORS, PRIOR_RULES)
 persona_prior_stats_checks = make_table_checks(PRIOR_STATS, PRIOR_STATS_RULES)
+# The same garbage figures as on each batch, over every batch: WARN unless VVAE_PERSONA_CHECKS=block.
+persona_priors_garbage_checks = FindingChecks(PRIORS, finding_descriptions(PRIOR_FINDINGS), prior_findings).definition()
 
 PRIOR_ASSETS = [persona_priors]
-PRIOR_CHECKS = [persona_priors_checks, persona_prior_stats_checks, prior_drift_check]
+PRIOR_CHECKS = [persona_priors_checks, persona_prior_stats_checks, prior_drift_check, persona_priors_garbage_checks]

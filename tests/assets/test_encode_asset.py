@@ -160,7 +160,8 @@ def test_agent_profiles_asset_reads_every_batch_and_checks_its_contract(tmp_path
                                                           "io_manager": ParquetIOManager(home=str(tmp_path))})
     assert result.success
     checks = result.get_asset_check_evaluations()
-    assert [c.check_name for c in checks] == ["agent_profile_contract"] and checks[0].passed
+    assert [c.check_name for c in checks] == ["agent_profile_contract", "no_pii_in_values"]
+    assert all(c.passed for c in checks)
     prof = pl.read_parquet(storage.table_path("agent_profiles"))
     emoji = prof.filter(pl.col("dimension") == "emoji").row(0, named=True)
     assert (emoji["value"], emoji["count"], emoji["n_extractions"]) == ("🙃", 2, 2)

@@ -22,6 +22,7 @@ from assets.priors import PRIOR_CHECKS, persona_priors
 from assets.sft import sft_dataset
 from resources.storage import ParquetIOManager, StorageResource, atomic_write_parquet
 from tests.support.synthetic_extractions import extraction_frame
+from vvae_pipeline.encode.garbage import PRIOR_FINDINGS
 from vvae_pipeline.priors.build import build_priors
 from vvae_pipeline.priors.checks import PRIOR_RULES, PRIOR_STATS_RULES
 from vvae_pipeline.scrub.sessions import SCRUBBED_COLUMNS
@@ -80,7 +81,7 @@ def test_priors_from_every_batch_pass_their_blocking_checks(env):
     assert tone == {"calm": 3, "gentle": 1}
 
     checks = checks_by_name(result)
-    assert set(PRIOR_RULES) | set(PRIOR_STATS_RULES) | {"prior_drift"} == set(checks)
+    assert set(PRIOR_RULES) | set(PRIOR_STATS_RULES) | set(PRIOR_FINDINGS) | {"prior_drift"} == set(checks)
     assert all(c.passed for c in checks.values())
     assert all(spec.blocking for d in PRIOR_CHECKS[:2] for spec in d.check_specs)
 
@@ -173,7 +174,8 @@ def test_priors_job_of_the_code_location_runs_every_prior_check(env):
     assert result.success
     evals = result.get_asset_check_evaluations()
     names = {(e.asset_key.to_user_string(), e.check_name) for e in evals}
-    assert names == ({("persona_priors", r) for r in PRIOR_RULES} | {("persona_priors", "prior_drift")}
+    assert names == ({("persona_priors", r) for r in [*PRIOR_RULES, *PRIOR_FINDINGS, "prior_drift"]}
                      | {("persona_prior_stats", r) for r in PRIOR_STATS_RULES}
-                     | {("agent_profiles", "agent_profile_contract"), ("declared_profiles", "schema")})
+                     | {("agent_profiles", "agent_profile_contract"), ("agent_profiles", "no_pii_in_values"),
+                        ("declared_profiles", "schema")})
     assert all(e.passed for e in evals)
