@@ -23,10 +23,13 @@ when the agent uses it distinctively more than the other agents of its language 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 from vvae_pipeline import latent
 from vvae_pipeline.encode import function_words as fw
@@ -220,10 +223,12 @@ def topic_terms(text: str, language: str) -> Counter:
                    and w not in given and not fw.is_function_word(w, "en"))
 
 
+@lru_cache(maxsize=1)
 def _given_names() -> frozenset[str]:
-    from vvae_pipeline.scrub.names import gazetteer
-
-    return frozenset(n.lower() for n in gazetteer().get("en_first", []))
+    # The scrubber's gazetteer, read directly: scrub.names imports Presidio, which the vLLM
+    # environment does not have.
+    path = Path(latent.__file__).resolve().parent / "data" / "name_gazetteer.json"
+    return frozenset(n.lower() for n in json.loads(path.read_text(encoding="utf-8")).get("en_first", []))
 
 
 @dataclass

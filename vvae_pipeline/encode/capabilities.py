@@ -98,3 +98,28 @@ def write(entry: dict, engine: str, model: str, path: Path | str = TABLE_PATH, *
     atomic_write_json(p, table)
     _load.cache_clear()
     return table
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0%}"
+
+
+def markdown(table: dict | None = None) -> str:
+    """Every measured engine's row per dimension and corpus: answered or not (and why), answer rate,
+    precision with its 95% Wilson interval and counts, the majority baseline's precision, recall."""
+    table = table if table is not None else load()
+    if not table.get("engines"):
+        return "No engine has been measured on real labelled dialogue (vvae_pipeline/data/encoder_capabilities.json)."
+    rows = ["| engine | dimension | answered | corpus | n | answer rate | precision [95% CI] | majority (precision) "
+            "| recall |", "|---|---|---|---|---|---|---|---|---|"]
+    for key, entry in table["engines"].items():
+        for d, e in entry["dimensions"].items():
+            verdict = f"{'yes' if e['answered'] else 'no'} ({e['reason']})"
+            if not e["corpora"]:
+                rows.append(f"| {key} | {d} | {verdict} | - | - | - | - | - | - |")
+            for c, m in e["corpora"].items():
+                ci = m["precision_ci"]
+                prec = _pct(m["precision"]) + (f" [{_pct(ci[0])}, {_pct(ci[1])}]" if ci else "")
+                rows.append(f"| {key} | {d} | {verdict} | {c} | {m['n']} | {_pct(m['answer_rate'])} | {prec} | "
+                            f"{m['majority_value'] or '-'} ({_pct(m['majority_precision'])}) | {_pct(m['recall'])} |")
+    return "\n".join(rows)
