@@ -97,9 +97,14 @@ def _f1(m: dict | None) -> str:
 
 
 def _quality_block(quality: dict) -> str:
+    from vvae_pipeline.encode import capabilities
+
+    out = ["Measured on real labelled dialogue (bench/bench_encoder_quality.py; rule in "
+           "vvae_pipeline/encode/capabilities.py): a dimension is answered only where the encoder's precision "
+           "beats the majority class's on every labelled corpus; the others stay null (SP+FT samples them from "
+           "the prior).", "", capabilities.markdown(), ""]
     if not quality:
-        return "No encoder quality was measured for this run (no truth file or labelled corpus named)."
-    out = []
+        return "\n".join(out + ["No encoder quality was measured on this run's own batches (no truth file named)."])
     for batch, q in quality.items():
         out += [f"Batch `{batch}`, {q.get('engine', '?')} `{q.get('model', '?')}`: macro F1 {q.get('macro_f1')} over "
                 f"{q.get('n_matched', '?')} extractions matched to the truth.", ""]
