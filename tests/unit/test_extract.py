@@ -317,3 +317,13 @@ def test_cache_misses_when_anything_that_shapes_the_output_changes(change, tmp_p
         engine.retry_factor = 3
     extract(items, engine, new)
     assert engine.calls == [1], change
+
+
+def test_a_declared_value_that_x_shows_is_a_candidate(items):
+    """Said in one session only, the phrase is no habit; declared by the platform and shown in x, it is."""
+    declared = {"agent_luna": dict.fromkeys(latent.DIMENSION_NAMES) | {"catchphrase": "No worries at all",
+                                                                      "hobby": "sailing"}}
+    df, _ = extract(items, FakeEngine(), ExtractParams(), declared=declared)
+    en = df.filter(pl.col("session_id") == "s_en", pl.col("turn_index") == 5).row(0, named=True)
+    assert en["catchphrase"] == "no worries at all"
+    assert en["hobby"] != "sailing"  # declared, but x does not show it

@@ -27,9 +27,11 @@ from vvae_pipeline import latent
 from vvae_pipeline.encode import capabilities
 from vvae_pipeline.encode.cache import ExtractCache, cache_key
 from vvae_pipeline.encode.candidates import (
+    MAX_CANDIDATES,
     AgentEvidence,
     agent_evidence,
     find_candidates,
+    fold,
     topic_terms,
 )
 from vvae_pipeline.encode.grounding import (
@@ -157,13 +159,20 @@ def batch_evidence(rows: list[dict]) -> dict:
 
 
 def item_candidates(context: list[dict], reply: str, language: str, evidence: dict | None = None,
-                    agent_id: str | None = None) -> dict[str, list[str]]:
+                    agent_id: str | None = None, declared: dict[str, str | None] | None = None) -> dict[str, list[str]]:
+    """Candidate values of one example; ``declared``: the agent's declared profile, whose open values
+    that x shows come first (the platform said so and the reply shows it)."""
     ev = evidence or {"agents": {}, "topic_df": {}, "n_sessions": Counter()}
     agent, others = ev["agents"].get(agent_id, (None, None))
     found = find_candidates(agent_texts(context, reply), [m["text"] for m in context] + [reply], language,
                             agent, others, ev["topic_df"].get(language), ev["n_sessions"][language], reply=reply)
+    shown = fold(reply)
+    for dim, value in (declared or {}).items():
+        if value and dim in found and not latent.BY_NAME[dim].closed and fold(value) in shown:
+            found[dim] = [value, *found[dim]]
     # Candidates are offered in normalised form so that a chosen value survives normalize() as is.
-    return {k: list(dict.fromkeys(n for v in vs if (n := latent.normalize(k, v)))) for k, vs in found.items()}
+    return {k: list(dict.fromkeys(n for v in vs if (n := latent.normalize(k, v))))[:MAX_CANDIDATES]
+            for k, vs in found.items()}
 
 
 def restricted(candidates: dict[str, list[str]], params: ExtractParams) -> dict[str, list[str]]:
@@ -186,15 +195,20 @@ def decode_schema(candidates: dict[str, list[str]], constrain_open: bool, off: f
     return schema
 
 
-def extract(items: pl.DataFrame, engine: Engine, params: ExtractParams) -> tuple[pl.DataFrame, dict]:
-    """Run the encoder over ``items`` (from ``build_items``); rows per ``schemas.PersonaExtraction``."""
+def extract(items: pl.DataFrame, engine: Engine, params: ExtractParams,
+            declared: dict[str, dict[str, str | None]] | None = None) -> tuple[pl.DataFrame, dict]:
+    """Run the encoder over ``items`` (from ``build_items``); rows per ``schemas.PersonaExtraction``.
+    ``declared``: {agent_id: declared profile} (``profiles.declared_dicts``), whose values x shows
+    are candidates."""
     t0 = time.perf_counter()
     rows = items.to_dicts()
     evidence = batch_evidence(rows)
     # Dimensions this engine was measured not to answer better than the majority class on real
     # labelled dialogue (capabilities.py): null without asking.
     off = capabilities.unanswered(engine.name, engine.model) if params.use_capabilities else frozenset()
-    cands = [{**restricted(item_candidates(r["context"], r["reply"], r["language"], evidence, r["agent_id"]), params),
+    declared = declared or {}
+    cands = [{**restricted(item_candidates(r["context"], r["reply"], r["language"], evidence, r["agent_id"],
+                                           declared.get(r["agent_id"])), params),
               **dict.fromkeys(off, [])} for r in rows]
     schemas = [decode_schema(c, params.constrain_open, off) for c in cands]
     prompts = [build_prompt(r["context"], r["reply"], r["language"], s, params) for r, s in zip(rows, schemas)]
