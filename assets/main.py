@@ -94,7 +94,7 @@ def exit_decision(runs: list[tuple[str, str, bool]], checks: list[CheckOutcome])
         if c.blocking and c.severity == "ERROR":
             errors.append(f"check {c.name} failed")
         else:
-            meaning = WARN_MEANING.get(c.name, "a non-blocking check failed; see its metadata in the UI")
+            meaning = WARN_MEANING.get(c.name, "failed without stopping the run; its metadata in the UI says why")
             warnings.append(f"{c.name} ({c.severity}): {meaning}" + (f" [{c.note}]" if c.note else ""))
     return ExitDecision(ok=bool(runs) and not errors, errors=errors, warnings=warnings)
 
@@ -276,7 +276,8 @@ def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[s
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     storage = StorageResource(home=str(home))
 
-    truth = home / "demo" / f"truth-{size}-{seed}.parquet"
+    # One demo per home (land_demo refuses another), so its truth has one fixed place.
+    truth = home / "demo" / "truth.parquet"
     if data is None:
         path, new = land_demo(storage.landing_dir, truth, size, seed, cfg["demo"])
         landed = [path]

@@ -14,7 +14,12 @@ from tests.support.synthetic_extractions import extraction_frame
 from vvae_pipeline.priors.build import build_priors
 from vvae_pipeline.sft.build import SFTParams, build_sft
 from vvae_pipeline.sft.persona_prompt import OPENING_TURN
-from vvae_pipeline.train.masking import IGNORE, MaskingError, tokenize_example, tokenize_examples
+from vvae_pipeline.train.masking import (
+    IGNORE,
+    MaskingError,
+    tokenize_example,
+    tokenize_examples,
+)
 
 # e0 and e1 open their session (no context); e2 has one.
 ROWS = [

@@ -54,7 +54,8 @@ def test_failed_run_or_failed_blocking_error_check_fails():
 def test_non_blocking_error_and_blocking_warn_checks_only_warn():
     d = exit_decision(OK_RUNS, [CheckOutcome("a:x", False, "ERROR", False), CheckOutcome("a:y", False, "WARN", True)])
     assert d.ok and len(d.warnings) == 2
-    assert all("non-blocking check" in w or "(WARN)" in w for w in d.warnings)
+    assert [w.split(" ")[:2] for w in d.warnings] == [["a:x", "(ERROR):"], ["a:y", "(WARN):"]]
+    assert all("without stopping the run" in w for w in d.warnings)
 
 
 def test_nothing_ran_is_not_ok():
@@ -82,7 +83,7 @@ def _demo(size):
 
 
 def test_demo_file_is_named_per_size_and_reused_for_the_same_size(tmp_path):
-    landing, truth = tmp_path / "landing", tmp_path / "demo" / "truth-tiny-0.parquet"
+    landing, truth = tmp_path / "landing", tmp_path / "demo" / "truth.parquet"
     landing.mkdir()
     path, new = land_demo(landing, truth, "tiny", 0, _demo("tiny"))
     assert path.name == demo_file_name("tiny", 0) == "demo-tiny-0.jsonl" and new and truth.exists()
