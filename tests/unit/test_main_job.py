@@ -145,3 +145,27 @@ def test_main_refuses_a_second_size_with_a_clear_message(tmp_path, monkeypatch, 
     assert main(["--size", "reproduce"]) == 2
     assert "Use another home" in capsys.readouterr().err
     assert not (home / "main_result.json").exists()  # nothing ran
+
+
+def test_outcomes_from_a_real_run_keep_severity_and_blocking():
+    """The events a job emits carry what the decision reads: a failed non-blocking WARN check (as
+    promoted_adapter's when the champion is kept) leaves the run successful and the job ok."""
+
+    @dg.asset(check_specs=[dg.AssetCheckSpec("challenger_promoted", asset="promoted_adapter", blocking=False),
+                           dg.AssetCheckSpec("rows_present", asset="promoted_adapter", blocking=True)])
+    def promoted_adapter():
+        return dg.MaterializeResult(check_results=[
+            dg.AssetCheckResult(check_name="challenger_promoted", passed=False, severity=dg.AssetCheckSeverity.WARN,
+                                description="not promoted: not closer beyond the interval"),
+            dg.AssetCheckResult(check_name="rows_present", passed=True)])
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        res = dg.materialize([promoted_adapter], instance=instance, raise_on_error=False)
+    checks = [check_outcome(ev.event_specific_data) for ev in res.all_events
+              if ev.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert sorted(checks, key=lambda c: c.name) == ([
+        CheckOutcome("promoted_adapter:challenger_promoted", False, "WARN", False,
+                     "not promoted: not closer beyond the interval"),
+        CheckOutcome("promoted_adapter:rows_present", True, "ERROR", True)])
+    d = exit_decision([("report_job", "smollm2-135m", res.success)], checks)
+    assert res.success and d.ok and "champion kept" in d.warnings[0]
