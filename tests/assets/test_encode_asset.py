@@ -37,7 +37,7 @@ def _scrubbed() -> pl.DataFrame:
         "language": ["en", "en"], "turns": [TURNS, TURNS[:2]],
         "annotations": [[{"turn_index": 3, "rewritten_text": "Hey sunshine, no worries at all 🌙", "annotator_id": "a"},
                          {"turn_index": 1, "rewritten_text": "Hi! 🌙", "annotator_id": "a"}],
-                        [{"turn_index": 1, "rewritten_text": "Hey sunshine, sleep on it.", "annotator_id": "a"}]],
+                        [{"turn_index": 1, "rewritten_text": "Hey sunshine, sleep on it. no worries at all", "annotator_id": "a"}]],
         "x_source": ["annotation"] * 2, "pii_found": [1, 0],
     }, schema_overrides={"turns": pl.List(turn), "annotations": pl.List(ann)})
 
@@ -100,7 +100,7 @@ def test_persona_extractions_asset(tmp_path, endpoint, monkeypatch):
     truth = pl.DataFrame({"session_id": ["s1", "s1", "s2"], "turn_index": [3, 1, 1],
                           "agent_id": ["agent_luna"] * 3, "language": ["en"] * 3,
                           **{d: [None] * 3 for d in DIMENSION_NAMES}}, schema_overrides={d: pl.Utf8 for d in DIMENSION_NAMES})
-    truth = truth.with_columns(pl.Series("catchphrase", ["no worries at all", None, None]),
+    truth = truth.with_columns(pl.Series("catchphrase", ["no worries at all", None, "no worries at all"]),
                                pl.Series("nickname", ["sunshine", None, "sunshine"]))
     (tmp_path / "demo").mkdir()
     truth.write_parquet(tmp_path / "demo" / "truth.parquet")
@@ -129,7 +129,7 @@ def test_persona_extractions_asset(tmp_path, endpoint, monkeypatch):
     meta = {k: v.value for k, v in mat.metadata.items()}
     assert meta["status_counts"] == {"ok": 3, "retried": 0, "failed": 0}
     assert set(meta["null_rate"]) == set(DIMENSION_NAMES)
-    assert meta["quality"]["catchphrase"] == {"precision": 1.0, "recall": 1.0, "null_rate": pytest.approx(2 / 3, abs=1e-3)}
+    assert meta["quality"]["catchphrase"] == {"precision": 1.0, "recall": 1.0, "null_rate": pytest.approx(1 / 3, abs=1e-3)}
     assert "sk-not-in-metadata" not in json.dumps(meta, default=str)
     quality = json.loads((storage.artifact_dir("persona_extractions", BATCH) / "quality.json").read_text())
     assert quality["dimensions"]["nickname"]["recall"] == 1.0 and quality["n_matched"] == 3
