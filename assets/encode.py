@@ -45,6 +45,8 @@ class ExtractConfig(dg.Config):
                                                    "encoders); None: the encoder resource's (True for vllm/openai)")
     closed_evidence: bool = param_field(ExtractParams, "closed_evidence", "abstention rule: relationship/personality "
                                         "are asked only with values whose cue words occur")
+    use_capabilities: bool = param_field(ExtractParams, "use_capabilities", "leave null the dimensions the engine's "
+                                         "row of the capability table (measured on real labelled dialogue) does not answer")
     use_cache: bool = config_only(True, "reuse outputs cached under <home>/cache/extract (keyed by prompt, schema, "
                                   "budget, engine, weights, decoding)")
     truth_path: str | None = config_only(None, "score the batch against this truth table (e.g. the demo's "
@@ -62,6 +64,7 @@ class ExtractConfig(dg.Config):
             show_closed_options=(defaults["show_closed_options"] if self.show_closed_options is None
                                  else self.show_closed_options),
             closed_evidence=self.closed_evidence,
+            use_capabilities=self.use_capabilities,
         )
 
 
@@ -83,8 +86,11 @@ def persona_extractions(context: dg.AssetExecutionContext, config: ExtractConfig
     from assets.progress import library_logs
 
     context.log.info(f"encoding {items.height} examples of batch {batch} with {engine.name}:{engine.model}")
+    from vvae_pipeline.encode.profiles import declared_dicts, declared_profiles
+
+    declared = declared_dicts(declared_profiles(scrubbed_sessions))  # declared values x shows are candidates
     with library_logs(context.log):  # extract's progress lines into the run log (assets/progress.py)
-        df, stats = extract(items, engine, params)
+        df, stats = extract(items, engine, params, declared=declared)
 
     metadata = {
         "rows": df.height,
@@ -98,6 +104,7 @@ def persona_extractions(context: dg.AssetExecutionContext, config: ExtractConfig
         "cached_items": stats["n_cached"],
         "generated_items": stats["n_generated"],
         "items_per_s": stats["items_per_s"],
+        "not_answered_by_engine": dg.MetadataValue.json(stats["not_answered_by_engine"]),
     }
     if config.truth_path:  # scored only when the run config names a truth table
         from vvae_pipeline.encode.quality import score
