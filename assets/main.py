@@ -77,6 +77,21 @@ WARN_MEANING = {
 }
 
 
+# The persona garbage checks (vvae_pipeline.encode.garbage), WARN unless VVAE_PERSONA_CHECKS=block, by
+# check name on persona_extractions and persona_priors alike.
+GARBAGE_MEANING = {
+    "top_value_share": "one value dominates a closed dimension: the encoder may be answering the same for everyone",
+    "function_word_share": "catchphrase/nickname/topic values are often function words, not persona",
+    "grounding_rate": "extracted values are often not found in the agent's own text",
+    "declared_agreement": "the encoder misses declared profile values that the replies show",
+}
+
+
+def warn_meaning(name: str) -> str:
+    return WARN_MEANING.get(name) or GARBAGE_MEANING.get(name.rsplit(":", 1)[-1]) or (
+        "failed without stopping the run; its metadata in the UI says why")
+
+
 @dataclass(frozen=True)
 class ExitDecision:
     ok: bool
@@ -94,7 +109,7 @@ def exit_decision(runs: list[tuple[str, str, bool]], checks: list[CheckOutcome])
         if c.blocking and c.severity == "ERROR":
             errors.append(f"check {c.name} failed")
         else:
-            meaning = WARN_MEANING.get(c.name, "failed without stopping the run; its metadata in the UI says why")
+            meaning = warn_meaning(c.name)
             warnings.append(f"{c.name} ({c.severity}): {meaning}" + (f" [{c.note}]" if c.note else ""))
     return ExitDecision(ok=bool(runs) and not errors, errors=errors, warnings=warnings)
 

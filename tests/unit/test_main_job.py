@@ -58,6 +58,11 @@ def test_non_blocking_error_and_blocking_warn_checks_only_warn():
     assert all("without stopping the run" in w for w in d.warnings)
 
 
+def test_garbage_checks_warn_with_their_meaning():
+    d = exit_decision(OK_RUNS, [CheckOutcome("persona_extractions:top_value_share", False, "WARN", True)])
+    assert d.ok and "one value dominates a closed dimension" in d.warnings[0]
+
+
 def test_nothing_ran_is_not_ok():
     assert not exit_decision([], []).ok
 
