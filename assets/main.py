@@ -360,9 +360,16 @@ def main(argv: list[str] | None = None) -> int:
     from vvae_pipeline.storage_io import atomic_write_json
 
     variants = VARIANT_KEYS if args.variants == "all" else tuple(v for v in args.variants.split(",") if v) or None
+    from resources.home_lock import HomeBusy, home_lock
+
     try:
-        result = run_pipeline(vvae_home(), args.backbone, variants, args.size, args.seed, data=args.data,
-                              persona_source=args.persona_source)
+        # One writer per home: a second main job fails here at once, naming the holder's pid.
+        with home_lock(vvae_home()):
+            result = run_pipeline(vvae_home(), args.backbone, variants, args.size, args.seed, data=args.data,
+                                  persona_source=args.persona_source)
+    except HomeBusy as exc:
+        print(f"vvae: {exc}", file=sys.stderr)
+        return 3
     except (HomeConflict, FileNotFoundError) as exc:
         print(f"vvae: {exc}", file=sys.stderr)
         return 2
