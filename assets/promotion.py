@@ -6,6 +6,14 @@ version the alias points at. benchmark_report scored both in one run (same test 
 decoding; the champion as system ``champion``), so the decision (vvae_pipeline.evaluate.promotion)
 is read off that run's summary.json. The non-blocking WARN check ``challenger_promoted`` passes
 when the alias moved and otherwise says why not.
+
+Promotion is one transaction from the reader's view (serving reads champion.json, the benchmark the
+registry alias): ``promotion_intent.json`` is written first (from, to, adapter copy), then the alias
+moves, then champion.json is written, then the intent is removed. Every start of this asset first
+reconciles: a leftover intent is rolled forward (the decision was made; the alias and champion.json
+are set to its ``to``), and an alias that disagrees with champion.json without an intent (moved by
+hand, or a crash under older code) rewrites champion.json to the alias's version from the kept copy or
+the registry's artifact; what cannot be repaired is reported in the metadata and the log.
 """
 
 import json
@@ -39,16 +47,74 @@ def side_by_side(d: Decision) -> str:
     return "\n".join(lines)
 
 
-def keep_champion_copy(storage: StorageResource, backbone: str, version, out: Path) -> dict:
-    """A copy of the promoted adapter that the next training cannot overwrite, and ``champion.json``
-    naming it: what ``python -m vvae_pipeline.serving --backbone <backbone>`` serves (docs/serving.md)."""
+INTENT = "promotion_intent.json"
+
+
+def champion_info(backbone: str, version, adapter: Path) -> dict:
+    return {"adapter_path": str(adapter), "registered_model": registered_model_name(backbone, "sp_ft"),
+            "version": str(version), "backbone": backbone}
+
+
+def copy_adapter(storage: StorageResource, backbone: str, version, out: Path) -> Path:
+    """A copy of the promoted adapter that the next training cannot overwrite."""
     src = storage.artifact_dir("lora_checkpoint", f"{backbone}|sp_ft") / "adapter"
     dest = out / "adapters" / f"v{version}"
     atomic_write_dir(dest, lambda tmp: shutil.copytree(src, tmp, dirs_exist_ok=True))
-    info = {"adapter_path": str(dest), "registered_model": registered_model_name(backbone, "sp_ft"),
-            "version": str(version), "backbone": backbone}
+    return dest
+
+
+def write_champion_json(out: Path, info: dict) -> None:
+    """What ``python -m vvae_pipeline.serving --backbone <backbone>`` serves (docs/serving.md)."""
     atomic_write_json(out / "champion.json", info)
-    return info
+
+
+def promote(storage: StorageResource, tracker, backbone: str, version, previous, out: Path) -> bool:
+    """Intent, alias, champion.json, done: after a crash at any point ``reconcile`` finishes it."""
+    info = champion_info(backbone, version, copy_adapter(storage, backbone, version, out))
+    atomic_write_json(out / INTENT, {"from_version": previous, "to_version": str(version), "champion": info})
+    if not tracker.set_champion(backbone, version):
+        (out / INTENT).unlink(missing_ok=True)  # nothing moved: the old champion stands on both sides
+        return False
+    write_champion_json(out, info)
+    (out / INTENT).unlink(missing_ok=True)
+    return True
+
+
+def _served_version(out: Path) -> str | None:
+    try:
+        return str(json.loads((out / "champion.json").read_text())["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def reconcile(storage: StorageResource, tracker, backbone: str, out: Path) -> str | None:
+    """Make champion.json and the registry alias agree before anything else reads them; what was done
+    (or why it could not be), None when they already agree or there is nothing to compare."""
+    intent_path = out / INTENT
+    if intent_path.exists():
+        intent = json.loads(intent_path.read_text())
+        to = intent["to_version"]
+        if not tracker.set_champion(backbone, to):
+            return (f"an interrupted promotion to version {to} could not be finished (the registry alias did not "
+                    f"move); champion.json still names version {_served_version(out)}. {intent_path} is kept")
+        write_champion_json(out, intent["champion"])
+        intent_path.unlink()
+        return f"finished an interrupted promotion: registry alias and champion.json now name version {to}"
+    champ = tracker.champion(backbone)
+    served = _served_version(out)
+    if not champ or champ["version"] == served:
+        return None
+    version = champ["version"]
+    dest = out / "adapters" / f"v{version}"
+    if not (dest / "adapter_config.json").is_file():
+        fetched = tracker.download_adapter(champ["run_id"], out / "adapters" / f".fetch-v{version}")
+        if not fetched or not (Path(fetched) / "adapter_config.json").is_file():
+            return (f"champion.json names version {served} but the registry alias names {version}, whose adapter "
+                    f"could not be fetched: serving and the registry disagree; move the alias or fix champion.json")
+        atomic_write_dir(dest, lambda tmp: shutil.copytree(fetched, tmp, dirs_exist_ok=True))
+        shutil.rmtree(out / "adapters" / f".fetch-v{version}", ignore_errors=True)
+    write_champion_json(out, champion_info(backbone, version, dest))
+    return f"champion.json named version {served}, the registry alias {version}: champion.json now follows the alias"
 
 
 @dg.asset(partitions_def=backbone_partitions, group_name="benchmark", deps=["benchmark_report"],
@@ -63,22 +129,28 @@ def promoted_adapter(context: dg.AssetExecutionContext, storage: StorageResource
     backbone = context.partition_key
     summary = json.loads((storage.artifact_dir("benchmark_report", backbone) / "summary.json").read_text())
     tracker = mlflow.tracker(storage.root, context.log)
+    out = storage.artifact_dir("promoted_adapter", backbone)
+    repaired = reconcile(storage, tracker, backbone, out)
+    if repaired:
+        context.log.warning(f"promotion state: {repaired}")
     challenger, champion = tracker.latest_version(backbone, "sp_ft"), tracker.champion(backbone)
     settings = summary.get("settings", {})
-    scored = (settings.get("registry") or {}).get("sp_ft_run_id")
+    registry = settings.get("registry") or {}
+    scored = registry.get("sp_ft_run_id")
     c_version, k_version = challenger and challenger["version"], champion and champion["version"]
     if challenger and scored and challenger["run_id"] != scored:
         d = Decision(False, f"the benchmark scored sp_ft run {scored}, not the newest version {c_version} "
                             f"(run {challenger['run_id']}): re-run benchmark_report", c_version, k_version)
+    elif repaired and "champion_version" in registry and registry["champion_version"] != k_version:
+        # The repair moved the champion after the benchmark scored the old one: its numbers are not this champion's.
+        d = Decision(False, f"the benchmark scored champion version {registry['champion_version']}, the repaired "
+                            f"registry names {k_version}: re-run benchmark_report", c_version, k_version)
     else:
         d = decide(summary, c_version, k_version, settings.get("bootstrap_samples", 2000), settings.get("seed", 0))
-    moved = bool(d.promote and tracker.set_champion(backbone, c_version))
+    moved = bool(d.promote and promote(storage, tracker, backbone, c_version, k_version, out))
     if d.promote and not moved:
         d.reason += "; but the registry alias could not be moved (see the warning)"
     now = c_version if moved else k_version
-    out = storage.artifact_dir("promoted_adapter", backbone)
-    if moved:
-        keep_champion_copy(storage, backbone, now, out)
     atomic_write_json(out / "decision.json", {**d.as_dict(), "promoted": moved, "champion_now": now})
     context.log.info(("promoted: " if moved else "kept: ") + d.reason)
     table = side_by_side(d)
@@ -87,6 +159,7 @@ def promoted_adapter(context: dg.AssetExecutionContext, storage: StorageResource
             "champion_version": now or "none", "challenger_version": c_version or "none",
             "previous_champion_version": k_version or "none", "systems": dg.MetadataValue.md(table),
             "champion_json": dg.MetadataValue.path(str(out / "champion.json")),
+            "promotion_repair": repaired or "none",
             "distance_difference": dg.MetadataValue.json(d.distance_difference or {}),
             "dialogbench_difference": dg.MetadataValue.json(d.dialogbench_difference or {})}
     return dg.MaterializeResult(metadata=meta, check_results=[dg.AssetCheckResult(
