@@ -128,3 +128,13 @@ def test_drift_names_top_changed_values_and_one_sided_dimensions():
     assert drift["tone"]["top_changes"] == ["calm: 0.7 -> 0.2", "cold: 0.1 -> 0.5"]
     assert drift["hobby"]["jsd"] == 1.0  # appeared from nothing
     assert drift["vibe"]["jsd"] == 0.0 and drift["vibe"]["top_changes"] == []
+
+
+def test_a_name_or_placeholder_never_enters_the_prior():
+    rows = [{"nickname": "Emily", "topic": "mortgage"}, {"nickname": "[NAME_1]", "topic": "chess"},
+            {"nickname": "kiddo", "topic": "call 13812345678"}]
+    priors, _, stats = build_priors(extraction_frame(rows))
+    assert set(priors.filter(pl.col("dimension") == "nickname")["value"]) == {"kiddo"}
+    assert set(priors.filter(pl.col("dimension") == "topic")["value"]) == {"mortgage", "chess"}
+    assert stats["n_values_left_out_pii"] == 3
+    assert PRIOR_RULES["no_pii_in_values"](priors).passed

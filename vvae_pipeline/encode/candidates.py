@@ -48,8 +48,9 @@ MIN_CATCHPHRASE_SESSIONS = 2
 # jieba tags of zh topic words: common nouns, other proper nouns (nz), verbal and adjectival nouns.
 # Person (nr, nrt, nrfg) and place (ns) names are left out: they identify people, not topics.
 ZH_TOPIC_TAGS = frozenset({"n", "nz", "vn", "an", "ng"})
-# jieba tags that never stand in an address term (verbs, pronouns, adverbs, conjunctions, ...).
-ZH_NOT_ADDRESS_TAGS = ("v", "r", "d", "c", "p", "y", "e", "o", "m", "q", "t", "f")
+# jieba tags that never stand in an address term: verbs, pronouns, adverbs, conjunctions, particles,
+# numerals, time words, and set phrases and idioms (l, i: "无所谓" stood as a CPED nickname).
+ZH_NOT_ADDRESS_TAGS = ("v", "r", "d", "c", "p", "y", "e", "o", "m", "q", "t", "f", "l", "i")
 
 _PLACEHOLDER = re.compile(r"\[[A-Z_]+(?:_\d+)?\]|<[A-Z_]+>")
 _EN_WORD = re.compile(r"[a-z']+")

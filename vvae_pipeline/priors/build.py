@@ -43,11 +43,25 @@ def normalize_persona_columns(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(exprs) if exprs else df
 
 
+def _unfit(long: pl.DataFrame) -> pl.DataFrame:
+    """The distinct (dimension, value) pairs that hold a PII placeholder, a detected name or
+    structured PII (``garbage.pii_kinds``): a prior value is sampled into other agents' prompts."""
+    from vvae_pipeline.encode.garbage import pii_kinds
+
+    pairs = long.select("dimension", "value").unique()
+    bad = [(d, v) for d, v in pairs.iter_rows() if not BY_NAME[d].closed and pii_kinds(v)]
+    return pl.DataFrame(bad, schema={"dimension": pl.Utf8, "value": pl.Utf8}, orient="row")
+
+
 def build_priors(extractions: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
-    """(priors per schemas.PersonaPrior, per-dimension stats per schemas.PriorStats, stats dict)."""
+    """(priors per schemas.PersonaPrior, per-dimension stats per schemas.PriorStats, stats dict).
+    Values holding a name, a placeholder or structured PII are left out (counted in the stats)."""
     rows = normalize_persona_columns(usable_rows(extractions).select(DIMENSION_NAMES))
     n_rows = rows.height
     long = rows.unpivot(on=list(DIMENSION_NAMES), variable_name="dimension", value_name="value").drop_nulls("value")
+    unfit = _unfit(long)
+    n_unfit = long.join(unfit, on=["dimension", "value"], how="semi").height
+    long = long.join(unfit, on=["dimension", "value"], how="anti")
     priors = (
         long.group_by("dimension", "value").agg(pl.len().cast(pl.Int64).alias("count"))
         .with_columns(probability=pl.col("count") / pl.col("count").sum().over("dimension"))
@@ -75,6 +89,7 @@ def build_priors(extractions: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame,
         "n_failed_rows": extractions.height - n_rows,
         "n_rows": n_rows,
         "n_prior_values": priors.height,
+        "n_values_left_out_pii": n_unfit,
         "null_rate": dict(zip(stats_df["dimension"], [round(x, 4) for x in stats_df["null_rate"]])),
     }
     return priors, stats_df, stats
