@@ -132,7 +132,7 @@ def test_drift_names_top_changed_values_and_one_sided_dimensions():
 
 def test_a_name_or_placeholder_never_enters_the_prior():
     rows = [{"nickname": "Emily", "topic": "mortgage"}, {"nickname": "[NAME_1]", "topic": "chess"},
-            {"nickname": "kiddo", "topic": "call 13812345678"}]
+            {"nickname": "kiddo", "topic": "mail lin.w@example.com"}]
     priors, _, stats = build_priors(extraction_frame(rows))
     assert set(priors.filter(pl.col("dimension") == "nickname")["value"]) == {"kiddo"}
     assert set(priors.filter(pl.col("dimension") == "topic")["value"]) == {"mortgage", "chess"}
