@@ -150,8 +150,11 @@ def vocatives(text: str, language: str) -> set[str]:
         if (m := re.search(r",\s*([a-z]+)\s*[.!?~]*$", low)):
             spans.append([m.group(1)])
         for words in spans:
+            # A given name in vocative position is a person's name, which the scrubber replaces:
+            # "what the speaker calls the other person" never carries it into a prior.
             if (len(words) == 1 and len(words[0]) >= 2 and words[0] not in lx.EN_STOP
-                    and words[0] not in lx.EN_NOT_NAMES and address_term(words[0], "en")):
+                    and words[0] not in lx.EN_NOT_NAMES and words[0] not in _given_names()
+                    and address_term(words[0], "en")):
                 found.add(words[0])
     return found
 
