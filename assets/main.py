@@ -377,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     # What ran, for scripts and the end-to-end test: jobs, partitions, success, failed checks.
     atomic_write_json(result.home / "main_result.json", {
         "runs": result.runs, "failed_checks": result.failed_checks, "warnings": decision.warnings,
+        "checks": [[c.name, c.passed, c.severity] for c in result.checks],
         "seconds": round(result.seconds, 1), "variants": list(variants or load_preset(args.size)["variants"]),
         "size": args.size, "data": str(args.data) if args.data else None,
         "report_dir": str(result.report_dir), "dagster_home": str(result.dagster_home),

@@ -70,6 +70,20 @@ def test_every_run_succeeds_on_cped(cped_run):
     assert not (cped_run.home / "demo").exists()
 
 
+GARBAGE = {"persona_extractions": ("top_value_share", "function_word_share", "grounding_rate", "declared_agreement"),
+           "persona_priors": ("top_value_share", "function_word_share", "no_pii_in_values"),
+           "agent_profiles": ("no_pii_in_values",)}
+
+
+def test_the_garbage_checks_ran_and_pass_on_real_text(cped_run):
+    """The checks that failed on planted garbage (tests/assets/test_persona_checks.py) pass on CPED."""
+    outcome = {name: passed for name, passed, _ in cped_run.result["checks"]}
+    for asset, checks in GARBAGE.items():
+        for check in checks:
+            assert outcome.get(f"{asset}:{check}") is True, (f"{asset}:{check}", outcome.get(f"{asset}:{check}"),
+                                                             cped_run.result["warnings"])
+
+
 def test_every_annotated_turn_is_extracted_opening_turns_included(cped_run):
     n_annotations = sum(len(s["annotations"]) for s in cped_run.sessions)
     opening = sum(1 for s in cped_run.sessions for a in s["annotations"] if a["turn_index"] == 0)

@@ -8,7 +8,8 @@ The test-time persona of an agent (what the SFT and report stages condition on w
 example is at hand): for every dimension with at least one grounded (non-null) value across the
 agent's usable extractions, the most frequent value with its count, how many extractions stated
 any value (``n_observed``) and how many usable extractions the agent has (``n_extractions``).
-Failed extractions are left out, as in the priors. Ties go to the alphabetically first value, so the
+Failed extractions are left out, as in the priors, and so are values that hold a name, a
+placeholder or structured PII. Ties go to the alphabetically first value, so the
 table is deterministic.
 """
 
@@ -29,6 +30,7 @@ def agent_profiles(extractions: pl.DataFrame) -> pl.DataFrame:
     lang = usable.group_by("agent_id").agg(pl.col("language").mode().sort().first(), pl.len().alias("n_extractions"))
     long = usable.select("agent_id", *DIMENSION_NAMES).unpivot(index="agent_id", variable_name="dimension",
                                                                value_name="value").drop_nulls("value")
+    long = long.join(unfit_values(long), on=["dimension", "value"], how="anti")
     counts = long.group_by("agent_id", "dimension", "value").agg(pl.len().alias("count"))
     observed = counts.group_by("agent_id", "dimension").agg(pl.col("count").sum().alias("n_observed"))
     top = (counts.sort(["agent_id", "dimension", "count", "value"], descending=[False, False, True, False])
@@ -41,6 +43,16 @@ def agent_profiles(extractions: pl.DataFrame) -> pl.DataFrame:
            .with_columns((pl.col("count") / pl.col("n_extractions")).alias("share"))
            .sort("agent_id", "_o"))
     return out.select([pl.col(c).cast(t) for c, t in COLUMNS.items()])
+
+
+def unfit_values(long: pl.DataFrame) -> pl.DataFrame:
+    """The distinct (dimension, value) pairs of open dimensions that hold a PII placeholder, a
+    detected name or structured PII (``garbage.pii_kinds``): never a profile or prior value."""
+    from vvae_pipeline.encode.garbage import pii_kinds
+
+    pairs = long.select("dimension", "value").unique()
+    bad = [(d, v) for d, v in pairs.iter_rows() if not BY_NAME[d].closed and pii_kinds(v)]
+    return pl.DataFrame(bad, schema={"dimension": pl.Utf8, "value": pl.Utf8}, orient="row")
 
 
 def profile_dict(profiles: pl.DataFrame, agent_id: str) -> dict[str, str | None]:

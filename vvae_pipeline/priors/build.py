@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from vvae_pipeline.encode.profiles import unfit_values
 from vvae_pipeline.latent import BY_NAME, DIMENSION_NAMES, normalize
 from vvae_pipeline.schemas import PersonaPrior, PriorStats, polars_schema
 
@@ -43,23 +44,13 @@ def normalize_persona_columns(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(exprs) if exprs else df
 
 
-def _unfit(long: pl.DataFrame) -> pl.DataFrame:
-    """The distinct (dimension, value) pairs that hold a PII placeholder, a detected name or
-    structured PII (``garbage.pii_kinds``): a prior value is sampled into other agents' prompts."""
-    from vvae_pipeline.encode.garbage import pii_kinds
-
-    pairs = long.select("dimension", "value").unique()
-    bad = [(d, v) for d, v in pairs.iter_rows() if not BY_NAME[d].closed and pii_kinds(v)]
-    return pl.DataFrame(bad, schema={"dimension": pl.Utf8, "value": pl.Utf8}, orient="row")
-
-
 def build_priors(extractions: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
     """(priors per schemas.PersonaPrior, per-dimension stats per schemas.PriorStats, stats dict).
     Values holding a name, a placeholder or structured PII are left out (counted in the stats)."""
     rows = normalize_persona_columns(usable_rows(extractions).select(DIMENSION_NAMES))
     n_rows = rows.height
     long = rows.unpivot(on=list(DIMENSION_NAMES), variable_name="dimension", value_name="value").drop_nulls("value")
-    unfit = _unfit(long)
+    unfit = unfit_values(long)  # a prior value is sampled into other agents' prompts
     n_unfit = long.join(unfit, on=["dimension", "value"], how="semi").height
     long = long.join(unfit, on=["dimension", "value"], how="anti")
     priors = (
