@@ -85,8 +85,20 @@ def test_garbage_prior_warns_by_default_and_blocks_under_the_setting(env, monkey
         assert not result.success and "downstream_of_priors" not in _materialized(result)
 
 
-def test_name_in_a_prior_is_an_error_by_default_and_never_reaches_metadata(env, monkeypatch):
+def test_a_name_in_an_extraction_is_left_out_of_the_prior(env, monkeypatch):
     monkeypatch.delenv(PERSONA_CHECKS_ENV, raising=False)
+    land(env, {"b1": [{"agent_id": "a1", "topic": "emily"}, {"agent_id": "a2", "topic": "hiking"}]})
+    result = _run_priors(env)
+    assert result.success and checks_by_name(result)["no_pii_in_values"].passed
+
+
+def test_name_in_a_prior_is_an_error_by_default_and_never_reaches_metadata(env, monkeypatch):
+    """The check stands behind the priors' own filter: with the filter broken, the name is caught."""
+    import polars as pl
+
+    monkeypatch.delenv(PERSONA_CHECKS_ENV, raising=False)
+    monkeypatch.setattr("vvae_pipeline.priors.build.unfit_values",
+                        lambda long: pl.DataFrame(schema={"dimension": pl.Utf8, "value": pl.Utf8}))
     land(env, {"b1": [{"agent_id": "a1", "topic": "emily"}, {"agent_id": "a2", "topic": "hiking"}]})
     result = _run_priors(env)
     check = checks_by_name(result)["no_pii_in_values"]
@@ -111,14 +123,14 @@ def _sessions() -> pl.DataFrame:
     return pl.DataFrame([row], schema=SCRUBBED_COLUMNS)
 
 
-def _planted_extract(items, engine, params):
+def _planted_extract(items, engine, params, declared=None):
     """The encoder's output as issue #23 saw it: tone "formal" everywhere, the declared catchphrase missed."""
     rows = [{"agent_id": "agent_luna", "session_id": "s1", "batch_id": BATCH, "reply": "no worries at all",
              "tone": "formal", "catchphrase": None} for _ in range(24)]
     df = extraction_frame(rows)
     stats = {"status": {"ok": 24, "retried": 0, "failed": 0}, "grounding_rejections": 0,
              "grounding_rejections_by_dim": {}, "off_schema_values": 0, "null_rate": {d: 0.0 for d in DIMENSION_NAMES},
-             "n_cached": 0, "n_generated": 24, "items_per_s": 1.0}
+             "n_cached": 0, "n_generated": 24, "items_per_s": 1.0, "not_answered_by_engine": []}
     return df, stats
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import polars as pl
 import pytest
 
+from tests.support.tables import read_table as _table
 from vvae_pipeline import schemas
 
 pytestmark = pytest.mark.slow
@@ -24,12 +24,6 @@ TABLES = {
     "test_personas": schemas.TestPersona,
 }
 DOWNSTREAM_OF_SCRUBBER = ["scrubbed_sessions", "persona_extractions", "sft_dataset", "test_personas"]
-
-
-def _table(home: Path, name: str) -> pl.DataFrame:
-    files = sorted((home / "tables").glob(f"{name}.parquet")) + sorted((home / "tables" / name).rglob("*.parquet"))
-    assert files, f"{name} was not materialized"
-    return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
 
 
 def test_every_run_succeeds_and_every_check_passes(materialized_home):

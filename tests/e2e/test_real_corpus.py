@@ -18,6 +18,8 @@ from types import SimpleNamespace
 import polars as pl
 import pytest
 
+from tests.support.tables import read_table as _table
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,12 +52,6 @@ def cped_run(tmp_path_factory, shared_data, models_dir, smollm2_path):
     assert out.exists(), f"the main job wrote no result (exit {proc.returncode}): {proc.stderr[-3000:]}"
     return SimpleNamespace(home=root / "home", result=json.loads(out.read_text()), exit_code=proc.returncode,
                            stdout=proc.stdout, sessions=sessions)
-
-
-def _table(home: Path, name: str) -> pl.DataFrame:
-    files = sorted((home / "tables").glob(f"{name}.parquet")) + sorted((home / "tables" / name).rglob("*.parquet"))
-    assert files, f"{name} was not materialized"
-    return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
 
 
 def test_every_run_succeeds_on_cped(cped_run):

@@ -110,8 +110,8 @@ def markdown(table: dict | None = None) -> str:
     table = table if table is not None else load()
     if not table.get("engines"):
         return "No engine has been measured on real labelled dialogue (vvae_pipeline/data/encoder_capabilities.json)."
-    rows = ["| engine | dimension | answered | corpus | n | answer rate | precision [95% CI] | majority (precision) "
-            "| recall |", "|---|---|---|---|---|---|---|---|---|"]
+    rows = [("| engine | dimension | answered | corpus | n | answer rate | precision [95% CI] | majority (precision) "
+             "| recall |"), "|---|---|---|---|---|---|---|---|---|"]
     for key, entry in table["engines"].items():
         for d, e in entry["dimensions"].items():
             verdict = f"{'yes' if e['answered'] else 'no'} ({e['reason']})"

@@ -209,7 +209,7 @@ def extract(items: pl.DataFrame, engine: Engine, params: ExtractParams,
     declared = declared or {}
     cands = [{**restricted(item_candidates(r["context"], r["reply"], r["language"], evidence, r["agent_id"],
                                            declared.get(r["agent_id"])), params),
-              **dict.fromkeys(off, [])} for r in rows]
+              **{d: [] for d in off}} for r in rows]
     schemas = [decode_schema(c, params.constrain_open, off) for c in cands]
     prompts = [build_prompt(r["context"], r["reply"], r["language"], s, params) for r, s in zip(rows, schemas)]
     identity, decoding = (engine.identity(), engine.decoding()) if rows else ("", {})

@@ -16,7 +16,7 @@ in jieba's corpus counts (知道 42,780, 没有 87,597, 觉得 15,995; 睡觉 1,
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 # jieba part-of-speech classes of function words (jieba's tag set, the ICTCLAS one).
 ZH_FUNCTION_TAGS = ("r", "d", "c", "p", "u", "y", "e", "o", "m", "q", "t", "f")
@@ -27,7 +27,7 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _EN_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
-@lru_cache(maxsize=None)
+@cache
 def stopwords(language: str) -> frozenset[str]:
     import stopwordsiso
 
@@ -49,7 +49,7 @@ def tokens(value: str, language: str | None = None) -> list[str]:
     return _EN_TOKEN.findall(value)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _zh_tables() -> tuple[dict, dict]:
     import jieba
     import jieba.posseg
