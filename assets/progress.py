@@ -40,14 +40,17 @@ def library_logs(log, level: int = logging.INFO, logger: str = LIBRARY_LOGGER) -
     """Forward ``logger``'s records at ``level`` and above to ``log`` (a step's ``context.log``)."""
     lib = logging.getLogger(logger)
     handler = _ToContextLog(log, level)
-    old_level = lib.level
+    old_level, old_propagate = lib.level, lib.propagate
     # The library logger is NOTSET (inherits WARNING from root) unless configured: INFO progress
-    # would never reach a handler, so lower it for the block only.
+    # would never reach a handler, so lower it for the block only; the records lowered into view go
+    # to the run log alone (propagated, the main job's console printed each line twice).
     if lib.getEffectiveLevel() > level:
         lib.setLevel(level)
+        lib.propagate = False
     lib.addHandler(handler)
     try:
         yield
     finally:
         lib.removeHandler(handler)
         lib.setLevel(old_level)
+        lib.propagate = old_propagate
