@@ -15,8 +15,9 @@ import threading
 import time
 from pathlib import Path
 
-import polars as pl
 import pytest
+
+from tests.support.tables import read_table as _table
 
 # Measured 13.2 min (first leg killed after 412 s, rerun 376 s) on 2 cores shared with another e2e run;
 # most of it is the first leg's encode and the rerun's report, which one kill-and-rerun cannot avoid.
@@ -25,12 +26,6 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 CMD = [sys.executable, "-m", "assets.main", "--size", "tiny", "--variants", "ft"]
 N_EXAMPLES = 48  # tiny preset: 24 agents x 1 session x 2 annotated replies
-
-
-def _table(home: Path, name: str) -> pl.DataFrame:
-    files = sorted((home / "tables" / name).rglob("*.parquet")) + sorted((home / "tables").glob(f"{name}.parquet"))
-    assert files, f"{name} was not materialized"
-    return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
 
 
 def test_sigkill_during_training_then_rerun_completes(tmp_path, models_dir):
