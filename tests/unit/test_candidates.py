@@ -151,3 +151,8 @@ def test_topics_are_content_words_never_names_or_placeholders():
     assert "mortgage" in en and "jessica" not in en and "name" not in en
     zh = cand.topic_terms("昨天碰到王建国了，他说房贷利率又涨了，房贷压力好大", "zh")
     assert any("房贷" in w for w in zh) and not any("建国" in w or "王" in w for w in zh)
+
+
+def test_zh_phrase_units_end_on_word_boundaries():
+    units = cand.phrase_units("我们怎么办", "zh")
+    assert "怎么办" in units and "么办" not in units and "们怎" not in units

@@ -93,9 +93,13 @@ def _units(text: str, language: str) -> tuple[set[str], set[str]]:
                 units.add(clause)
                 clauses.add(clause)
             for run in runs[:1] + runs[-1:]:
+                # Edge n-grams end on a jieba word boundary: "怎么办" gives no "么办" (a fragment that
+                # stood as a catchphrase on 240 CPED examples).
+                cuts = _zh_cuts(run)
                 for n in (2, 3, 4):
                     if len(run) > n:
-                        units.update(g for g in (run[:n], run[-n:]) if not all(ch in lx.ZH_STOP for ch in g))
+                        units.update(g for g, cut in ((run[:n], n), (run[-n:], len(run) - n))
+                                     if cut in cuts and not all(ch in lx.ZH_STOP for ch in g))
         else:
             words = _EN_WORD.findall(clause)
             # A lone interjection ("hey", "hello") is how a turn opens, not a habit of speech.
@@ -106,6 +110,15 @@ def _units(text: str, language: str) -> tuple[set[str], set[str]]:
                 units.update(" ".join(words[i : i + n]) for i in range(len(words) - n + 1)
                              if not all(w in lx.EN_STOP or w in lx.EN_NOT_NAMES for w in words[i : i + n]))
     return units, clauses
+
+
+@lru_cache(maxsize=65536)
+def _zh_cuts(run: str) -> frozenset[int]:
+    """Character offsets where jieba puts a word boundary in ``run``."""
+    import jieba
+
+    jieba.setLogLevel(60)
+    return frozenset(end for _, _, end in jieba.tokenize(run))
 
 
 def _zh_spaces(text: str, language: str) -> str:
