@@ -99,11 +99,17 @@ def test_real_corpus_label_rules():
 
 
 def test_evaluate_counts_agents_recovered():
-    ex = _extractions([{"agent_id": "a", "language": "zh", "status": "ok", **{d: None for d in latent.DIMENSION_NAMES},
-                        "personality": p} for p in ("outgoing", None)]
-                      + [{"agent_id": "b", "language": "zh", "status": "ok",
-                          **{d: None for d in latent.DIMENSION_NAMES}}])
-    labels = pl.DataFrame({"agent_id": ["a", "b"], "personality": ["outgoing", "introverted"]})
+    ex = pl.DataFrame([{"session_id": f"s{i}", "turn_index": 1, "agent_id": "a", "language": "zh", "status": "ok",
+                        **{d: None for d in latent.DIMENSION_NAMES}, "personality": p}
+                       for i, p in enumerate(("outgoing", None))]
+                      + [{"session_id": "s2", "turn_index": 1, "agent_id": "b", "language": "zh", "status": "ok",
+                          **{d: None for d in latent.DIMENSION_NAMES}}],
+                      schema_overrides={d: pl.Utf8 for d in latent.DIMENSION_NAMES})
+    # Labels per example (real_corpora.KEYS); CPED's personality is the agent's, on each of its examples.
+    labels = pl.DataFrame({"session_id": ["s0", "s1", "s2"], "turn_index": [1, 1, 1], "agent_id": ["a", "a", "b"],
+                           "personality": [["outgoing"], ["outgoing"], ["introverted"]],
+                           "vibe": [None, None, None], "tone": [None, None, None]},
+                          schema_overrides={"vibe": pl.List(pl.Utf8), "tone": pl.List(pl.Utf8)})
     res = rc.evaluate("cped", ex, labels)["dimensions"]["personality"]
     assert res["agent_recovered"]["k"] == 1 and res["agent_recovered"]["n"] == 2
     assert res["baselines"]["majority"]["n_correct"] == 2  # "outgoing" is 2 of the 3 examples' truth

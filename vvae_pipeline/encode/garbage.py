@@ -18,28 +18,24 @@ detector finds. Its report names dimensions and counts, never the values.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import polars as pl
 
 from vvae_pipeline.encode.function_words import is_function_word, language_of
+from vvae_pipeline.encode.value_pii import pii_kinds
 from vvae_pipeline.latent import BY_NAME, DIMENSION_NAMES, normalize
 from vvae_pipeline.params import PersonaCheckParams
 from vvae_pipeline.schemas import ValidationReport
-from vvae_pipeline.scrub.params import ENTITIES
 
 DEFAULT = PersonaCheckParams()
 CLOSED = tuple(d for d in DIMENSION_NAMES if BY_NAME[d].closed)
 GROUNDED = tuple(d for d in DIMENSION_NAMES if BY_NAME[d].grounded)
 # Open dimensions whose function-word values were the garbage; emoji has no words, hobby was not hit.
 WORDY = ("catchphrase", "nickname", "topic")
-# normalize() lower-cases ASCII values, so a placeholder may sit in a prior as "[name_1]".
-PLACEHOLDER = re.compile(r"\[(?:" + "|".join(ENTITIES) + r")_\d+\]", re.IGNORECASE)
 CASES = 3  # failure cases shown per rule
 
 
@@ -224,38 +220,6 @@ def declared_agreement(df: pl.DataFrame, declared: Mapping[str, Mapping[str, str
 
 
 # ---------------------------------------------------------------- PII in values (priors, profiles)
-
-@lru_cache(maxsize=1)
-def _given_names() -> frozenset[str]:
-    from vvae_pipeline.scrub.names import gazetteer
-
-    return frozenset(n.lower() for n in gazetteer()["en_first"])
-
-
-@lru_cache(maxsize=2)
-def _name_recognizers(language: str) -> list:
-    from vvae_pipeline.scrub.names import GazetteerNameRecognizer
-    from vvae_pipeline.scrub.zh_names import ZhNameRecognizer
-
-    return [GazetteerNameRecognizer(language)] + ([ZhNameRecognizer(language)] if language == "zh" else [])
-
-
-def pii_kinds(value: str) -> list[str]:
-    """What makes ``value`` unfit for a prior: "placeholder", "name" (the scrub stage's name
-    recognizers), or a structured type the residual detector finds ("PHONE", "EMAIL" ...)."""
-    from vvae_pipeline.scrub.residual import detect
-
-    kinds = ["placeholder"] if PLACEHOLDER.search(value) else []
-    language = language_of(value)
-    # normalize() lower-cases ASCII values, and the en recognizer wants capitalised names: a
-    # lower-case value's words are also looked up in its given-name gazetteer ("emily", "hi emily").
-    lowered = value.isascii() and value == value.lower() and any(
-        w in _given_names() for w in re.findall(r"[a-z]+", value))
-    if lowered or any(r.analyze(value, ["NAME"]) for r in _name_recognizers(language)):
-        kinds.append("name")
-    kinds += sorted(detect(value, language))
-    return kinds
-
 
 def no_pii_in_values(df: pl.DataFrame) -> ValidationReport:
     """No value holds a PII placeholder, a detected person name or structured PII (a value in a

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from vvae_pipeline.encode.value_pii import unfit_values
 from vvae_pipeline.latent import BY_NAME, DIMENSION_NAMES
 
 COLUMNS = {"agent_id": pl.Utf8, "language": pl.Utf8, "axis": pl.Utf8, "dimension": pl.Utf8, "value": pl.Utf8,
@@ -43,16 +44,6 @@ def agent_profiles(extractions: pl.DataFrame) -> pl.DataFrame:
            .with_columns((pl.col("count") / pl.col("n_extractions")).alias("share"))
            .sort("agent_id", "_o"))
     return out.select([pl.col(c).cast(t) for c, t in COLUMNS.items()])
-
-
-def unfit_values(long: pl.DataFrame) -> pl.DataFrame:
-    """The distinct (dimension, value) pairs of open dimensions that hold a PII placeholder, a
-    detected name or structured PII (``garbage.pii_kinds``): never a profile or prior value."""
-    from vvae_pipeline.encode.garbage import pii_kinds
-
-    pairs = long.select("dimension", "value").unique()
-    bad = [(d, v) for d, v in pairs.iter_rows() if not BY_NAME[d].closed and pii_kinds(v)]
-    return pl.DataFrame(bad, schema={"dimension": pl.Utf8, "value": pl.Utf8}, orient="row")
 
 
 def profile_dict(profiles: pl.DataFrame, agent_id: str) -> dict[str, str | None]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from vvae_pipeline.encode.profiles import unfit_values
+from vvae_pipeline.encode.value_pii import unfit_values
 from vvae_pipeline.latent import BY_NAME, DIMENSION_NAMES, normalize
 from vvae_pipeline.schemas import PersonaPrior, PriorStats, polars_schema
 
