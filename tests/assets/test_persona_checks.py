@@ -61,12 +61,17 @@ def test_setting_reads_warn_by_default_block_on_request(monkeypatch):
         persona_check_severity()
 
 
-@pytest.mark.parametrize("mode", ["warn", "block"])
-def test_garbage_prior_warns_by_default_and_blocks_under_the_setting(env, monkeypatch, mode):
-    if mode == "block":
+@pytest.fixture(params=["warn", "block"])
+def mode(request, monkeypatch):
+    """The persona-check setting: unset (WARN, the default) or VVAE_PERSONA_CHECKS=block."""
+    if request.param == "block":
         monkeypatch.setenv(PERSONA_CHECKS_ENV, "block")
     else:
         monkeypatch.delenv(PERSONA_CHECKS_ENV, raising=False)
+    return request.param
+
+
+def test_garbage_prior_warns_by_default_and_blocks_under_the_setting(env, mode):
     land(env, {"b1": GARBAGE})
     result = _run_priors(env)
     checks = checks_by_name(result)
@@ -134,12 +139,7 @@ def _planted_extract(items, engine, params, declared=None):
     return df, stats
 
 
-@pytest.mark.parametrize("mode", ["warn", "block"])
 def test_extraction_batch_garbage_checks_run_in_the_asset_step(env, monkeypatch, mode):
-    if mode == "block":
-        monkeypatch.setenv(PERSONA_CHECKS_ENV, "block")
-    else:
-        monkeypatch.delenv(PERSONA_CHECKS_ENV, raising=False)
     # The encoder is not under test here (its own tests are): the asset's check wiring is.
     monkeypatch.setattr("assets.encode.extract", _planted_extract)
     storage = env["storage"]
