@@ -25,11 +25,12 @@ sys.path.insert(0, str(REPO))  # run as a script from a checkout
 def main(argv=None) -> int:
     import polars as pl
 
-    from vvae_pipeline.evaluate import benchmark, detectors, intervals
+    from vvae_pipeline.evaluate import benchmark, detectors
     from vvae_pipeline.llm.generation import HFGenerator
     from vvae_pipeline.llm.models import resolve_model_path
     from vvae_pipeline.params import BenchmarkParams, DecodingParams
     from vvae_pipeline.sft.build import train_prior
+    from vvae_pipeline.uncertainty import wilson
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--home", required=True)
@@ -69,7 +70,7 @@ def main(argv=None) -> int:
 
     def cp(texts):
         k = sum(detectors.detect(t or "", p)["cp"] for t, p in zip(texts, personas, strict=True))
-        lo, hi = intervals.wilson(k, len(texts))
+        lo, hi = wilson(k, len(texts))
         return k, len(texts), lo, hi
 
     rows = [{"step": 0, "what": "base (no adapter)", **dict(zip(("k", "n", "lo", "hi"),

@@ -12,17 +12,16 @@ from vvae_pipeline.encode.quality import (
     dimension_report,
     hobby_match,
     markdown,
+    rate_ci,
     score,
-    wilson,
 )
 from vvae_pipeline.schemas import AgentProfile, validate
 
 
-def test_wilson_interval_known_values():
-    assert wilson(0, 0) is None
-    lo, hi = wilson(8, 10)
-    assert (lo, hi) == pytest.approx((0.4902, 0.9433), abs=1e-3)
-    assert wilson(0, 20)[0] == 0.0 and wilson(20, 20)[1] == 1.0
+def test_rate_intervals_are_wilson_rounded_and_absent_without_n():
+    assert rate_ci(0, 0) is None  # precision of an encoder that never answers: undefined, no interval
+    assert rate_ci(8, 10) == (0.4902, 0.9433)  # Wilson 8/10 = (0.490162, 0.943318), rounded to 4 places
+    assert rate_ci(0, 20)[0] == 0.0 and rate_ci(20, 20)[1] == 1.0
 
 
 def test_report_has_baselines_that_are_what_they_must_be():

@@ -1,25 +1,9 @@
-"""Intervals and verdicts: Wilson bounds, the agent bootstrap, and 'not resolved' when the data
-cannot rank two systems."""
+"""Intervals and verdicts on detector hits: the agent bootstrap of rates and distances (the
+intervals themselves: test_uncertainty.py), and 'not resolved' when the data cannot rank two systems."""
 
 import numpy as np
-import pytest
 
 from vvae_pipeline.evaluate import intervals as iv
-
-
-def test_wilson_known_values():
-    lo, hi = iv.wilson(0, 10)
-    assert lo == 0.0 and hi == pytest.approx(0.2775, abs=1e-4)
-    lo, hi = iv.wilson(5, 10)
-    assert (lo, hi) == (pytest.approx(0.2366, abs=1e-4), pytest.approx(0.7634, abs=1e-4))
-    assert iv.wilson(0, 0) == (0.0, 1.0)
-
-
-def test_agent_resamples_weigh_whole_agents():
-    w = iv.agent_resamples(["a", "a", "b"], n_boot=50, seed=1)
-    assert w.shape == (50, 3)
-    assert np.all(w[:, 0] == w[:, 1])  # both examples of agent a move together
-    assert np.allclose(w[:, [0, 2]].sum(axis=1), 2)  # two agents drawn per resample
 
 
 def _hits(cp: list[int]) -> np.ndarray:

@@ -8,7 +8,6 @@ a leak). Rates are printed with Wilson 95% intervals (run with -s to see them).
 
 from __future__ import annotations
 
-import math
 import os
 from collections import Counter
 from pathlib import Path
@@ -19,18 +18,11 @@ from pii_probe_v2 import CLEAN, PROBES  # pytest puts tests/unit on sys.path
 
 from vvae_pipeline.scrub import STRUCTURED, Scrubber
 from vvae_pipeline.scrub.names import names_hint, names_pattern
+from vvae_pipeline.uncertainty import wilson
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 CORPORA = {"dailydialog": ("dailydialog_en", {"split": "test"}), "convai2": ("convai2_wild_en", {}),
            "lccc": ("lccc_toy_zh", {"split": "train"}), "cped": ("cped_zh", {"split": "test"})}
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    mid, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, (mid - half) / (1 + z * z / n)), min(1.0, (mid + half) / (1 + z * z / n))
 
 
 def _rate(k: int, n: int) -> str:

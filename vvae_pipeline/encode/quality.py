@@ -4,8 +4,8 @@ Per dimension, over the examples present in both tables:
 - precision: of the non-null values the encoder produced, the share that match the truth;
 - recall: of the examples with a true value, the share the encoder matched;
 - F1, and null_rate / true_null_rate: how often the encoder (truth) says null;
-- 95% intervals: Wilson for precision and recall (counts shown), a seeded bootstrap over examples
-  for F1;
+- 95% intervals (vvae_pipeline.uncertainty): Wilson for precision and recall (counts shown), a
+  seeded percentile bootstrap over examples for F1;
 - baselines on the same examples: ``majority`` (the most frequent true value, everywhere) and
   ``always_null`` (precision undefined, recall 0, F1 0 by construction).
 
@@ -16,15 +16,15 @@ demo's truth has one value. Values are compared after ``latent.normalize`` ("Sun
 
 from __future__ import annotations
 
-import math
-import random
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import polars as pl
 
 from vvae_pipeline.latent import DIMENSION_NAMES, normalize
+from vvae_pipeline.uncertainty import bootstrap_ci, wilson
 
 KEYS = ("session_id", "turn_index")
 Truth = frozenset | None
@@ -46,14 +46,6 @@ def hobby_match(pred: str, truth: frozenset) -> bool:
     return any(p == t.lower() or p in t.lower() or t.lower() in p or _stems(p) & _stems(t) for t in truth)
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
-    if n == 0:
-        return None
-    p = k / n
-    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (round(max(0.0, (centre - half) / (1 + z * z / n)), 4), round(min(1.0, (centre + half) / (1 + z * z / n)), 4))
-
-
 def _counts(pred: Sequence[str | None], true: Sequence[Truth], match: Match) -> tuple[int, int, int]:
     n_pred = sum(p is not None for p in pred)
     n_true = sum(bool(t) for t in true)
@@ -67,24 +59,33 @@ def _f1(n_pred: int, n_true: int, correct: int) -> float | None:
     return 2 * correct / (n_pred + n_true)
 
 
+def rate_ci(k: int, n: int) -> tuple[float, float] | None:
+    """Wilson interval of k/n, rounded like every figure here; None when there is no n (undefined rate)."""
+    if not n:
+        return None
+    lo, hi = wilson(k, n)
+    return _r(lo), _r(hi)
+
+
 def metrics(pred: Sequence[str | None], true: Sequence[Truth], match: Match = exact, n_boot: int = 300,
             seed: int = 0) -> dict:
     n_pred, n_true, correct = _counts(pred, true, match)
     n = len(pred)
-    hits = [p is not None and bool(t) and match(p, t) for p, t in zip(pred, true)]
-    boot = []
-    rng = random.Random(seed)
-    for _ in range(n_boot if n else 0):
-        idx = [rng.randrange(n) for _ in range(n)]
-        f = _f1(sum(pred[i] is not None for i in idx), sum(bool(true[i]) for i in idx), sum(hits[i] for i in idx))
-        boot.append(0.0 if f is None else f)
-    boot.sort()
+    has_pred = np.array([p is not None for p in pred], dtype=float)
+    has_true = np.array([bool(t) for t in true], dtype=float)
+    hits = np.array([p is not None and bool(t) and match(p, t) for p, t in zip(pred, true)], dtype=float)
+
+    def boot_f1(w: np.ndarray) -> np.ndarray:  # F1 of each resample; 0 where it has no value at all
+        denom = w @ has_pred + w @ has_true
+        return np.where(denom > 0, 2 * (w @ hits) / np.where(denom > 0, denom, 1.0), 0.0)
+
+    f1_ci = tuple(_r(x) for x in bootstrap_ci(boot_f1, range(n), n_boot, seed)) if n else None
     f1 = _f1(n_pred, n_true, correct)
     return {
         "n": n, "n_pred": n_pred, "n_true": n_true, "n_correct": correct,
-        "precision": _r(correct / n_pred if n_pred else None), "precision_ci": wilson(correct, n_pred),
-        "recall": _r(correct / n_true if n_true else None), "recall_ci": wilson(correct, n_true),
-        "f1": _r(f1), "f1_ci": (_r(boot[int(0.025 * len(boot))]), _r(boot[int(0.975 * len(boot)) - 1])) if boot else None,
+        "precision": _r(correct / n_pred if n_pred else None), "precision_ci": rate_ci(correct, n_pred),
+        "recall": _r(correct / n_true if n_true else None), "recall_ci": rate_ci(correct, n_true),
+        "f1": _r(f1), "f1_ci": f1_ci,
         "null_rate": _r(1 - n_pred / n if n else None), "true_null_rate": _r(1 - n_true / n if n else None),
     }
 

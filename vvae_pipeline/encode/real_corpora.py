@@ -41,7 +41,7 @@ from vvae_pipeline.encode.quality import (
     dimension_report,
     exact,
     hobby_match,
-    wilson,
+    rate_ci,
 )
 
 CORPORA = ("convai2", "cped", "dailydialog")
@@ -218,6 +218,6 @@ def evaluate(corpus: str, extractions: pl.DataFrame, labels: pl.DataFrame) -> di
             hit = p is not None and bool(t) and match(p, t)
             per_unit[u] = (t, per_unit.get(u, (t, False))[1] or hit)
         labelled = [hit for t, hit in per_unit.values() if t]
-        rep["agent_recovered"] = {"k": sum(labelled), "n": len(labelled), "ci": wilson(sum(labelled), len(labelled))}
+        rep["agent_recovered"] = {"k": sum(labelled), "n": len(labelled), "ci": rate_ci(sum(labelled), len(labelled))}
         out["dimensions"][d] = rep
     return out

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from vvae_pipeline.evaluate import intervals
+from vvae_pipeline.uncertainty import bootstrap_ci
 from vvae_pipeline.variants import VARIANTS
 
 CP = 0  # column of the catchphrase detector in a hits matrix
@@ -30,13 +31,16 @@ def _sign_verdict(lo: float, hi: float, positive_holds: bool = True) -> str:
     return UNRESOLVED
 
 
-def _cp_diff(hits: Mapping[str, np.ndarray], a: str, b: str, w: np.ndarray) -> tuple[float, tuple[float, float]]:
-    def rate(h, weights):
-        total = weights.sum(axis=1)
-        return (weights @ h[:, CP]) / np.where(total > 0, total, 1.0)
-    boot = rate(hits[a], w) - rate(hits[b], w)
-    lo, hi = np.quantile(boot, [0.025, 0.975])
-    return float(hits[a][:, CP].mean() - hits[b][:, CP].mean()), (float(lo), float(hi))
+def _cp_rate(h: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """(n_boot,) CP rate of hits ``h`` under the resample weights ``w`` (n_boot, n_examples)."""
+    total = w.sum(axis=1)
+    return (w @ h[:, CP]) / np.where(total > 0, total, 1.0)
+
+
+def _cp_diff(hits: Mapping[str, np.ndarray], a: str, b: str, agents: list[str], n_boot: int,
+             seed: int) -> tuple[float, tuple[float, float]]:
+    ci = bootstrap_ci(lambda w: _cp_rate(hits[a], w) - _cp_rate(hits[b], w), agents, n_boot, seed)
+    return float(hits[a][:, CP].mean() - hits[b][:, CP].mean()), ci
 
 
 def _fmt(point: float, ci: tuple[float, float]) -> str:
@@ -46,7 +50,6 @@ def _fmt(point: float, ci: tuple[float, float]) -> str:
 def evaluate_claims(hits: Mapping[str, np.ndarray], agents: list[str], eval_loss: Mapping[str, float | None],
                     n_boot: int = 2000, seed: int = 0) -> list[dict]:
     """``hits``: system -> (n_examples, 3) detector hits, with "human"; ``eval_loss``: variant -> loss."""
-    w = intervals.agent_resamples(agents, n_boot, seed)
     out: list[dict] = []
 
     def need(*systems) -> str | None:
@@ -61,7 +64,7 @@ def evaluate_claims(hits: Mapping[str, np.ndarray], agents: list[str], eval_loss
     if (m := need("p_ft")):
         add(1, c, m, "")
     else:
-        d, ci = _cp_diff(hits, "p_ft", "human", w)
+        d, ci = _cp_diff(hits, "p_ft", "human", agents, n_boot, seed)
         add(1, c, _sign_verdict(*ci), f"CP(P+FT) - CP(human) = {_fmt(d, ci)}")
     # (2) SP+FT's distance to the human rates is smaller than P+FT's.
     c = "SP+FT's distance to the human rates is smaller than P+FT's"
@@ -77,14 +80,14 @@ def evaluate_claims(hits: Mapping[str, np.ndarray], agents: list[str], eval_loss
     if (m := need("ft")):
         add(3, c, m, "")
     else:
-        d, ci = _cp_diff(hits, "ft", "human", w)
+        d, ci = _cp_diff(hits, "ft", "human", agents, n_boot, seed)
         add(3, c, _sign_verdict(*ci, positive_holds=False), f"CP(FT) - CP(human) = {_fmt(d, ci)}")
     # (4) The 0-shot persona prompt over-injects the catchphrase (paper: 78-84% vs 8.57%).
     c = "the 0-shot persona prompt over-injects the catchphrase"
     if (m := need("0-shot")):
         add(4, c, m, "")
     else:
-        d, ci = _cp_diff(hits, "0-shot", "human", w)
+        d, ci = _cp_diff(hits, "0-shot", "human", agents, n_boot, seed)
         add(4, c, _sign_verdict(*ci), f"CP(0-shot) - CP(human) = {_fmt(d, ci)}")
     # (5) Removing the talking-style axis moves CP the most of the three ablations.
     c = "removing the talking-style axis moves CP the most"
@@ -92,11 +95,10 @@ def evaluate_claims(hits: Mapping[str, np.ndarray], agents: list[str], eval_loss
     if (m := need("sp_ft", *abl)):
         add(5, c, m, "")
     else:
-        def moved(h):
-            total = w.sum(axis=1)
-            return np.abs((w @ (h[:, CP] - hits["sp_ft"][:, CP])) / np.where(total > 0, total, 1.0))
-        margin = moved(hits[abl[0]]) - np.maximum(moved(hits[abl[1]]), moved(hits[abl[2]]))
-        lo, hi = (float(x) for x in np.quantile(margin, [0.025, 0.975]))
+        def margin(w: np.ndarray) -> np.ndarray:
+            moved = {a: np.abs(_cp_rate(hits[a], w) - _cp_rate(hits["sp_ft"], w)) for a in abl}
+            return moved[abl[0]] - np.maximum(moved[abl[1]], moved[abl[2]])
+        lo, hi = bootstrap_ci(margin, agents, n_boot, seed)
         points = {a: abs(hits[a][:, CP].mean() - hits["sp_ft"][:, CP].mean()) for a in abl}
         add(5, c, _sign_verdict(lo, hi), "|CP change vs SP+FT|: " + ", ".join(f"{a} {v:.1%}" for a, v in points.items())
             + f"; margin of talking over the larger other: 95% CI {lo:+.1%} to {hi:+.1%}")

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from vvae_pipeline.uncertainty import bootstrap_ci
+
 CHALLENGER, CHAMPION = "sp_ft", "champion"
 
 
@@ -47,10 +49,8 @@ def paired_accuracy_difference(a: list, b: list, n_boot: int = 2000, seed: int =
     if len(a) != len(b) or not a:
         raise ValueError(f"paired accuracy needs the same non-empty items, got {len(a)} and {len(b)}")
     d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    rng = np.random.default_rng(seed)
-    boot = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(axis=1)
-    lo, hi = np.quantile(boot, [0.025, 0.975])
-    return {"difference": float(d.mean()), "ci": (float(lo), float(hi)), "n_items": len(d)}
+    ci = bootstrap_ci(lambda w: (w @ d) / w.sum(axis=1), range(len(d)), n_boot, seed)  # each item its own unit
+    return {"difference": float(d.mean()), "ci": ci, "n_items": len(d)}
 
 
 def _system(summary: dict, name: str) -> dict | None:

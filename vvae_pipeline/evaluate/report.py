@@ -60,7 +60,7 @@ def _rates_table(s: pl.DataFrame) -> str:
 
 
 def _dialogbench_table(db: dict[str, dict]) -> str:
-    from vvae_pipeline.evaluate.intervals import wilson
+    from vvae_pipeline.uncertainty import wilson
 
     tasks = sorted({t for r in db.values() for t in r["tasks"]})
     rows = []
@@ -125,7 +125,7 @@ def markdown(res: BenchmarkResult, images: dict[str, str]) -> str:
     out = [f"# Benchmark report: {res.backbone}", "", f"**{res.headline}**", "",
            f"{n} test examples from {n_agents} test agents (agent-disjoint from training). Test-time persona: "
            f"{persona} (never from the target reply). Persona reference for the detectors, per dimension: "
-           f"{reference} (the same for human replies and every system). Intervals: 95%, bootstrap over "
+           f"{reference} (the same for human replies and every system). Intervals: 95%, percentile bootstrap over "
            "test agents.", "",
            "## CP / EC / HM against the human replies", "", _rates_table(s), ""]
     if "rates" in images:
