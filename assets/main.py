@@ -17,6 +17,11 @@ Exits non-zero when a run fails or a blocking check fails with ERROR severity. A
 (the champion kept, the prior drifted) is printed as a warning with what it means and does not fail
 the job. A home holds one data set: the demo of one size and seed, or your own files; the priors and
 SFT sets read every batch of the home, so mixing them is refused (use another VVAE_HOME).
+
+Run again, it reuses what is done (assets/rerun.py): a batch already materialized is not ingested or
+encoded again (``--recompute`` redoes it), cached extractions and finished adapters are reloaded, and
+the summary says per step what was reused and what recomputed. It holds the home's lock for its
+whole run and refuses (exit 3) while another main job or a run launched elsewhere writes the home.
 """
 
 from __future__ import annotations
@@ -137,6 +142,8 @@ class PipelineResult:
     checks: list[CheckOutcome] = field(default_factory=list)
     report_dir: Path | None = None
     seconds: float = 0.0
+    reused_batches: list[str] = field(default_factory=list)  # batch keys skipped: already materialized
+    work: list = field(default_factory=list)  # assets.rerun.StepWork per step that reports its reuse
 
     @property
     def decision(self) -> ExitDecision:
@@ -270,8 +277,11 @@ def _say(msg: str, t0: float) -> None:
 
 def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[str, ...] | None = None,
                  size: str = "demo", seed: int = 0, data: Path | None = None,
-                 persona_source: str | None = None) -> PipelineResult:
+                 persona_source: str | None = None, recompute: bool = False) -> PipelineResult:
     import dagster as dg
+
+    from assets.rerun import MAIN_JOB_TAG, materialization_work, settle_in_flight_runs
+    from assets.sensors import done_batches
 
     from assets.definitions import build_definitions
     from assets.partitions import BATCH_PARTITIONS_NAME, backbone_variant_key
@@ -290,6 +300,12 @@ def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[s
     dagster_home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     storage = StorageResource(home=str(home))
+    instance = dg.DagsterInstance.get()
+    # Before anything is written: runs from elsewhere (sensor, UI) in flight raise RunsInFlight; runs
+    # of a killed main job are marked failed.
+    dead = settle_in_flight_runs(instance)
+    if dead:
+        _say(f"marked {len(dead)} run(s) of an earlier, killed main job failed ({', '.join(r[:8] for r in dead)})", t0)
 
     # One demo per home (land_demo refuses another), so its truth has one fixed place.
     truth = home / "demo" / "truth.parquet"
@@ -307,7 +323,6 @@ def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[s
     result = PipelineResult(home=home, dagster_home=dagster_home, batch_keys=keys)
 
     defs = build_definitions(home=home)
-    instance = dg.DagsterInstance.get()
     new_keys = [k for k in keys if not instance.has_dynamic_partition(BATCH_PARTITIONS_NAME, k)]
     if new_keys:
         instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, new_keys)
@@ -315,7 +330,13 @@ def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[s
     if others:
         _say(f"{len(others)} earlier batch(es) of this home feed the priors and SFT sets too", t0)
 
-    plan = [("batch_job", k) for k in keys] + [("priors_job", None)]
+    # A batch whose content is already ingested, scrubbed and encoded is reused (the sensor's test).
+    done = {} if recompute else done_batches(instance, keys)
+    for key in keys:
+        if key in done:
+            result.reused_batches.append(key)
+            _say(f"reused batch {key}: {done[key]} (--recompute to ingest, scrub and encode it again)", t0)
+    plan = [("batch_job", k) for k in keys if k not in done] + [("priors_job", None)]
     plan += [("train_job", backbone_variant_key(backbone, v)) for v in variants]
     plan += [("report_job", backbone)]
     for job_name, partition in plan:
@@ -328,10 +349,13 @@ def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[s
         if job_name == "report_job":
             run_config = _with_op_config(run_config, "test_personas", persona_source=persona_source)
         res = job.execute_in_process(instance=instance, partition_key=partition, run_config=run_config,
-                                     raise_on_error=False)
+                                     raise_on_error=False, tags={MAIN_JOB_TAG: "1"})
         result.runs.append((job_name, str(partition or ""), res.success))
         result.checks += [check_outcome(ev.event_specific_data) for ev in res.all_events
                           if ev.event_type_value == "ASSET_CHECK_EVALUATION"]
+        for work in materialization_work(res.all_events):
+            result.work.append(work)
+            _say(f"  {work.asset} [{work.partition}]: {work.text}", t0)
         _say(f"{job_name} {'succeeded' if res.success else 'FAILED'}", t0)
         if not res.success:
             break
@@ -351,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None, metavar="FILE_OR_DIR",
                         help="land these JSON Lines/Parquet session files (docs/landing.md; a folder: every such "
                              "file in it) instead of the demo data, e.g. from python -m vvae_pipeline.ingest.adapters")
+    parser.add_argument("--recompute", action="store_true",
+                        help="ingest, scrub and encode every landed batch again, even those already materialized")
     parser.add_argument("--persona-source", choices=PERSONA_SOURCES, default=None,
                         help="test-time persona: 'context' (inferred from the context) or 'declared' (the agent's "
                              "declared profile where it has one); default: the preset's, else context")
@@ -360,14 +386,15 @@ def main(argv: list[str] | None = None) -> int:
     from vvae_pipeline.storage_io import atomic_write_json
 
     variants = VARIANT_KEYS if args.variants == "all" else tuple(v for v in args.variants.split(",") if v) or None
+    from assets.rerun import RunsInFlight
     from resources.home_lock import HomeBusy, home_lock
 
     try:
         # One writer per home: a second main job fails here at once, naming the holder's pid.
         with home_lock(vvae_home()):
             result = run_pipeline(vvae_home(), args.backbone, variants, args.size, args.seed, data=args.data,
-                                  persona_source=args.persona_source)
-    except HomeBusy as exc:
+                                  persona_source=args.persona_source, recompute=args.recompute)
+    except (HomeBusy, RunsInFlight) as exc:
         print(f"vvae: {exc}", file=sys.stderr)
         return 3
     except (HomeConflict, FileNotFoundError) as exc:
@@ -381,10 +408,15 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(result.seconds, 1), "variants": list(variants or load_preset(args.size)["variants"]),
         "size": args.size, "data": str(args.data) if args.data else None,
         "report_dir": str(result.report_dir), "dagster_home": str(result.dagster_home),
-        "batch_key": result.batch_key, "batch_keys": result.batch_keys})
+        "batch_key": result.batch_key, "batch_keys": result.batch_keys, "reused_batches": result.reused_batches,
+        "work": [[w.asset, w.partition, w.reused, w.text] for w in result.work]})
     print()
+    for key in result.reused_batches:
+        print(f"  reused batch_job {key} (already materialized)")
     for job, part, ok in result.runs:
         print(f"  {'ok  ' if ok else 'FAIL'} {job} {part}")
+    for w in result.work:
+        print(f"    {'reused    ' if w.reused else 'recomputed'} {w.asset} [{w.partition}]: {w.text}")
     for e in decision.errors:
         print(f"  error: {e}")
     for w in decision.warnings:

@@ -3,7 +3,10 @@
 ``python -m assets.main`` holds it for its whole run, so a second main job on the same home fails at
 once with the holder's pid instead of interleaving writes (both would rewrite the same tables,
 adapters and champion.json). The landing sensor only looks (``lock_holder``) and skips its tick
-while the lock is held; a sensor run already in flight is not covered (docs/production.md).
+while the lock is held. A run launched elsewhere (sensor, UI, schedule) takes it for each step
+(``StorageResource.yield_for_execution``), waiting while a main job holds it; the main job refuses
+to start while such a run is queued or running (assets/rerun.py). The lock is re-entrant within a
+process: the main job's in-process steps use the lock their process already holds.
 
 ``fcntl.flock`` is released by the kernel when the holder dies, SIGKILL included, so a killed run
 never leaves a stale lock behind; the pid written into the file is only there for the message.
@@ -18,11 +21,14 @@ import fcntl
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 LOCK_NAME = ".lock"
+_HELD: dict[Path, int] = {}  # lock files this process holds -> nesting depth
+_HELD_GUARD = threading.Lock()
 
 
 class HomeBusy(RuntimeError):
@@ -46,19 +52,36 @@ def _holder_text(fd: int) -> str:
 
 
 @contextlib.contextmanager
-def home_lock(home: Path, what: str = "python -m assets.main", wait_s: float = 0.0) -> Iterator[Path]:
+def home_lock(home: Path, what: str = "python -m assets.main", wait_s: float = 0.0,
+              on_wait=None) -> Iterator[Path]:
     """Hold the home's lock for the ``with`` block; HomeBusy (naming the holder) when another process
-    holds it after ``wait_s`` seconds (0: fail at once)."""
-    path = lock_path(home)
+    holds it after ``wait_s`` seconds (0: fail at once). ``on_wait(holder)`` is called once when it
+    has to wait. Already held by this process: the block runs under that hold."""
+    path = lock_path(home).resolve()
+    with _HELD_GUARD:
+        nested = path in _HELD
+        if nested:
+            _HELD[path] += 1
+    if nested:
+        try:
+            yield path
+        finally:
+            with _HELD_GUARD:
+                _HELD[path] -= 1
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         deadline = time.monotonic() + max(0.0, wait_s)
+        waited = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if on_wait is not None and waited is False:
+                    on_wait(_holder_text(fd))
+                waited = True
                 if time.monotonic() >= deadline:
                     raise HomeBusy(f"{Path(home)} is in use by {_holder_text(fd)}: one writer per home. Wait "
                                    f"for it to finish, or use another VVAE_HOME ({path})") from None
@@ -68,9 +91,13 @@ def home_lock(home: Path, what: str = "python -m assets.main", wait_s: float = 0
         os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "what": what,
                                  "since": time.time()}).encode())
         os.fsync(fd)
+        with _HELD_GUARD:
+            _HELD[path] = 1
         try:
             yield path
         finally:
+            with _HELD_GUARD:
+                _HELD.pop(path, None)
             # Emptied before unlocking: a holder's pid must not outlive its lock.
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)

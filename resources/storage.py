@@ -12,6 +12,7 @@ a temp file in the same folder, then ``os.replace``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -25,6 +26,9 @@ from vvae_pipeline.storage_io import (  # noqa: F401 (re-exported)
 )
 
 DEFAULT_HOME = ".vvae"
+# How long a step of a run launched outside the main job waits for the home's lock: a demo-size
+# main job took 7.6-24.5 min on 2 cores, a reproduce-size one longer.
+STEP_LOCK_WAIT_S = 4 * 3600
 
 
 def vvae_home() -> Path:
@@ -73,6 +77,27 @@ class StorageResource(dg.ConfigurableResource):
 
     def artifact_dir(self, asset: str, partition_key: str | None = None) -> Path:
         return self.root / "artifacts" / asset / Path(*partition_parts(partition_key) or ["_"])
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext):
+        """One writer per home: a step of a run holds the home's lock (resources/home_lock.py) while it
+        executes, waiting up to STEP_LOCK_WAIT_S for a main job that holds it. The main job's own
+        in-process steps run under the lock their process holds; sensors (no run) take nothing."""
+        run = context.dagster_run
+        if run is None:
+            yield self
+            return
+        from resources.home_lock import home_lock
+
+        log = context.log
+
+        def waiting(holder: str) -> None:
+            if log is not None:
+                log.info(f"waiting for {self.root} (held by {holder}), up to {STEP_LOCK_WAIT_S // 60} min")
+
+        with home_lock(self.root, what=f"dagster run {run.run_id[:8]} of {run.job_name}", wait_s=STEP_LOCK_WAIT_S,
+                       on_wait=waiting):
+            yield self
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):

@@ -13,7 +13,7 @@ import pytest
 
 from assets.definitions import build_definitions
 from assets.partitions import BATCH_PARTITIONS_NAME
-from assets.sensors import DONE_ASSET, landing_sensor
+from assets.sensors import DONE_ASSET, done_batches, landing_sensor
 from resources.home_lock import home_lock
 from resources.storage import StorageResource
 from tests.assets.test_encode_asset import _Endpoint
@@ -88,7 +88,9 @@ def test_sensor_then_main_reuses_the_batch_without_failing_or_duplicating(home):
     before = _extractions(home, req.partition_key)
     assert before.height > 0
 
-    # The main job on the same home: the partition exists (not re-added), its batch_job run succeeds.
+    # The main job on the same home skips the batch (assets/main.py asks done_batches first) ...
+    assert done_batches(instance, [req.partition_key]) == {req.partition_key: "already materialized"}
+    # ... and with --recompute: the partition exists (not re-added), its batch_job run succeeds.
     assert instance.has_dynamic_partition(BATCH_PARTITIONS_NAME, req.partition_key)
     _run_batch(home, instance, req.partition_key)
     after = _extractions(home, req.partition_key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -12,6 +13,7 @@ from tests.support.tables import read_table as _table
 from vvae_pipeline import schemas
 
 pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
 
 TABLES = {
     "raw_sessions": schemas.RawSession,
@@ -168,3 +170,33 @@ def test_report_is_in_dagster_metadata(materialized_home, monkeypatch):
     meta = event.asset_materialization.metadata
     assert "headline" in meta and "report" in meta
     assert "sp_ft/distance" in meta and meta["sp_ft/distance"].value >= 0
+
+
+def test_a_second_main_job_reuses_the_home_and_exits_0(materialized_home):
+    """`make demo` twice in a row: the rerun on the same home (last in this file, since it adds runs)
+    exits 0, reuses the encoded batch and the finished adapters, keeps the champion (a WARN, not a
+    failure) and duplicates no row."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    home = materialized_home.vvae_home
+    before = {name: _table(home, name).height for name in TABLES}
+    env = {**os.environ, "DAGSTER_HOME": str(materialized_home.dagster_home), "VVAE_HOME": str(home),
+           "VVAE_MODELS_DIR": str(materialized_home.models_dir), "PYTHONUNBUFFERED": "1"}
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "assets.main", "--size", "tiny", "--variants", "all"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=3600)
+    print(f"rerun: {time.monotonic() - t0:.0f} s\n" + proc.stdout[-3000:])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    res = json.loads((home / "main_result.json").read_text())
+    assert res["reused_batches"] == res["batch_keys"] and len(res["batch_keys"]) == 1
+    assert [job for job, _, _ in res["runs"]][0] == "priors_job"  # the batch was not run again
+    reloaded = {part for asset, part, reused, _ in res["work"] if asset == "lora_checkpoint" and reused}
+    assert reloaded == {f"smollm2-135m|{v}" for v in materialized_home.variants}
+    assert any(w.startswith("promoted_adapter:challenger_promoted") and "champion kept" in w
+               for w in res["warnings"]), res["warnings"]
+    assert "reused batch" in proc.stdout and "finished adapter reloaded" in proc.stdout
+    after = {name: _table(home, name).height for name in TABLES}
+    assert after == before
