@@ -27,6 +27,7 @@ from assets.partitions import backbone_partitions
 from resources.storage import StorageResource, atomic_write_json
 from resources.tracking import MLflowResource, registered_model_name
 from vvae_pipeline.evaluate.promotion import Decision, decide
+from vvae_pipeline.failpoints import failpoint
 from vvae_pipeline.storage_io import atomic_write_dir
 
 PROMOTION_CHECK = "challenger_promoted"
@@ -75,6 +76,7 @@ def promote(storage: StorageResource, tracker, backbone: str, version, previous,
     if not tracker.set_champion(backbone, version):
         (out / INTENT).unlink(missing_ok=True)  # nothing moved: the old champion stands on both sides
         return False
+    failpoint("promotion:alias_moved")  # the kill-and-rerun test's SIGKILL between alias and champion.json
     write_champion_json(out, info)
     (out / INTENT).unlink(missing_ok=True)
     return True
