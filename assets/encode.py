@@ -15,6 +15,7 @@ from assets.checks import (
 )
 from assets.config import config_only, param_field
 from assets.partitions import batch_partitions
+from assets.tables import schema_metadata, table_metadata
 from resources.llm import EncoderResource
 from resources.pseudonyms import PseudonymKeyResource
 from resources.storage import StorageResource, atomic_write_json
@@ -73,6 +74,7 @@ class ExtractConfig(dg.Config):
     group_name="encode",
     pool="gpu",  # the encoder holds a GPU as long as training does: one at a time by default
     check_specs=[*EXTRACTION_CHECKS.specs, *EXTRACTION_GARBAGE.specs],
+    metadata=schema_metadata(schemas.PersonaExtraction),
     description="One persona z per annotated example (c, x) of the batch: nine grounded values or null "
                 "with a reason, plus status, raw output, engine, model and prompt version.",
 )
@@ -93,7 +95,7 @@ def persona_extractions(context: dg.AssetExecutionContext, config: ExtractConfig
         df, stats = extract(items, engine, params, declared=declared)
 
     metadata = {
-        "rows": df.height,
+        **table_metadata(schemas.PersonaExtraction, df, storage, "persona_extractions", batch),
         "engine": f"{engine.name}:{engine.model}",
         "status_counts": dg.MetadataValue.json(stats["status"]),
         "grounding_rejections": stats["grounding_rejections"],
@@ -134,6 +136,7 @@ AGENT_PROFILES = "agent_profiles"
     name=AGENT_PROFILES,
     group_name="encode",
     ins={"persona_extractions": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
+    metadata=schema_metadata(schemas.AgentProfile),
     description="Per agent and dimension over every batch: the most frequent grounded value, its count, how many "
                 "extractions stated a value and how many the agent has (the agent's test-time persona).",
 )
@@ -143,7 +146,7 @@ def agent_profiles(context: dg.AssetExecutionContext, persona_extractions: pl.Da
     profiles = build(persona_extractions)
     context.log.info(f"{profiles['agent_id'].n_unique()} agent profiles from {persona_extractions.height} extractions")
     return dg.MaterializeResult(value=profiles, metadata={
-        "agents": profiles["agent_id"].n_unique(), "rows": profiles.height,
+        **table_metadata(schemas.AgentProfile, profiles), "agents": profiles["agent_id"].n_unique(),
         "dimensions_per_agent": dg.MetadataValue.json(
             {a: n for a, n in profiles.group_by("agent_id").len().sort("agent_id").iter_rows()}),
     })
@@ -165,6 +168,7 @@ DECLARED_PROFILES = "declared_profiles"
     name=DECLARED_PROFILES,
     group_name="encode",
     ins={"scrubbed_sessions": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
+    metadata=schema_metadata(schemas.DeclaredProfile),
     description="Per agent and dimension over every batch: the persona value the platform declared for the agent "
                 "(landing format agent_profile, scrubbed). The detectors' reference persona where present, and the "
                 "test-time z under persona_source='declared'. Empty when the data declares none.",
@@ -176,7 +180,7 @@ def declared_profiles(context: dg.AssetExecutionContext, scrubbed_sessions: pl.D
     n_agents = table["agent_id"].n_unique() if table.height else 0
     context.log.info(f"{n_agents} agents declared a profile in {scrubbed_sessions.height} sessions")
     return dg.MaterializeResult(value=table, metadata={
-        "agents": n_agents, "rows": table.height,
+        **table_metadata(schemas.DeclaredProfile, table), "agents": n_agents,
         "dimensions": dg.MetadataValue.json({d: n for d, n in table.group_by("dimension").len().sort("dimension")
                                              .iter_rows()} if table.height else {})})
 

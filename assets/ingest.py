@@ -13,6 +13,7 @@ import polars as pl
 from assets.checks import schema_checks
 from assets.config import param_field
 from assets.partitions import batch_partitions
+from assets.tables import schema_metadata, table_metadata
 from resources.pseudonyms import PseudonymKeyResource
 from resources.storage import StorageResource
 from vvae_pipeline import schemas
@@ -34,6 +35,9 @@ class ScrubConfig(dg.Config):
     seed: int = param_field(ScrubParams, "seed", "seed of the per-agent subsample")
     scrub_agent_names: bool = param_field(ScrubParams, "scrub_agent_names", "also replace the agent's display "
                                           "name in the text")
+    ner_model_path: str | None = param_field(ScrubParams, "ner_model_path", "local spaCy pipeline or transformers "
+                                             "NER model directory whose PERSON entities are also scrubbed as names "
+                                             "(production recommendation, docs/production.md); unset: off")
 
     def to_params(self) -> ScrubParams:
         return ScrubParams(**self.model_dump())
@@ -42,9 +46,11 @@ class ScrubConfig(dg.Config):
 @dg.multi_asset(
     outs={
         "raw_sessions": dg.AssetOut(description="Sessions of one landed file that pass docs/session.schema.json "
-                                                "and the cross-field rules; duplicates keep the latest line."),
+                                                "and the cross-field rules; duplicates keep the latest line.",
+                                    metadata=schema_metadata(schemas.RawSession)),
         "raw_sessions_quarantine": dg.AssetOut(description="Every record of the batch that was not accepted, "
-                                                           "with file, line, reason and the raw record."),
+                                                           "with file, line, reason and the raw record.",
+                                               metadata=schema_metadata(schemas.QuarantineRow)),
     },
     partitions_def=batch_partitions,
     group_name="ingest",
@@ -64,11 +70,13 @@ def ingest_batch(context: dg.AssetExecutionContext, storage: StorageResource):
     context.log.info(f"{path.name}: read {stats['read']}, accepted {stats['accepted']}, "
                      f"quarantined {stats['quarantined']} {reasons}")
     yield dg.Output(raw, output_name="raw_sessions", metadata={
+        **table_metadata(schemas.RawSession, raw, storage, RAW.path[-1], key),
         "source_file": path.name, "read": stats["read"], "accepted": stats["accepted"],
         "quarantined": stats["quarantined"], "blank_lines": stats["blank_lines"],
         "languages": dg.MetadataValue.json(dict(raw.group_by("language").len().iter_rows())),
     })
     yield dg.Output(quarantine, output_name="raw_sessions_quarantine", metadata={
+        **table_metadata(schemas.QuarantineRow, quarantine, storage, QUARANTINE.path[-1], key),
         "source_file": path.name, "reasons": dg.MetadataValue.json(reasons),
     })
     accounted = stats["read"] == raw.height + quarantine.height
@@ -81,6 +89,7 @@ def ingest_batch(context: dg.AssetExecutionContext, storage: StorageResource):
 @dg.asset(
     partitions_def=batch_partitions,
     group_name="scrub",
+    metadata=schema_metadata(schemas.ScrubbedSession),
     description="raw_sessions with PII replaced by typed placeholders consistent within a session "
                 "([NAME_1] stays [NAME_1]), display names dropped, user/agent/session ids as keyed "
                 "pseudonyms (HMAC-SHA256), highly active agents subsampled.",
@@ -93,11 +102,15 @@ def ingest_batch(context: dg.AssetExecutionContext, storage: StorageResource):
     ],
 )
 def scrubbed_sessions(context: dg.AssetExecutionContext, config: ScrubConfig, pseudonyms: PseudonymKeyResource,
-                      raw_sessions: pl.DataFrame):
+                      storage: StorageResource, raw_sessions: pl.DataFrame):
     from vvae_pipeline.scrub import Scrubber, residual_pii, scrub_sessions
     from vvae_pipeline.scrub.pseudonyms import pseudonym
 
-    scrubbed, stats = scrub_sessions(raw_sessions, config.to_params(), Scrubber(), pseudonyms.key)
+    from vvae_pipeline.scrub.ner import ner_recognizers
+
+    # A missing model path fails here, before anything is read, naming the setting (scrub/ner.py).
+    scrubber = Scrubber(ner=ner_recognizers(config.ner_model_path))
+    scrubbed, stats = scrub_sessions(raw_sessions, config.to_params(), scrubber, pseudonyms.key)
     # The display names the scrubber was asked to remove (agent names only if scrub_agent_names),
     # keyed by the session's pseudonym as the scrubbed table has it.
     name_cols = ["user_name", "agent_name"] if config.scrub_agent_names else ["user_name"]
@@ -116,6 +129,7 @@ def scrubbed_sessions(context: dg.AssetExecutionContext, config: ScrubConfig, ps
     context.log.info(f"scrubbed {stats['sessions_out']} sessions ({stats['sessions_dropped_by_cap']} dropped by "
                      f"the per-agent cap): {stats['pii_total']} entities replaced {by_type}")
     yield dg.Output(scrubbed, metadata={
+        **table_metadata(schemas.ScrubbedSession, scrubbed, storage, SCRUBBED.path[-1], context.partition_key),
         "sessions_in": stats["sessions_in"], "sessions_dropped_by_cap": stats["sessions_dropped_by_cap"],
         "utterances": stats["utterances"], "utterances_with_pii": stats["utterances_with_pii"],
         "pii_total": stats["pii_total"], **{f"pii_{e.lower()}": by_type[e] for e in ENTITIES},

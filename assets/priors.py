@@ -10,7 +10,9 @@ import dagster as dg
 import polars as pl
 
 from assets.checks import FindingChecks, finding_descriptions, make_table_checks
+from assets.tables import schema_metadata, table_metadata
 from resources.storage import StorageResource, atomic_write_bytes, atomic_write_parquet
+from vvae_pipeline import schemas
 from vvae_pipeline.encode.garbage import PRIOR_FINDINGS, prior_findings
 from vvae_pipeline.priors.build import build_priors, entropy_bits, prior_drift
 from vvae_pipeline.priors.checks import PRIOR_RULES, PRIOR_STATS_RULES
@@ -34,9 +36,10 @@ DRIFT_WARN_JSD = 0.1
 @dg.multi_asset(
     outs={
         PRIORS: dg.AssetOut(group_name="priors", description="One row per (dimension, value): count and "
-                            "probability among the rows where the dimension was observed."),
+                            "probability among the rows where the dimension was observed.",
+                            metadata=schema_metadata(schemas.PersonaPrior)),
         PRIOR_STATS: dg.AssetOut(group_name="priors", description="Per dimension: rows, observed rows, "
-                                 "null rate, distinct values."),
+                                 "null rate, distinct values.", metadata=schema_metadata(schemas.PriorStats)),
     },
     ins={"persona_extractions": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
 )
@@ -55,6 +58,7 @@ def persona_priors(context: dg.AssetExecutionContext, storage: StorageResource,
     atomic_write_bytes(art / "top_values.png", png)
 
     yield dg.Output(priors, output_name=PRIORS, metadata={
+        **table_metadata(schemas.PersonaPrior, priors),
         "usable_rows": stats["n_rows"],
         "failed_rows_left_out": stats["n_failed_rows"],
         "values": stats["n_prior_values"],
@@ -63,6 +67,7 @@ def persona_priors(context: dg.AssetExecutionContext, storage: StorageResource,
         "entropy_bits": dg.MetadataValue.json(entropy_bits(priors)),
     })
     yield dg.Output(stats_df, output_name=PRIOR_STATS, metadata={
+        **table_metadata(schemas.PriorStats, stats_df),
         "null_rates": dg.MetadataValue.md(stats_markdown(stats_df)),
         **{f"null_rate/{d}": float(r) for d, r in stats["null_rate"].items()},
     })

@@ -18,6 +18,7 @@ from assets.config import config_only, param_field
 from assets.encode import ExtractConfig
 from assets.partitions import backbone_partitions, by_backbone
 from assets.progress import library_logs
+from assets.tables import schema_metadata, table_metadata
 from resources.llm import EncoderResource, GeneratorResource, PromptingResource
 from resources.storage import StorageResource
 from resources.tracking import MLflowResource, read_run_ids
@@ -77,6 +78,7 @@ class InferPersonaConfig(ExtractConfig):
                "persona_extractions": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
                "declared_profiles": dg.AssetIn()},
           check_specs=TEST_PERSONA_CHECKS.specs, automation_condition=after_upstream(),
+          metadata=schema_metadata(schemas.TestPersona),
           description="Every test example with the persona a deployment could give it: z inferred by the "
                       "encoder from the context alone (never from the target reply x).")
 def test_personas(context: dg.AssetExecutionContext, config: InferPersonaConfig, encoder: EncoderResource,
@@ -92,7 +94,9 @@ def test_personas(context: dg.AssetExecutionContext, config: InferPersonaConfig,
                                           declared=declared_dicts(declared_profiles), source=config.persona_source)
     context.log.info(f"test-time z for {rows.height} test examples ({stats['n_no_agent_turn']} with no agent turn, "
                      f"{stats['n_declared']} from a declared profile)")
-    yield dg.Output(rows, metadata={"rows": rows.height, "no_agent_turn": stats["n_no_agent_turn"],
+    yield dg.Output(rows, metadata={**table_metadata(schemas.TestPersona, rows, storage, "test_personas",
+                                                     context.partition_key),
+                                    "no_agent_turn": stats["n_no_agent_turn"],
                                     "declared": stats["n_declared"], "persona_source": config.persona_source,
                                     "observed_share": dg.MetadataValue.json(stats["observed_share"])})
     yield from TEST_PERSONA_CHECKS.results(rows)

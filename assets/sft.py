@@ -7,6 +7,7 @@ from assets.automation import retrain_weekly
 from assets.checks import schema_checks
 from assets.config import param_field
 from assets.partitions import backbone_variant_partitions, split_backbone_variant
+from assets.tables import schema_metadata, table_metadata
 from resources.storage import StorageResource, atomic_write_bytes, atomic_write_json
 from vvae_pipeline import schemas
 from vvae_pipeline.params import SFTParams
@@ -41,6 +42,7 @@ class SFTConfig(dg.Config):
     # own prior (sft.build), so no value seen only in a test reply reaches a training persona.
     deps=["persona_priors"],
     check_specs=SFT_CHECKS.specs,
+    metadata=schema_metadata(schemas.SFTExample),
     automation_condition=retrain_weekly(),
     description="Chat-format SFT examples of one variant (FT, P+FT, SP+FT, ablations) with an agent-disjoint "
                 "train/validation/test split; the test split is what the benchmark generates on.",
@@ -60,6 +62,7 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTConfig, storage: S
     context.log.info(f"{backbone}|{variant}: {stats['n_examples']} examples, "
                      + ", ".join(f"{s} {v['examples']}" for s, v in stats["splits"].items()))
     yield dg.Output(df, metadata={
+        **table_metadata(schemas.SFTExample, df, storage, "sft_dataset", context.partition_key),
         "dataset_card": dg.MetadataValue.md(card),
         "card_path": dg.MetadataValue.path(str(art / "dataset_card.md")),
         "examples": stats["n_examples"],
