@@ -7,6 +7,12 @@
 - ``GazetteerNameRecognizer``: en given names from vvae_pipeline/data/name_gazetteer.json and
   honorific cues (Mr/Dr + a capitalised word, "my name is X"); zh surnames after a name cue
   (我叫/叫我/名字是/我姓), before an honorific (王老师, 李明先生) or in 老X/小X nicknames.
+  Third-party en names without any cue and in lower case ("told bethany", "kyle said") come from
+  ``given_names()``: the US Census 1990 given-name list (PyPI ``names``, MIT) with each name's
+  share of people weighed against how common the word is in English (PyPI ``wordfreq``) and
+  whether a dictionary knows it as a lower-case word (PyPI ``english-words``, web2): plain names
+  are flagged anywhere, names that are also common words ("mark", "rose", "frank") only when
+  capitalised inside a sentence or next to a person context ("told mark", "mark said").
 - Any Presidio recognizer that emits PERSON/PER (a spaCy, stanza or transformers NER when a model
   is available) can be plugged in; its results are mapped to NAME (see engine.py).
 """
@@ -28,6 +34,81 @@ _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 @lru_cache(maxsize=1)
 def gazetteer() -> dict:
     return json.loads(GAZETTEER_PATH.read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------- given names without a cue (en)
+# score = log10(share of people with the name, %) - Zipf frequency of the word in English. Plain
+# names score high (bethany -5.0, kyle -5.2, tom -6.1), words that are also names low (guy -6.9,
+# hope -7.2, summer -7.3, son -7.4). Chosen on the real corpora (bench/names_fp.py: DailyDialog test
+# split, ConvAI2 wild, no probe text): below -6.0 nearly every hit there was a word or a place.
+MIN_NAME_SCORE = -6.0
+CUE_FREE = True  # off only to measure what the cue-free detection adds (bench/names_fp.py)
+# A candidate the web2 dictionary lists in lower case and that is this common (Zipf >= 4.0, about
+# once per 10^5 words) is also an everyday word ("mark", "frank", "crystal", "victor"): it needs
+# capitalisation inside a sentence or a person context. Chosen on the same corpora as above.
+WORD_ZIPF = 4.0
+# Census names that chat uses as places, months or words more than as names (seen in the corpora).
+NOT_GIVEN_NAMES = frozenset("""april june august may january march georgia virginia carolina jordan austin
+dallas houston denver sydney israel francisco santa paris india china asia america florida lincoln
+columbus chelsea phoenix brooklyn madison savannah cleveland orlando tennessee kansas easter christmas
+sunday monday tuesday friday christian german french ok lol omg hey yes sure cool thanks""".split())
+# Person context around an ambiguous name: the word before ("told mark", "with rose", "and jack")
+# or after ("mark said", "frank texted", "rose's").
+_PERSON_BEFORE = frozenset("""told tell tells telling ask asked asking with w/ and met meet meeting saw see
+seen seeing call called calling text texted texting invite invited hug hugged kissed miss missed visit
+visited thank thanked help helped helping owe owed dating date married marry dumped blame blamed
+bring brought love loves hate hates like likes ran where's is via""".split())
+_PERSON_AFTER = re.compile(r"[ ]+(?:said|says|told|tells|asked|asks|texted|texts|called|calls|thinks|thought|"
+                           r"wants|wanted|keeps|kept|just|always|never|didn't|doesn't|can't|won't|lent|gave|"
+                           r"sent|bought|and i|and me|is coming|was like|is like)(?![A-Za-z])|'s[ ]")
+_WORD_BEFORE = re.compile(r"([A-Za-z/']+)[ ,]+$")
+
+
+@lru_cache(maxsize=1)
+def given_names() -> dict[str, bool]:
+    """Lower-case given name -> True when it is also an everyday word (needs a person context).
+
+    The names of the census lists (1,219 male and 4,275 female, 5,163 distinct), of 3+ letters,
+    not an English stopword (stopwords-iso: will, may, bill), scoring at least MIN_NAME_SCORE; the
+    gazetteer's curated en_first names are plain names whatever their score. Built in ~0.3 s."""
+    import math
+    from pathlib import Path as _P
+
+    import names as census
+    import wordfreq
+    from english_words import get_english_words_set
+    from stopwordsiso import stopwords
+
+    share: dict[str, float] = {}
+    for fname in ("dist.male.first", "dist.female.first"):
+        for line in (_P(census.__file__).parent / fname).read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 4:
+                share[parts[0].lower()] = share.get(parts[0].lower(), 0.0) + float(parts[1]) / 2
+    stop, web2 = stopwords("en"), get_english_words_set(["web2"])
+    out = {}
+    for name, pct in share.items():
+        if len(name) < 3 or name in stop or name in NOT_GIVEN_NAMES or pct <= 0:
+            continue
+        zipf = wordfreq.zipf_frequency(name, "en")
+        if math.log10(pct) - zipf >= MIN_NAME_SCORE:
+            out[name] = name in web2 and zipf >= WORD_ZIPF
+    for name in gazetteer()["en_first"]:
+        if name.lower() not in NOT_GIVEN_NAMES:
+            out[name.lower()] = False
+    return out
+
+
+def _sentence_start(text: str, start: int) -> bool:
+    head = text[max(0, start - 8):start].rstrip(" \t\"'(*-")
+    if not head and start > 8:  # only spaces and quotes in the window: look further back
+        head = text[:start].rstrip(" \t\"'(*-")
+    return not head or head[-1] in ".!?:;\n\ue000"
+
+
+def _person_context(text: str, start: int, end: int) -> bool:
+    before = _WORD_BEFORE.search(text, max(0, start - 20), start)
+    return bool((before and before.group(1).lower() in _PERSON_BEFORE) or _PERSON_AFTER.match(text, end))
 
 
 _NAME_LIST_SEP = re.compile(r"[、,，;；/&]+")
@@ -154,6 +235,12 @@ class GazetteerNameRecognizer(EntityRecognizer):
         # Necessary conditions of every pattern above (the prefilter in engine.py relies on it).
         self.zh_hint = re.compile(rf"{g_zh}|[老小][{g['zh_surnames_short']}]")
         self.hint_words = self.first | self.titles
+        self.given = given_names()
+        # Cue-free names, lower case too: any candidate as a whole word. It rides on the cue hint
+        # (both are case-insensitive, and hints.vector_hint puts this pattern in the polars regex);
+        # [^a-z] guards instead of \b: valid in Python and in polars' Rust regex, and fast in both.
+        words = "|".join(sorted(self.given, key=len, reverse=True))
+        self._EN_CUE_HINT = re.compile(f"{type(self)._EN_CUE_HINT.pattern}|(?:^|[^a-z])(?:{words})(?:[^a-z]|$)")
         super().__init__(supported_entities=[NAME], name=f"vvae_gazetteer_names_{language}",
                          supported_language=language)
 
@@ -183,7 +270,28 @@ class GazetteerNameRecognizer(EntityRecognizer):
             i += 1
         spans += [m.span(1) for m in self._EN_CUE.finditer(text)]
         spans += [m.span(m.lastindex) for m in self._EN_PAIR.finditer(text)]
+        spans += self._cue_free(text)
         return spans
+
+    _ANY_TOKEN = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z]{3,}(?![A-Za-z0-9_])")
+
+    def _cue_free(self, text: str) -> list[tuple[int, int]]:
+        """Given names with no cue, any case: plain names anywhere, everyday-word names when
+        capitalised inside a sentence or with a person context (see ``given_names``)."""
+        out = []
+        if not CUE_FREE:
+            return out
+        for m in self._ANY_TOKEN.finditer(text):
+            word = m.group()
+            ambiguous = self.given.get(word.lower())
+            if ambiguous is None or (word.isupper() and len(word) > 1):
+                continue
+            start, end = m.span()
+            if ambiguous and not ((word[0].isupper() and word[1:].islower() and not _sentence_start(text, start))
+                                  or _person_context(text, start, end)):
+                continue
+            out.append((start, end))
+        return out
 
     def may_match(self, text: str, low: str | None = None) -> bool:
         """False only when ``analyze`` cannot find anything in ``text`` (a cheap superset test);

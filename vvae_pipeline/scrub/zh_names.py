@@ -12,6 +12,12 @@ in jieba 0.42.1), so its tags alone replace common words. A name here is a surna
    speech verb right after it (说, 告诉, 问);
 3. surnames that are everyday characters (高, 方, 白, 马 ...) need the cue of (c).
 
+4. with no cue word at all (``CUE_FREE``), a plain verb right before the name (碰到, 看见, 记得, 等,
+   催, 请教 ...: ``PLAIN_VERBS``) or, at the start of an utterance or clause, a particle or time
+   word right after it (把, 又, 的, 昨晚, 今年 ...: ``PLAIN_AFTER``): the surname and one or two
+   given-name characters, unless the surname's two- or three-character word is an everyday word of
+   jieba's dictionary (frequency > MAX_FREQ without a name tag: 王者, 黄金, 高手).
+
 Only utterances where ``hint()`` fires reach jieba, about 10% of zh chat utterances (measured
 on LCCC and on the demo generator's text).
 """
@@ -27,6 +33,7 @@ from vvae_pipeline.scrub.names import gazetteer
 from vvae_pipeline.scrub.text import CJK
 
 MAX_FREQ = 300
+CUE_FREE = True  # off only to measure what the plain-verb contexts add (bench/names_fp.py)
 NAME_TAGS = frozenset({"nr", "nrfg", "nrt"})
 # Dictionary person-name tags on words that are everyday words in chat (seen on LCCC).
 STOP = frozenset("谢谢 刘海 胡萝卜 胡子 白发 白白 熊猫 段时间 王道 宁可 安静 玉米 华丽 高升 原谅 明白 夏威夷 唐人街 汤圆 "
@@ -49,6 +56,17 @@ RELATION_CUE = ("同事|老板|领导|上司|经理|主管|朋友|闺蜜|室友|
 _CUE_BEFORE = re.compile(rf"(?:(?:我|我的|他的|她的|我们)(?:{RELATION_CUE})(?:叫|是)?|(?:{RELATION_CUE})|跟|和|给|找|问|叫|帮|陪|见|约)$")
 _CUE_AFTER = re.compile(r"^(?:说|告诉|问我|跟我说|和我说|给我发|昨天|今天|居然|竟然|那个人|这个人|这人|那人)")
 _FUNCTION = frozenset("的了吗呢吧啊呀哦说是在和跟把被也都就又还很太")
+# Plain verbs that take a person as object, with no relation word: 昨天碰到王丽了, 你还记得曹文静吗.
+PLAIN_VERBS = ("碰到|遇到|遇见|碰见|撞见|看见|看到|见到|梦到|梦见|记得|想念|想起|惦记|听说|联系|提醒|通知|喜欢|讨厌|"
+               "羡慕|佩服|心疼|担心|想|等|等等|催|催催|理|请|请教|夸|骂|批评|表扬|被|让|接|送|发给|借给|还给|嫁给|"
+               "娶了|追|欠|谢谢|感谢|拉黑|加了|删了|告诉|通知|听|问问|找找|怪|恨|爱|认识|不认识|介绍")
+# After a name that opens an utterance or clause: 范志豪把我拉黑了, 姚俊峰的车, 金海波又迟到了.
+PLAIN_AFTER = ("把|被|又|也|都|还|刚|刚刚|已经|的|今天|昨天|昨晚|明天|今年|去年|最近|说|跟|和|给|请|送|考上|发|"
+               "居然|竟然|真的|好像|是不是|怎么|在|要|会|到底|突然|终于|一直|总是|老是|天天|每天")
+_NOT_GIVEN = _FUNCTION | frozenset("你我他她它您咱")
+_PLAIN_BEFORE = re.compile(f"(?:{PLAIN_VERBS})$")
+_PLAIN_AFTER = re.compile(f"(?:{PLAIN_AFTER})")  # used with .match(text, pos)
+_CLAUSE_START = re.compile(r"(?:^|[，。！？、,.!?\s~～…；;：:])$")
 
 
 @lru_cache(maxsize=1)
@@ -66,8 +84,8 @@ def hint() -> re.Pattern:
     single, compound, ambiguous = _surnames()
     clear = "".join(sorted(single - ambiguous))
     amb = "".join(sorted(ambiguous))
-    before = f"(?:{RELATION_CUE}|[跟和给找问叫帮陪见约])(?:叫|是)?"
-    after = "(?:说|告诉|问我|跟我说|和我说|给我发|昨天|今天|居然|竟然|那个人|这个人|这人|那人)"
+    before = f"(?:{RELATION_CUE}|{PLAIN_VERBS}|[跟和给找问叫帮陪见约])(?:叫|是)?"
+    after = f"(?:说|告诉|问我|跟我说|和我说|给我发|昨天|今天|居然|竟然|那个人|这个人|这人|那人|{PLAIN_AFTER})"
     return re.compile(f"[{clear}][{CJK}]|" + "|".join(sorted(compound)) + f"|{before}[{amb}]|[{amb}][{CJK}]{{1,3}}{after}")
 
 
@@ -147,6 +165,8 @@ def find_names(text: str) -> list[tuple[int, int]]:
             out.append((start, end))
         elif not f:
             unknown = True
+    if CUE_FREE:
+        out += _plain_context(text, freq, tags)  # overlaps merge into their union (engine.py)
     if unknown:  # unknown surname-initial words: let the POS-HMM decide (slow, so only here)
         taken = {s for s, _ in out}
         pos = 0
@@ -156,6 +176,62 @@ def find_names(text: str) -> list[tuple[int, int]]:
                     and w.word not in STOP and not _wordlike(w.word, freq, tags) and (w.word[0] not in ambiguous or _surname_len(w.word) == 2)
                     and w.word[-1] not in _FUNCTION):
                 out.append((s, pos))
+    return out
+
+
+def _common(word: str, freq: dict, tags: dict) -> bool:
+    f = freq.get(word, 0)
+    return word in STOP or (f > MAX_FREQ and tags.get(word) not in NAME_TAGS)
+
+
+def _plain_context(text: str, freq: dict, tags: dict) -> list[tuple[int, int]]:
+    """Names with no cue word: a plain verb before (``PLAIN_VERBS``), or the start of a clause
+    before and a particle after (``PLAIN_AFTER``); see the module doc, rule 4. Guards, each from a
+    false positive seen on LCCC/CPED (bench/names_fp.py): the verb is no tail of a longer word
+    (上等龙井) and does not make a word with the surname (等于); a pronoun is no given name (祝你,
+    连你); everyday-word surnames (连, 钱, 龙 ...) need the verb; a two-character name needs a
+    particle, punctuation or the end after it (被戴绿帽子)."""
+    single, compound, ambiguous = _surnames()
+    out = []
+    i = 0
+    while i < len(text):
+        n = 2 if text[i:i + 2] in compound else (1 if text[i] in single else 0)
+        if not n:
+            i += 1
+            continue
+        verb_m = _PLAIN_BEFORE.search(text, max(0, i - 4), i)
+        verb = bool(verb_m) and not _common(text[max(0, verb_m.start() - 1):i], freq, tags) \
+            and not _common(text[i - 1:i + 1], freq, tags)
+        clause = bool(_CLAUSE_START.search(text, max(0, i - 1), i)) and (n == 2 or text[i] not in ambiguous)
+        found = None
+        if verb or clause:
+            for length in (n + 2, n + 1):  # the longer name first: 宋志强 before 宋志
+                end = i + length
+                name = text[i:end]
+                if end > len(text) or not re.fullmatch(f"[{CJK}]+", name) or any(c in _NOT_GIVEN for c in name[n:]):
+                    continue
+                # An everyday word through the surname (王者, 黄金, 周末), unless the whole is a
+                # rare dictionary name (金海波 is nr though 金海 is a word; 谢谢 is nr but common).
+                exempt = tags.get(name) in NAME_TAGS and freq.get(name, 0) <= MAX_FREQ and name not in STOP
+                if freq.get(name, 0) and tags.get(name) not in NAME_TAGS:  # a known word, any frequency: 龙井 (ns)
+                    continue
+                if not exempt and (any(_common(text[i:k], freq, tags) for k in range(i + 2, end + 1))
+                                   or _wordlike(name, freq, tags)):
+                    continue
+                # The longer form only when its last character does not open a common word (王丽今天).
+                if length == n + 2 and end < len(text) and _common(text[end - 1:end + 1], freq, tags):
+                    continue
+                after = bool(_PLAIN_AFTER.match(text, end)) or end == len(text) or not re.match(f"[{CJK}]", text[end])
+                if length == n + 1 and not after:
+                    continue
+                if (verb and (name[0] not in ambiguous or n == 2 or after)) or (clause and _PLAIN_AFTER.match(text, end)):
+                    found = (i, end)
+                    break
+        if found:
+            out.append(found)
+            i = found[1]
+        else:
+            i += 1
     return out
 
 

@@ -1,0 +1,87 @@
+"""Third-party names without cue words (issue #26): recall on the fresh probe set
+(tests/support/pii_probe_v3_names.py) through the scrubber's fast path, as test_scrub_probe_v2.py
+drives it, with Wilson 95% intervals (run with -s); everyday words that are also names stay.
+
+False positives on real corpora are measured by bench/names_fp.py (a person judges a sample); the
+existing corpus test (test_scrub_probe_v2.py) bounds the flagged share per corpus.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from pii_probe_v3_names import PROBES  # noqa: E402
+from test_scrub_probe_v2 import _rate  # noqa: E402
+
+from vvae_pipeline.scrub import Scrubber  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def scrubber():
+    return Scrubber()
+
+
+def _caught(scrubber, lang: str, text: str, name: str) -> bool:
+    found = scrubber.find([text], lang, [None])[0]
+    start = text.index(name)
+    return any(f.start <= start and f.end >= start + len(name) for f in found)
+
+
+def test_probe_set_is_fresh_and_large_enough():
+    unit = Path(__file__).resolve().parent
+    old = (unit / "pii_probe.py").read_text(encoding="utf-8") + (unit / "pii_probe_v2.py").read_text(encoding="utf-8")
+    old_words = {w.lower() for w in re.findall(r"[A-Za-z]{3,}", old)}
+    per_lang = {"en": 0, "zh": 0}
+    for lang, text, name in PROBES:
+        per_lang[lang] += 1
+        assert name in text
+        assert name.lower() not in old_words and name not in old and text not in old, name
+        if lang == "en":
+            assert text == text.lower()  # lower-case chat
+    assert per_lang["en"] >= 30 and per_lang["zh"] >= 30
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_cue_free_names_caught_at_least_90_percent(scrubber, lang):
+    probes = [(t, n) for lg, t, n in PROBES if lg == lang]
+    missed = [n for t, n in probes if not _caught(scrubber, lang, t, n)]
+    hit = len(probes) - len(missed)
+    print(f"\nprobe v3 third-party names without cue words, {lang}: {_rate(hit, len(probes))}, missed {missed}")
+    assert hit / len(probes) >= 0.90, missed
+
+
+@pytest.mark.parametrize("text", [
+    "i will mark the calendar", "to be frank i hated it", "we may go in june", "the rose garden was lovely",
+    "by the grace of god", "hope you feel better", "what a guy", "summer in paris", "that's an art",
+    "put a jack under the car", "the sun rose at six",
+])
+def test_everyday_words_that_are_names_stay(scrubber, text):
+    assert not scrubber.find([text], "en", [None])[0], text
+
+
+@pytest.mark.parametrize("text,name", [
+    ("told mark about it", "mark"), ("frank said no", "frank"), ("I met Rose yesterday", "Rose"),
+])
+def test_everyday_word_names_with_a_person_context(scrubber, text, name):
+    assert _caught(scrubber, "en", text, name)
+
+
+@pytest.mark.parametrize("text", ["我想谢谢你", "一加一等于二", "连狗都不愿意吃", "他不会被戴绿帽子吧", "小二，来壶上等龙井",
+                                  "周末去哪儿玩", "黄金又涨价了"])
+def test_zh_plain_context_guards(scrubber, text):
+    assert not scrubber.find([text], "zh", [None])[0], text
+
+
+def test_cue_free_detection_is_what_catches_them(scrubber, monkeypatch):
+    """With the cue-free parts off, most probes leak (as before issue #26: en 0/32, zh 22/32)."""
+    from vvae_pipeline.scrub import names, zh_names
+
+    monkeypatch.setattr(names, "CUE_FREE", False)
+    monkeypatch.setattr(zh_names, "CUE_FREE", False)
+    hit = sum(_caught(scrubber, lg, t, n) for lg, t, n in PROBES)
+    assert hit / len(PROBES) < 0.5
