@@ -99,6 +99,18 @@ PROBES = [
     ("zh", "李明先生来过电话", (), [("NAME", "李明")]),
     ("zh", "我叫赵磊，你呢", (), [("NAME", "赵磊")]),
     ("zh", "老王昨天请我吃饭", (), [("NAME", "老王")]),
+    # ---- issue #26 identifier types (docs/pii_coverage.md; the fresh per-class set is
+    # tests/support/pii_probe_v3_structured.py)
+    ("zh", "停车场那辆冀D·5W8N3是你的吗", (), [("VEHICLE", "冀D·5W8N3")]),
+    ("en", "the camry was 4NXT782 I'm sure", (), [("VEHICLE", "4NXT782")]),
+    ("zh", "香港身份证Z683429(A)复印件", (), [("NATIONAL_ID", "Z683429(A)")]),
+    ("en", "resident id G148827306 from Kaohsiung", (), [("NATIONAL_ID", "G148827306")]),
+    ("en", "phone's imei is 860735041938275", (), [("DEVICE_ID", "860735041938275")]),
+    ("zh", "路由器MAC是 9c:5c:8e:21:b0:47", (), [("DEVICE_ID", "9c:5c:8e:21:b0:47")]),
+    ("en", "nursing licence no. RN7730158", (), [("LICENCE", "RN7730158")]),
+    ("zh", "会员号：30018847261", (), [("ACCOUNT", "30018847261")]),
+    ("en", "d.o.b. 03/11/1984", (), [("DOB", "03/11/1984")]),
+    ("zh", "她生日是2000年1月9号", (), [("DOB", "2000年1月9号")]),
 ]
 
 CLEAN = [

@@ -97,9 +97,12 @@ _ZH_RULES = [
     # Road + house number: 忠孝东路四段123号, 长乐路123弄4号301室, 建国路99号3号楼2单元501室.
     Rule(rf"(?:{_ADMIN}|{_LOCAL}){{0,5}}{_ROAD}(?:{_NUM}(?:巷|弄))*{_NUM}(?:号|弄)(?![线机球码])(?:院)?"
          rf"(?:之{_NUM})?{_UNIT}(?:{_ESTATE}{_UNIT})?", 0.8, gate=_G_HOUSE),
-    # Housing estate + building/unit/room: 阳光花园12栋1单元302室.
-    Rule(rf"(?:{_ADMIN}|{_LOCAL}){{0,5}}(?:{_ROAD}(?:{_NUM}号)?)?{_ESTATE}"
-         rf"{_BLDG}(?:{_NUM}单元)?(?:{_NUM}(?:层|楼))?(?:{_NUM}(?:室|房|号))?", 0.8, gate=_G_BLDG),
+    # Housing estate + building/unit/room: 阳光花园12栋1单元302室; after a district the estate may
+    # end in anything (北京市朝阳区望京西园三区212号楼4单元301, issue #26), and the room may be bare digits.
+    Rule(rf"(?:(?:{_ADMIN}|{_LOCAL}){{0,5}}(?:{_ROAD}(?:{_NUM}号)?)?{_ESTATE}|(?:{_ADMIN}|{_LOCAL}){{1,5}}"
+         rf"(?:{_P}{{1,10}}?(?:{_NUM}(?:区|期))?)?)"
+         rf"{_BLDG}(?:{_NUM}单元)?(?:{_NUM}(?:层|楼))?(?:{_NUM}(?:室|房|号)|\d{{3,5}}(?![\d号]))?", 0.8,
+         gate=_G_BLDG),
     # Administrative chain down to a town or village: 河南省周口市郸城县汲冢镇张庄村3组.
     Rule(rf"(?:{_ADMIN}|{_LOCAL}){{1,5}}{_LOCAL}(?:{_NUM}(?:组|队))?(?:{_NUM}号)?", 0.75, gate=_G_LOCAL),
     # Village + house number without the chain: 张庄村3组15号.

@@ -1,7 +1,8 @@
 """The scrubber: Presidio's AnalyzerEngine (no spaCy model) + AnonymizerEngine, and a fast path.
 
-Recognizers (``recognizers_for``): regex rules (recognizers.py, addresses.py), libphonenumber
-(phones.py), Presidio's stock SSN/NHS/NINO/IBAN/card recognizers (stock.py), the name gazetteer
+Recognizers (``recognizers_for``): regex rules (recognizers.py, addresses.py, identifiers.py), libphonenumber
+(phones.py), Presidio's stock recognizers (stock.py: SSN/NHS/NINO/IBAN/cards, UK plates, MAC, URL,
+EU IDs; docs/pii_coverage.md), the name gazetteer
 and participant names (names.py), jieba for zh names (zh_names.py). Overlapping findings merge
 into their union (``resolve_overlaps``), so no flagged character survives.
 
@@ -38,6 +39,7 @@ from presidio_anonymizer.entities import RecognizerResult as AnonResult
 from vvae_pipeline.schemas import LANGUAGES  # noqa: F401 (API)
 from vvae_pipeline.scrub import zh_names
 from vvae_pipeline.scrub.hints import structured_hint, vector_hint
+from vvae_pipeline.scrub.identifiers import identifier_recognizers
 from vvae_pipeline.scrub.names import GazetteerNameRecognizer, ParticipantNameRecognizer
 from vvae_pipeline.scrub.params import ENTITIES
 from vvae_pipeline.scrub.phones import PhoneNumbersRecognizer
@@ -57,8 +59,8 @@ _MATCH_ALL = re.compile("")
 def recognizers_for(language: str, exclude: tuple[str, ...] = ()) -> list[EntityRecognizer]:
     """Every built-in recognizer of one language; ``exclude`` leaves entity types out (tests use it
     to show that the independent residual check catches what a missing recognizer leaves)."""
-    recs = [*structured_recognizers(language), PhoneNumbersRecognizer(language), *stock_recognizers(language),
-            GazetteerNameRecognizer(language), ZhNameRecognizer(language)]
+    recs = [*structured_recognizers(language), *identifier_recognizers(language), PhoneNumbersRecognizer(language),
+            *stock_recognizers(language), GazetteerNameRecognizer(language), ZhNameRecognizer(language)]
     return [r for r in recs if not set(r.supported_entities) & set(exclude)]
 
 

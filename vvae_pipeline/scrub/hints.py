@@ -6,6 +6,10 @@ Hints run on ``text.fold(text)``, the same view the recognizers see:
   en/EU addresses and postcodes; ``@``: e-mails, handles; ``:``: URLs, IPv6, "ig: name";
 - zh address characters (addresses.ZH_ADDRESS_HINT), www. / TLDs (URLs), WeChat keywords
   (letter-only WeChat ids), "(at)" / "[at]" (spelled-out e-mails);
+- identifiers.py (issue #26): ``_`` (handles), a lower-case label after a dot (bare domains),
+  digits in Chinese numerals or English words (spelled phones), ``xxxx.xxxx.`` (MAC), platform
+  names, birth words, spelled "dot"/"艾特" (identifiers.IDENTIFIER_HINT / _WORDS); plates, IDs,
+  IMEI, licence and account numbers all need a digit;
 - names: gazetteer given names and titles, name and relation cues (names.py), and a surname
   followed by a CJK character (zh_names.hint).
 Three cheap tests instead of one case-insensitive alternation in the Python path (5x faster,
@@ -18,10 +22,11 @@ from __future__ import annotations
 import re
 
 from vvae_pipeline.scrub.addresses import ZH_ADDRESS_HINT
+from vvae_pipeline.scrub.identifiers import IDENTIFIER_HINT, IDENTIFIER_HINT_WORDS
 from vvae_pipeline.scrub.recognizers import TLDS
 
-STRUCTURED_HINT_CHARS = re.compile(r"[\d@:：]|" + ZH_ADDRESS_HINT)
-STRUCTURED_HINT_WORDS = ("www.", "wechat", "weixin", "vx", "v信", "wx", "微信", "(at)", "[at]")
+STRUCTURED_HINT_CHARS = re.compile(r"[\d@:：_]|" + ZH_ADDRESS_HINT + "|" + IDENTIFIER_HINT)
+STRUCTURED_HINT_WORDS = ("www.", "wechat", "weixin", "vx", "v信", "wx", "微信", "(at)", "[at]", *IDENTIFIER_HINT_WORDS)
 STRUCTURED_HINT_TLD = re.compile(r"\.(?:" + TLDS + ")")
 
 

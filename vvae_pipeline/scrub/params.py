@@ -6,5 +6,5 @@ from __future__ import annotations
 from vvae_pipeline.params import ScrubParams  # noqa: F401 (API: the stage's params)
 
 ENTITIES = ("EMAIL", "PHONE", "CN_ID", "BANK_CARD", "PASSPORT", "URL", "IP", "HANDLE", "ADDRESS", "US_SSN", "UK_NHS",
-            "UK_NINO", "IBAN", "NAME")
+            "UK_NINO", "IBAN", "VEHICLE", "NATIONAL_ID", "DEVICE_ID", "LICENCE", "ACCOUNT", "DOB", "NAME")
 STRUCTURED = tuple(e for e in ENTITIES if e != "NAME")

@@ -140,10 +140,10 @@ RULES: dict[str, list[Rule]] = {
 class RegexRecognizer(EntityRecognizer):
     """One entity type, several regex rules, optional validators; a real Presidio recognizer."""
 
-    def __init__(self, entity: str, rules: list[Rule], language: str):
+    def __init__(self, entity: str, rules: list[Rule], language: str, name: str | None = None):
         self.rules = [(re.compile(r.pattern, r.flags), r) for r in rules]
         self.gates = {r.gate: re.compile(r.gate) for r in rules if r.gate}
-        super().__init__(supported_entities=[entity], name=f"vvae_{entity.lower()}_{language}",
+        super().__init__(supported_entities=[entity], name=name or f"vvae_{entity.lower()}_{language}",
                          supported_language=language)
 
     def load(self) -> None:  # patterns are compiled in __init__

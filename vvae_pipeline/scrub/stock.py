@@ -1,5 +1,5 @@
 """Presidio's predefined recognizers where one exists (US SSN, UK NHS and NINO, IBAN, credit
-cards), run on ``text.ascii_view`` so their ``\\b`` boundaries also hold next to CJK text.
+cards, UK plates and driving licences, MAC addresses, URLs, ES/IT/FI/SE national IDs), run on ``text.ascii_view`` so their ``\\b`` boundaries also hold next to CJK text.
 
 Context words are not used (the analyzer runs without an NLP engine), so each recognizer keeps
 its results from ``min_score`` up: the stock SSN patterns below 0.5 are bare 9-digit runs
@@ -19,6 +19,19 @@ STOCK = (
     ("UkNinoRecognizer", "UK_NINO", "UK_NINO", 0.5),
     ("IbanRecognizer", "IBAN_CODE", "IBAN", 0.5),
     ("CreditCardRecognizer", "CREDIT_CARD", "BANK_CARD", 0.3),
+    # Issue #26's identifier classes (docs/pii_coverage.md). UK plates: 1.0 for the current
+    # "AB12 CDE" format, 0.2 for older ones (those go by identifiers.py's plate-word rule).
+    ("UkVehicleRegistrationRecognizer", "UK_VEHICLE_REGISTRATION", "VEHICLE", 0.5),
+    ("MacAddressRecognizer", "MAC_ADDRESS", "DEVICE_ID", 0.5),
+    # URLs with a scheme (0.6); its bare-domain pattern (0.5) cuts "example.shop" to "example.sh"
+    # and takes "file.py": bare domains go by identifiers.py's public-suffix rule.
+    ("UrlRecognizer", "URL", "URL", 0.6),
+    ("UkDrivingLicenceRecognizer", "UK_DRIVING_LICENCE", "LICENCE", 0.5),
+    ("EsNifRecognizer", "ES_NIF", "NATIONAL_ID", 0.5),
+    ("EsNieRecognizer", "ES_NIE", "NATIONAL_ID", 0.5),
+    ("ItFiscalCodeRecognizer", "IT_FISCAL_CODE", "NATIONAL_ID", 0.5),
+    ("FiPersonalIdentityCodeRecognizer", "FI_PERSONAL_IDENTITY_CODE", "NATIONAL_ID", 0.5),
+    ("SePersonnummerRecognizer", "SE_PERSONNUMMER", "NATIONAL_ID", 0.5),
 )
 
 
@@ -38,8 +51,14 @@ class StockRecognizer(EntityRecognizer):
             return []
         view = ascii_view(text)
         # Capped below the rules (0.85+): where a phone number also passes the NHS checksum, it stays a PHONE.
-        return [RecognizerResult(self.ours, r.start, r.end, min(r.score, 0.8))
-                for r in self.inner.analyze(view, [self.theirs], None) if r.score >= self.min_score]
+        # A match ends where the ASCII text ends (the URL recognizer's path takes any non-space, NUL too).
+        out = []
+        for r in self.inner.analyze(view, [self.theirs], None):
+            end = view.find("\x00", r.start, r.end)
+            end = r.end if end < 0 else end
+            if r.score >= self.min_score and end > r.start:
+                out.append(RecognizerResult(self.ours, r.start, end, min(r.score, 0.8)))
+        return out
 
 
 def stock_recognizers(language: str) -> list[StockRecognizer]:

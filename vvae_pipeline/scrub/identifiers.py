@@ -1,0 +1,283 @@
+"""Structured identifiers beyond e-mail / phone / card (issue #26): vehicles, national IDs of the
+regions a zh/en platform sees, device IDs, licence and account numbers after their keyword,
+platform handles after the platform's name, dates of birth, spelled-out contacts, bare domains.
+
+Kept resources first (docs/pii_coverage.md lists which recognizer covers which class): Presidio's
+predefined recognizers run through stock.py (UK plates, MAC addresses, URLs with a scheme, UK
+driving licences, ES/IT/FI/SE national IDs); bare domains are validated against the public
+suffix list that ships with ``tldextract`` (a Presidio dependency). The patterns below exist
+where no kept library covers the class; each names the format it follows. Check digits are
+validated wherever the format has one (HKID, TW ID, IMEI, VIN).
+
+Boundaries are ASCII classes (CJK characters are ``\\w`` in Python ``re``), and no pattern
+matches the fast path's separator U+E000 or a line break.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from vvae_pipeline.scrub.recognizers import RegexRecognizer, luhn_ok
+from vvae_pipeline.scrub.rule import Rule
+
+# ---------------------------------------------------------------- check digits
+
+# HKID (Hong Kong Immigration Department): one or two letters and six digits; the letters count
+# A=10..Z=35 (a missing second letter counts 36), weights 9..2 on the 8 positions, check character
+# = (11 - sum mod 11) mod 11, written "A" for 10.
+def hkid_ok(s: str) -> bool:
+    body = re.sub(r"[()（）\s]", "", s).upper()
+    if not re.fullmatch(r"[A-Z]{1,2}\d{6}[0-9A]", body):
+        return False
+    head, check = body[:-1], body[-1]
+    head = head if len(head) == 8 else " " + head
+    values = [36 if c == " " else (ord(c) - 55 if c.isalpha() else int(c)) for c in head]
+    r = (11 - sum(v * w for v, w in zip(values, range(9, 1, -1))) % 11) % 11
+    return check == ("A" if r == 10 else str(r))
+
+
+# ROC national ID / new-style resident certificate (Taiwan, Ministry of the Interior): letter (area
+# code 10-35 in this order), sex digit 1/2 (8/9 for residents since 2021), 7 digits, check digit;
+# the area code's two digits weigh 1 and 9, the next eight digits 8..1, the check digit 1; sum mod 10 == 0.
+TW_AREA = "ABCDEFGHJKLMNPQRSTUVXYWZIO"  # A=10, B=11 ... (I=34, O=35)
+
+
+def tw_id_ok(s: str) -> bool:
+    s = s.upper()
+    if not re.fullmatch(r"[A-Z][1289]\d{8}", s):
+        return False
+    code = TW_AREA.index(s[0]) + 10
+    digits = [int(c) for c in s[1:]]
+    total = code // 10 + (code % 10) * 9 + sum(d * w for d, w in zip(digits, (8, 7, 6, 5, 4, 3, 2, 1, 1)))
+    return total % 10 == 0
+
+
+def imei_ok(s: str) -> bool:
+    """IMEI (3GPP TS 23.003): 15 digits, the last a Luhn check digit over the first 14."""
+    d = re.sub(r"\D", "", s)
+    return len(d) == 15 and luhn_ok(d) and len(set(d)) > 2
+
+
+_VIN_VALUES = {**{str(i): i for i in range(10)}, **dict(zip("ABCDEFGH", range(1, 9))),
+               **dict(zip("JKLMN", range(1, 6))), "P": 7, "R": 9, **dict(zip("STUVWXYZ", range(2, 10)))}
+_VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
+
+
+def vin_ok(s: str) -> bool:
+    """VIN (ISO 3779; check digit at position 9 per US 49 CFR 565): 17 characters without I/O/Q,
+    with letters and digits both present."""
+    s = s.upper()
+    if not re.fullmatch(r"[A-HJ-NPR-Z0-9]{17}", s) or s.isdigit() or s.isalpha():
+        return False
+    r = sum(_VIN_VALUES[c] * w for c, w in zip(s, _VIN_WEIGHTS)) % 11
+    return s[8] == ("X" if r == 10 else str(r))
+
+
+def _has_digit(s: str) -> bool:
+    return any(c.isdigit() for c in s)
+
+
+def _digits_at_least(n: int):
+    return lambda s: sum(c.isdigit() for c in s) >= n
+
+
+# ---------------------------------------------------------------- vehicles
+# Mainland plates (GA 36-2018): province abbreviation, issuing-office letter (no I/O), a separator
+# dot people often type, then 5 characters (6 on new-energy plates: D/F + 5, or 5 + D/F), at least
+# one of them a digit; special-use suffixes 学/警/挂/港/澳/领/试/超.
+CN_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_PLATE_CH = "A-HJ-NP-Za-hj-np-z0-9"
+CN_PLATE = (rf"(?<![A-Za-z0-9])[{CN_PROVINCES}][A-HJ-NP-Za-hj-np-z][·•.\- ]?[{_PLATE_CH}]{{5,6}}"
+            rf"(?:[学警挂港澳领试超])?(?![A-Za-z0-9])")
+_PLATE_WORDS = (r"(?:车牌号码|车牌号|车牌|牌照号|牌照|号牌|车号|licen[cs]e plate|number plate|plate number|plate|"
+                r"reg(?:istration)?(?: number| no\.?)?|rego|tag number)")
+VEHICLE_RULES = [
+    Rule(CN_PLATE, 0.85, validate=_has_digit),
+    # California-style "7ABC123" (digit, 3 letters, 3 digits: the DMV's sequential format since 1980).
+    Rule(r"(?<![A-Za-z0-9-])[1-9][A-Z]{3}\d{3}(?![A-Za-z0-9-])", 0.75),
+    # "ABC-1234" (3 letters, hyphen, 4 digits: Taiwan's 2012 format, and New York/Texas style).
+    Rule(r"(?<![A-Za-z0-9-])[A-Z]{3}-\d{4}(?![A-Za-z0-9-])", 0.7),
+    # Any plate right after a plate word (HK "AB 1234", older UK, other states): 4-10 characters,
+    # at least one digit.
+    Rule(_PLATE_WORDS + r"[ ]?(?:is|was|是|为|:|：|#)?[ ]*([A-Za-z0-9][A-Za-z0-9·•\- ]{2,8}[A-Za-z0-9])"
+         r"(?![A-Za-z0-9])", 0.8, group=1, validate=_has_digit, flags=re.IGNORECASE),
+    # VIN with its check digit anywhere; without one only after VIN / 车架号 (non-US VINs have none).
+    Rule(r"(?<![A-Za-z0-9])[A-HJ-NPR-Z0-9]{17}(?![A-Za-z0-9])", 0.85, validate=vin_ok),
+    Rule(r"(?:VIN|车架号|车辆识别代号)(?:码|号)?[ ]*(?:is|是|:|：)?[ ]*([A-HJ-NPR-Za-hj-npr-z0-9]{17})(?![A-Za-z0-9])",
+         0.85, group=1, validate=_has_digit),
+]
+
+# ---------------------------------------------------------------- national IDs
+NATIONAL_ID_RULES = [
+    # HKID "A123456(7)": the check character in half- or full-width parentheses, or glued on.
+    Rule(r"(?<![A-Za-z0-9])[A-Za-z]{1,2}\d{6}[ ]?(?:\([0-9Aa]\)|（[0-9Aa]）|[0-9Aa])(?![A-Za-z0-9])", 0.9,
+         validate=hkid_ok),
+    Rule(r"(?<![A-Za-z0-9])[A-Za-z][1289]\d{8}(?![A-Za-z0-9])", 0.9, validate=tw_id_ok),
+    # Macau resident ID (BIR): 1/5/7 + 6 digits + check digit in parentheses; the check-digit rule
+    # is not published, so the parentheses are required.
+    Rule(r"(?<![A-Za-z0-9])[157]\d{6}[ ]?(?:\(\d\)|（\d）)", 0.85),
+    # Any national/identity number after its keyword (the forms above without their check digit,
+    # other countries): 6-18 characters with 5+ digits.
+    Rule(r"(?:身份证号码|身份证号|身份证|证件号码|证件号|居民身份证|回乡证|通行证|identity card(?: number| no\.?)?|"
+         r"id card(?: number| no\.?)?|national id(?: number| no\.?)?|hkid|nric|id number)"
+         r"[ ]*(?:is|是|为|:|：|#)?[ ]*([A-Za-z]{0,2}[0-9][0-9A-Za-z()（）\-]{4,16})(?![A-Za-z0-9])",
+         0.8, group=1, validate=_digits_at_least(5), flags=re.IGNORECASE),
+]
+
+# ---------------------------------------------------------------- devices, licences, accounts
+DEVICE_RULES = [
+    Rule(r"(?<![0-9])\d{2}[ -]?\d{6}[ -]?\d{6}[ -]?\d(?![0-9])", 0.8, validate=imei_ok),
+    Rule(r"(?:IMEI|MEID|serial number|serial no\.?|S/N|SN|序列号|串号)[ ]*(?:is|是|:|：|#)?[ ]*"
+         r"([A-Za-z0-9][A-Za-z0-9\-]{6,20}[A-Za-z0-9])(?![A-Za-z0-9])", 0.8, group=1, validate=_digits_at_least(3),
+         flags=re.IGNORECASE),
+]
+# Licence and certificate numbers (HIPAA identifier 11), after their keyword.
+LICENCE_RULES = [
+    Rule(r"(?:driver'?s licen[cs]e|driving licen[cs]e|licen[cs]e|certificate|cert|permit|驾驶证|驾照|行驶证|"
+         r"执照|证书|资格证|执业证|许可证|营业执照)(?:[ ]?(?:number|no\.?|num|#|编号|号码|号))?[ ]*(?:is|是|为|:|：)?[ ]*"
+         r"([A-Za-z0-9][A-Za-z0-9\-]{4,20}[A-Za-z0-9])(?![A-Za-z0-9])", 0.8, group=1,
+         validate=_digits_at_least(4), flags=re.IGNORECASE),
+]
+# Account, medical-record and health-plan numbers (HIPAA identifiers 8-10), after their keyword.
+ACCOUNT_RULES = [
+    Rule(r"(?:account|acct|a/c|member id|policy(?: number| no\.?)?|medical record(?: number)?|MRN|patient id|"
+         r"账号|帐号|账户|帐户|银行卡号|卡号|病历号|医保卡号|社保卡号|社保号|会员号|保单号|就诊卡号)"
+         r"(?:[ ]?(?:number|no\.?|#))?[ ]*(?:is|是|为|:|：)?[ ]*([0-9][0-9 \-]{4,24}[0-9])(?![0-9])",
+         0.8, group=1, validate=_digits_at_least(6), flags=re.IGNORECASE),
+]
+
+# ---------------------------------------------------------------- platform handles
+# The platform's name (or its usual abbreviation), an optional ID word, a separator, the ID.
+_PLATFORMS = (r"微信|威信|扣扣|QQ|微博|抖音|快手|B站|b站|哔哩哔哩|bilibili|小红书|红书|知乎|豆瓣|贴吧|钉钉|视频号|"
+              r"wechat|weixin|weibo|douyin|kuaishou|xiaohongshu|rednote|instagram|insta|ig|tiktok|telegram|tg|"
+              r"discord|twitter|snapchat|snap|facebook|fb|threads|kakao(?:talk)?|line|steam|reddit|github|"
+              r"twitch|youtube|linkedin|skype|signal|whatsapp|mastodon|bluesky")
+_ID_WORDS = r"(?:号码|号|账号|帐号|id|ID|UID|uid|用户名|handle|username|user name|account|名)"
+HANDLE_RULES = [
+    # An explicit ID word or separator: any 3-32 character ASCII ID ("小红书号：lilycat", "B站UID 3829104").
+    Rule(rf"(?<![A-Za-z])(?:{_PLATFORMS})[ ]?(?:上|里)?(?:的)?(?:{_ID_WORDS}[ ]?(?:is|是|为|:|：|=|#)?|is|是|为|:|：|=|搜|search)"
+         r"[ ]*@?([A-Za-z0-9_][A-Za-z0-9_.\-]{1,30}[A-Za-z0-9_])(?![A-Za-z0-9_])", 0.85, group=1,
+         validate=lambda s: not s.isalpha() or len(s) >= 4, flags=re.IGNORECASE),
+    # Only a space after the platform: the ID must look like one (a digit, _ or . inside).
+    Rule(rf"(?<![A-Za-z])(?:{_PLATFORMS})[ ]+@?([A-Za-z0-9_][A-Za-z0-9_.\-]{{1,30}}[A-Za-z0-9_])(?![A-Za-z0-9_])",
+         0.8, group=1, validate=lambda s: bool(re.search(r"[0-9_.]", s)), flags=re.IGNORECASE),
+    # A numeric user ID after UID / user id (Bilibili, Genshin and most zh platforms show one).
+    Rule(r"(?<![A-Za-z])(?:UID|user id|用户ID|用户id)[ ]*(?:is|是|为|:|：|=)?[ ]*(\d{5,12})(?!\d)", 0.85, group=1,
+         flags=re.IGNORECASE),
+    # Discord's legacy "name#1234" tags and Reddit's "u/name".
+    Rule(r"(?<![A-Za-z0-9_.])[A-Za-z0-9_.]{2,32}#\d{4}(?!\d)", 0.8),
+    Rule(r"(?<![A-Za-z0-9_/])u/[A-Za-z0-9_-]{3,20}(?![A-Za-z0-9_-])", 0.8),
+]
+
+# ---------------------------------------------------------------- dates of birth
+_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|"
+          r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
+_ZH_N = "[0-9一二三四五六七八九十〇零两]"
+_DATE = (rf"(?:\d{{4}}[-/.]\d{{1,2}}[-/.]\d{{1,2}}|\d{{1,2}}[-/.]\d{{1,2}}[-/.]\d{{2,4}}|"
+         rf"(?:19|20)\d{{2}}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])|"
+         rf"{_MONTH}[ ]\d{{1,2}}(?:st|nd|rd|th)?(?:,?[ ]\d{{4}})?|"
+         rf"\d{{1,2}}(?:st|nd|rd|th)?[ ](?:of[ ])?{_MONTH}(?:,?[ ]\d{{4}})?|"
+         rf"(?:{_ZH_N}{{2,4}}年)?{_ZH_N}{{1,2}}月{_ZH_N}{{1,3}}[日号]?)")
+DOB_RULES = [
+    Rule(r"(?:born(?: on)?|date of birth|d\.?o\.?b\.?|birthday(?: is)?|b-?day(?: is)?|birth date|"
+         r"生日|出生日期|出生年月日|出生年月|出生于|出生在|出生|生于)[ ]*(?:is|was|on|:|：|是|为|在|=)?[ ]*(?:on )?"
+         rf"({_DATE})", 0.85, group=1, flags=re.IGNORECASE),
+]
+
+# ---------------------------------------------------------------- spelled-out contacts
+_MAIL_HOSTS = ("gmail|googlemail|qq|163|126|yeah|139|sina|sohu|foxmail|aliyun|hotmail|outlook|live|msn|yahoo|"
+               "icloud|me|proton|protonmail|pm|gmx|yandex|mail|aol|zoho")
+_SPELLED_TLD = "com|net|org|edu|gov|cn|co|io|me|uk|de|fr|jp|hk|tw|us|ca|au"
+SPELLED_EMAIL_RULES = [
+    # "jane.doe at gmail dot com", "jane艾特qq点com": "at" and "dot" written out (the usual
+    # anti-scraping obfuscation), any host.
+    Rule(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,40}[ ]*(?:[ ](?:at|AT|At)[ ]|艾特|圈a|＠)[ ]*"
+         r"[A-Za-z0-9-]{2,30}(?:[ ]*(?:[ ](?:dot|DOT|Dot)[ ]|点)[ ]*[A-Za-z0-9-]{2,10}){1,3}(?![A-Za-z0-9])", 0.85),
+    # "at" written out, the dot kept: only with a known mail host ("work at google.com" is a URL).
+    Rule(rf"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{{0,40}}(?:[ ](?:at|AT|At)[ ]|艾特|圈a)[ ]*"
+         rf"(?:{_MAIL_HOSTS})\.(?:{_SPELLED_TLD})(?:\.[a-z]{{2}})?(?![A-Za-z0-9])", 0.85, flags=re.IGNORECASE),
+]
+# Digits written as Chinese numerals (幺 is the spoken "one") or as English words, mixed with
+# ASCII digits or not: a CN mobile number's 11 (1[3-9] ...), or 10+ digit words in a row.
+_ZH_DIGIT = "[0-9零〇一二三四五六七八九幺两]"
+_EN_DIGIT = "(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+SPELLED_PHONE_RULES = [
+    Rule(rf"(?<![0-9零〇一二三四五六七八九幺两十百千万])[1一幺][3-9三四五六七八九](?:[ \-]?{_ZH_DIGIT}){{9}}"
+         rf"(?![0-9零〇一二三四五六七八九幺两十百千万])", 0.85, validate=lambda s: not s.isascii()),
+    Rule(rf"(?<![A-Za-z]){_EN_DIGIT}(?:[ ,\-]{{1,2}}{_EN_DIGIT}){{9,14}}(?![A-Za-z])", 0.85, flags=re.IGNORECASE),
+]
+
+
+# ---------------------------------------------------------------- bare domains
+# Top-level domains that are common English words or file extensions: "know.how", "ok.so" and
+# "main.py" typed without a space after the full stop are sentences and file names, not domains. Such a TLD needs a scheme,
+# www. or a path (the URL rules in recognizers.py) to count.
+WORD_TLDS = frozenset(
+    "how you now new one day fun run win lol men mom dad fit bar bet bid car dog pet red rip sex tax pub ink eat "
+    "buy fly hot joy box off wow yes zip top so is it in to do me am at be by no an as us my go ok im he we la ma pa "
+    "hi ha oh um tv py sh pl md ps rs ms ml cs love life live best cool care help here home game talk work band date "
+    "city team show news sale world guru deal gift gold golf free fish food page wiki plus rest style tips town "
+    "zone".split())
+
+
+@lru_cache(maxsize=1)
+def _suffixes():
+    import tldextract
+
+    # The public suffix list snapshot tldextract ships with (no network: suffix_list_urls=()).
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+def bare_domain_ok(s: str) -> bool:
+    host = s.split("/", 1)[0].lower()
+    parts = _suffixes()(host)
+    if not parts.suffix or not parts.domain or len(parts.domain) < 2 or parts.domain.isdigit():
+        return False
+    last = parts.suffix.rsplit(".", 1)[-1]
+    return "/" in s or last not in WORD_TLDS or "." in parts.suffix
+
+
+BARE_DOMAIN_RULES = [
+    # Lower-case labels (a capital after the dot reads as a new sentence) ending in a public suffix.
+    Rule(r"(?<![A-Za-z0-9_@.\-])(?:[A-Za-z0-9][A-Za-z0-9\-]*\.)+[a-z]{2,18}(?:/[A-Za-z0-9\-._~/?#=&%+]*[A-Za-z0-9/])?"
+         r"(?![A-Za-z0-9_@\-]|\.[A-Za-z0-9])", 0.75, validate=bare_domain_ok),
+]
+
+# The prefilter's share (hints.py): a rule above that can match without a digit, ``@`` or ``:``
+# needs one of these. Regexes are Rust-compatible (polars runs them too).
+IDENTIFIER_HINT = "|".join([
+    r"[A-Za-z0-9]\.[a-z]{2}",  # bare domains
+    r"[一幺][三四五六七八九]",  # CN mobile numbers in Chinese numerals
+    rf"(?i:{_EN_DIGIT}[ ,\-]{{1,2}}{_EN_DIGIT}[ ,\-]{{1,2}}{_EN_DIGIT})",  # in English words
+    r"[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.",  # MAC in Cisco notation
+    r"点[ ]*[A-Za-z]{2}",  # "qq点com"
+])
+# Lower-case substrings: the platforms whose IDs may be letters only, birth words, spelled "at".
+IDENTIFIER_HINT_WORDS = (
+    "微信", "威信", "微博", "抖音", "快手", "b站", "哔哩哔哩", "bilibili", "小红书", "红书", "知乎", "豆瓣", "贴吧", "钉钉",
+    "视频号", "wechat", "weixin", "weibo", "douyin", "kuaishou", "xiaohongshu", "rednote", "insta", "tiktok",
+    "telegram", "discord", "twitter", "snapchat", "facebook", "kakao", "reddit", "github", "twitch", "youtube",
+    "linkedin", "skype", "whatsapp", "mastodon", "bluesky", "u/", "ig ", "ig是", "tg ", "tg是", "fb ", "fb是", "line id",
+    "line是", "snap ", "snap是", "steam", "signal ", "threads ", "qq", "扣扣", "uid", "user id", "用户id",
+    "born", "birth", "dob", "d.o.b", "bday", "b-day", "生日", "出生", "生于", "dot", "艾特", "圈a",
+)
+
+# (recognizer name stem, entity, rules): docs/pii_coverage.md names these recognizers.
+IDENTIFIER_RECOGNIZERS = (
+    ("vehicle", "VEHICLE", VEHICLE_RULES),
+    ("national_id", "NATIONAL_ID", NATIONAL_ID_RULES),
+    ("device_id", "DEVICE_ID", DEVICE_RULES),
+    ("licence", "LICENCE", LICENCE_RULES),
+    ("account", "ACCOUNT", ACCOUNT_RULES),
+    ("platform_handle", "HANDLE", HANDLE_RULES),
+    ("dob", "DOB", DOB_RULES),
+    ("spelled_email", "EMAIL", SPELLED_EMAIL_RULES),
+    ("spelled_phone", "PHONE", SPELLED_PHONE_RULES),
+    ("bare_domain", "URL", BARE_DOMAIN_RULES),
+)
+
+
+def identifier_recognizers(language: str) -> list[RegexRecognizer]:
+    return [RegexRecognizer(entity, rules, language, name=f"vvae_{stem}_{language}")
+            for stem, entity, rules in IDENTIFIER_RECOGNIZERS]
