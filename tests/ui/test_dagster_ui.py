@@ -2,7 +2,8 @@
 driven by real headless Chromium (Debian's /usr/bin/chromium through Python Playwright).
 
 Steps: open the global asset graph and see every asset; launch priors_job (persona_priors +
-persona_prior_stats and their checks) from its page; watch the run page reach Success; open
+persona_prior_stats and their checks) from its page; watch the run page reach Success; see
+persona_priors' row count and Columns (dagster/row_count, dagster/column_schema); open
 benchmark_report and see the metadata its last materialization recorded. Screenshots go to
 test-artifacts/ui/. Every process started here (dagster dev, its webserver, daemon and code
 server; the browser) is stopped, and the test checks that none is left.
@@ -218,6 +219,34 @@ def see_report_metadata(page, base: str, partition: str, keys: list[str]) -> Non
         page.get_by_text(key, exact=True).first.wait_for(state="visible")
 
 
+def see_table_metadata(page, base: str, asset: str, columns: list[str], rows: int) -> None:
+    """The asset's Overview: the Row count of its latest materialization (dagster/row_count) and the
+    Columns section listing every column of its pandera model (dagster/column_schema)."""
+    page.goto(f"{base}/assets/{asset}?view=overview")
+    dismiss_welcome(page)
+    label = page.get_by_text("Row count", exact=True).first
+    label.wait_for(state="visible")
+    assert label.locator("xpath=..").inner_text().split() == ["Row", "count", str(rows)], \
+        label.locator("xpath=..").inner_text()
+    page.get_by_text("Columns", exact=True).first.wait_for(state="visible")
+    table = page.locator("table", has=page.get_by_text("Column name", exact=True)).first
+    table.wait_for(state="visible")
+    shown = [t.strip() for t in table.locator("tbody tr td:first-child").all_inner_texts()]
+    assert shown == columns, shown
+
+
+def latest_table(dagster_home: Path, asset: str) -> tuple[list[str], int]:
+    """(column names, row count) that the asset's latest materialization recorded in that instance."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    try:
+        meta = instance.get_latest_materialization_event(dg.AssetKey(asset)).asset_materialization.metadata
+    finally:
+        instance.dispose()
+    return [c.name for c in meta["dagster/column_schema"].value.columns], meta["dagster/row_count"].value
+
+
 def latest_report(dagster_home: Path) -> tuple[str, list[str]] | None:
     """(partition, metadata keys) of benchmark_report's latest materialization in that instance."""
     import dagster as dg
@@ -275,8 +304,11 @@ def test_dagster_ui_end_to_end(request, tmp_path_factory):
             status = wait_for_run(page, base, run_id, RUN_S)
             page.screenshot(path=str(shots / "2_priors_run.png"), full_page=True)
             assert status == "Success", f"priors_job run {run_id} ended {status}"
+            columns, rows = latest_table(dagster_home, "persona_priors")  # the run just materialized it
+            see_table_metadata(page, base, "persona_priors", columns, rows)
+            page.screenshot(path=str(shots / "3_persona_priors_columns.png"), full_page=True)
             see_report_metadata(page, base, partition, keys)
-            page.screenshot(path=str(shots / "3_benchmark_report.png"), full_page=True)
+            page.screenshot(path=str(shots / "4_benchmark_report.png"), full_page=True)
     assert not _group_alive(pgid), "a process started by dagster dev outlived the test"
     assert processes_with_env("DAGSTER_HOME", str(dagster_home)) == []
     assert run_status(dagster_home, run_id) == ("priors_job", "SUCCESS")
