@@ -30,6 +30,10 @@ class ScrubParams:
     # Agent display names are persona names ("Luna"); scrubbing them too keeps real operators'
     # names out, at the cost of the persona's name in its own lines.
     scrub_agent_names: bool = True
+    # A local spaCy pipeline or transformers token-classification model directory whose PERSON
+    # entities are names too (vvae_pipeline/scrub/ner.py); the production recommendation for names.
+    # None: the model-free recognizers only (nothing can be downloaded on the build machines).
+    ner_model_path: str | None = None
 
 
 @dataclass(frozen=True)

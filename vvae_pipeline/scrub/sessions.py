@@ -96,7 +96,10 @@ def _with_texts(df: pl.DataFrame, column: str, field: str, texts: list[str]) -> 
 
 
 def _scrub_sessions(raw: pl.DataFrame, params: ScrubParams, scrubber: Scrubber | None) -> tuple[pl.DataFrame, dict]:
-    scrubber = scrubber or Scrubber()
+    if scrubber is None:
+        from vvae_pipeline.scrub.ner import ner_recognizers
+
+        scrubber = Scrubber(ner=ner_recognizers(params.ner_model_path))
     sampled = subsample_agents(raw, params.max_sessions_per_agent, params.seed)
     texts, counts, n_turns = _flat_texts(sampled)
     starts = [0]
