@@ -24,11 +24,15 @@ from vvae_pipeline.encode.extract import build_items, extract
 from vvae_pipeline.encode.garbage import (
     EXTRACTION_FINDINGS,
     batch_findings,
+    no_pii_in_extraction_values,
     no_pii_in_values,
 )
 from vvae_pipeline.params import ExtractParams
 
-EXTRACTION_CHECKS = schema_checks("persona_extractions", schemas.PersonaExtraction)
+# Blocking ERROR checks: the schema, and no name, placeholder or structured PII in an open value
+# (extract() nulls such values with reason "pii"; the check holds it to that).
+EXTRACTION_CHECKS = schema_checks("persona_extractions", schemas.PersonaExtraction,
+                                  no_pii_in_values=no_pii_in_extraction_values)
 # WARN unless VVAE_PERSONA_CHECKS=block (assets/checks.py); run on the batch and its scrubbed sessions.
 EXTRACTION_GARBAGE = FindingChecks("persona_extractions", finding_descriptions(EXTRACTION_FINDINGS), batch_findings)
 

@@ -39,8 +39,10 @@ from vvae_pipeline.encode.grounding import (
     NOT_CAPABLE,
     NOT_GROUNDED,
     OFF_SCHEMA,
+    PII,
     parse_output,
 )
+from vvae_pipeline.encode.value_pii import pii_kinds
 from vvae_pipeline.llm.engines import Engine, Result
 from vvae_pipeline.params import ExtractParams
 from vvae_pipeline.schemas import PersonaExtraction, polars_schema
@@ -241,6 +243,7 @@ def extract(items: pl.DataFrame, engine: Engine, params: ExtractParams,
 
     out_rows, rejections = [], {d: 0 for d in latent.DIMENSION_NAMES}
     off_schema = 0
+    unfit: dict[str, bool] = {}  # value -> holds PII (pii_kinds), once per distinct value
     for r, c, k in zip(rows, cands, keys):
         res = done[k]
         parsed = parse_output(res.text, " ".join(agent_texts(r["context"], r["reply"])), c)
@@ -251,6 +254,13 @@ def extract(items: pl.DataFrame, engine: Engine, params: ExtractParams,
             status = "retried" if res.retried else "ok"
         for d in parsed.rejected:
             rejections[d] += 1
+        # No name, placeholder or structured PII in a value (the blocking no_pii_in_values check).
+        for d, v in parsed.values.items():
+            if v is not None and not latent.BY_NAME[d].closed:
+                if v not in unfit:
+                    unfit[v] = bool(pii_kinds(v))
+                if unfit[v]:
+                    parsed.values[d], parsed.reasons[d] = None, PII
         off_schema += sum(v == OFF_SCHEMA for v in parsed.reasons.values())
         out_rows.append({
             **{k2: r[k2] for k2 in ITEM_COLUMNS}, **parsed.values, "status": status,

@@ -242,6 +242,17 @@ def no_pii_in_values(df: pl.DataFrame) -> ValidationReport:
                                                 f"structured PII in a value ({n} failing)", "cases": bad}])
 
 
+def no_pii_in_extraction_values(df: pl.DataFrame) -> ValidationReport:
+    """No open persona value of persona_extractions (one column per dimension) holds a PII
+    placeholder, a detected person name or structured PII; ``no_pii_in_values`` on its long form."""
+    dims = [d for d in DIMENSION_NAMES if not BY_NAME[d].closed and d in df.columns]
+    if not dims:
+        return ValidationReport(False, df.height, [{"column": "persona", "check": "column missing", "cases": []}])
+    long = pl.concat([df.select(pl.lit(d).alias("dimension"), pl.col(d).cast(pl.Utf8).alias("value")) for d in dims])
+    report = no_pii_in_values(long.drop_nulls("value"))
+    return ValidationReport(report.passed, df.height, report.failures)
+
+
 EXTRACTION_FINDINGS = {"top_value_share": top_value_share, "function_word_share": function_word_share,
                        "grounding_rate": grounding_rate, "declared_agreement": declared_agreement}
 PRIOR_FINDINGS = {"top_value_share": prior_top_value_share, "function_word_share": prior_function_word_share}

@@ -22,6 +22,7 @@ MISSING = "missing"  # key absent from the output object
 NO_CANDIDATES = "no_candidates"  # no candidate span / evidence cue in the text: not asked
 FAILED = "engine_failed"  # no parseable output at all
 NOT_CAPABLE = "engine_not_capable"  # the engine was measured not to answer this dimension (capabilities.py)
+PII = "pii"  # the value holds a name, a PII placeholder or structured PII (encode/value_pii.py)
 
 
 @dataclass

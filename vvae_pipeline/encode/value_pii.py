@@ -22,9 +22,12 @@ PLACEHOLDER = re.compile(r"\[(?:" + "|".join(ENTITIES) + r")_\d+\]", re.IGNORECA
 
 @lru_cache(maxsize=1)
 def _given_names() -> frozenset[str]:
-    from vvae_pipeline.scrub.names import gazetteer
+    """Every given name the scrubber knows (scrub/names.py ``given_names``: the census names that
+    are no stopword or place, the gazetteer's), the everyday-word ones ("mark", "rose") included:
+    a one-word persona value that is a given name is a name."""
+    from vvae_pipeline.scrub.names import given_names
 
-    return frozenset(n.lower() for n in gazetteer()["en_first"])
+    return frozenset(given_names())
 
 
 @lru_cache(maxsize=2)
@@ -42,10 +45,11 @@ def pii_kinds(value: str) -> list[str]:
 
     kinds = ["placeholder"] if PLACEHOLDER.search(value) else []
     language = language_of(value)
-    # normalize() lower-cases ASCII values, and the en recognizer wants capitalised names: a
-    # lower-case value's words are also looked up in its given-name gazetteer ("emily", "hi emily").
-    lowered = value.isascii() and value == value.lower() and any(
-        w in _given_names() for w in re.findall(r"[a-z]+", value))
+    # normalize() lower-cases ASCII values. The recognizers find lower-case names with a person
+    # context or none needed ("hi bethany", "told mark"); a value that is one given name alone
+    # ("mark", the nickname) is a name too.
+    words = re.findall(r"[a-z]+", value.lower()) if value.isascii() else []
+    lowered = len(words) == 1 and words[0] in _given_names()
     if lowered or any(r.analyze(value, ["NAME"]) for r in _name_recognizers(language)):
         kinds.append("name")
     kinds += sorted(detect(value, language))
