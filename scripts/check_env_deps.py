@@ -21,8 +21,10 @@ compare the resolve with the imports, walked from the entry points.
    modules, collecting the top-level names of everything else that is not the standard library.
 4. An imported module that no distribution of the environment provides fails the check with the
    lines that import it, unless ALLOWED_ABSENT names it for that environment with the reason; an
-   ALLOWED_ABSENT entry that is no longer needed fails too. A direct requirement of pyproject.toml
-   that nothing imports fails unless USED_WITHOUT_IMPORT says how it is used.
+   ALLOWED_ABSENT entry that is no longer needed fails too. A module that the code location, the
+   trainer or the serving command imports must come from a distribution pyproject.toml declares
+   (not only from another's dependencies; the tests' such imports are printed as notes). A direct
+   requirement of pyproject.toml that nothing imports fails unless USED_WITHOUT_IMPORT says how.
 
 Measured on the 2-core development machine (4 environments resolved in parallel): see .ci/run.
 """
@@ -387,6 +389,24 @@ def check_environment(env: Environment, provided: dict[str, set[str]], root: Pat
     return problems
 
 
+RUNTIME_ROLES = ("code location", "trainer", "serving")
+
+
+def undeclared_imports(env: Environment, provided: dict[str, set[str]], root: Path = ROOT) -> tuple[list[str], list[str]]:
+    """Imported modules present only as another distribution's dependency: problems for the runtime
+    roles (a dependency's dependency can go away in any upgrade), notes for the tests."""
+    declared = set(direct_requirements(root))
+    problems, notes = [], []
+    for role in env.roles:
+        for mod, where in walk_imports(ROLES[role], root).items():
+            dists = provided.get(mod, set())
+            if dists and not {_normalize(d) for d in dists} & declared:
+                line = (f"{env.name}: `{mod}` ({', '.join(sorted(dists))}) is imported ({where[0]}, {role}) "
+                        f"but pyproject.toml does not declare it")
+                (problems if role in RUNTIME_ROLES else notes).append(line)
+    return sorted(set(problems)), sorted(set(notes))
+
+
 def direct_requirements(root: Path = ROOT) -> dict[str, str]:
     """Distribution -> where pyproject.toml declares it ("dependencies" or the extra's name)."""
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
@@ -424,15 +444,20 @@ def main(argv: list[str] | None = None) -> int:
         maps = {}
         for env in envs:
             maps[env.name] = module_map(reports[env.name])
-    problems = []
+    problems, notes = [], []
     for env in envs:
         found = check_environment(env, maps[env.name], args.root.resolve())
+        more, note = undeclared_imports(env, maps[env.name], args.root.resolve())
+        found += more
+        notes += note
         n = len(reports[env.name]["install"])
         print(f"[env-deps] {env.name} ({env.script}, .[{','.join(env.extras)}]{', CUDA pins' if env.cuda else ''}): "
               f"{n} distributions, roles {', '.join(env.roles)}: {'OK' if not found else f'{len(found)} problem(s)'}")
         problems += found
     if not args.env:  # the unused check needs every environment's map
         problems += unused_requirements(list(maps.values()), args.root.resolve())
+    for n in sorted(set(notes)):
+        print(f"[env-deps] note {n}")
     for p in problems:
         print(f"[env-deps] FAIL {p}")
     print(f"[env-deps] {'FAILED' if problems else 'passed'} in {time.monotonic() - t0:.0f} s")

