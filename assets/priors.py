@@ -11,7 +11,7 @@ import polars as pl
 
 from assets.checks import FindingChecks, finding_descriptions, make_table_checks
 from assets.tables import schema_metadata, table_metadata
-from resources.storage import StorageResource, atomic_write_bytes, atomic_write_parquet
+from resources.storage import StorageResource, atomic_write_bytes, atomic_write_json, atomic_write_parquet
 from vvae_pipeline import schemas
 from vvae_pipeline.encode.garbage import PRIOR_FINDINGS, prior_findings
 from vvae_pipeline.priors.build import build_priors, entropy_bits, prior_drift
@@ -22,12 +22,15 @@ from vvae_pipeline.priors.report import (
     png_markdown,
     stats_markdown,
 )
+from vvae_pipeline.priors.structure import SIGNIFICANCE, heatmap_png, persona_structure
+from vvae_pipeline.priors.structure import markdown as structure_markdown
 
 PRIORS = "persona_priors"
 PRIOR_STATS = "persona_prior_stats"
 # A prior kept by the asset for the drift check: the one before this materialization.
 PREVIOUS_FILE = "previous.parquet"
 CURRENT_FILE = "current.parquet"
+STRUCTURE_FILE = "structure.json"  # vvae_pipeline.priors.structure.persona_structure's result
 # JSD (bits) above which a dimension's prior counts as drifted. 0.1 lies between moving a quarter
 # of the mass between two values (0.6/0.4 -> 0.35/0.65: 0.046) and half of it (0.8/0.2 -> 0.3/0.7: 0.19).
 DRIFT_WARN_JSD = 0.1
@@ -66,10 +69,22 @@ def persona_priors(context: dg.AssetExecutionContext, storage: StorageResource,
         "chart_path": dg.MetadataValue.path(str(art / "top_values.png")),
         "entropy_bits": dg.MetadataValue.json(entropy_bits(priors)),
     })
+    # The two assumptions SP+FT rests on (missing at random, separate dimensions), on the same rows;
+    # benchmark_report reads structure.json into its "Persona structure" section.
+    structure = persona_structure(persona_extractions)
+    atomic_write_json(art / STRUCTURE_FILE, structure)
+    heatmap = heatmap_png(structure["orthogonality"])
+    dependent = [d for d, r in structure["missingness"]["dimensions"].items()
+                 if r["agent_dependence"]["testable"] and r["agent_dependence"]["p"] < SIGNIFICANCE]
     yield dg.Output(stats_df, output_name=PRIOR_STATS, metadata={
         **table_metadata(schemas.PriorStats, stats_df),
         "null_rates": dg.MetadataValue.md(stats_markdown(stats_df)),
         **{f"null_rate/{d}": float(r) for d, r in stats["null_rate"].items()},
+        "missingness_and_orthogonality": dg.MetadataValue.md(
+            structure_markdown(structure["missingness"], structure["orthogonality"]) + "\n\n"
+            + png_markdown(heatmap, "Cramér's V between dimensions")),
+        "null_depends_on_agent": dg.MetadataValue.json(dependent),
+        "structure_path": dg.MetadataValue.path(str(art / STRUCTURE_FILE)),
     })
 
 

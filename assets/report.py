@@ -17,6 +17,7 @@ from assets.checks import schema_checks
 from assets.config import config_only, param_field
 from assets.encode import ExtractConfig
 from assets.partitions import backbone_partitions, by_backbone
+from assets.priors import PRIORS, STRUCTURE_FILE
 from assets.progress import library_logs
 from assets.tables import schema_metadata, table_metadata
 from resources.llm import EncoderResource, GeneratorResource, PromptingResource
@@ -147,7 +148,9 @@ def benchmark_report(context: dg.AssetExecutionContext, config: ReportConfig, st
                                      "prompting_baselines_on": prompting.label(), "registry": registry},
                                  champion_adapter=champion, declared=declared_dicts(declared_profiles),
                                  encoder_quality=report.load_encoder_quality(
-                                     storage.root / "artifacts" / "persona_extractions"))
+                                     storage.root / "artifacts" / "persona_extractions"),
+                                 persona_structure=report.load_persona_structure(
+                                     storage.artifact_dir(PRIORS) / STRUCTURE_FILE))
     with library_logs(context.log):  # generation and DialogBench progress lines (assets/progress.py)
         res = run.run_benchmark(inputs, generator.build(model_path), params, db_params,
                                 prompting=prompting.generate_fn(params.decoding.max_new_tokens),

@@ -92,6 +92,12 @@ def test_priors_from_every_batch_pass_their_blocking_checks(env):
     png = (env["storage"].artifact_dir("persona_priors") / "top_values.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     assert by_key["persona_prior_stats"]["null_rate/hobby"].value == pytest.approx(1 - 2 / 5)
+    # Missingness and orthogonality of the same usable rows: hobby null in 3 of 5, heatmap inline.
+    structure = by_key["persona_prior_stats"]["missingness_and_orthogonality"].value
+    assert "| hobby | personal | 60% [" in structure and "(3/5)" in structure
+    assert "data:image/png;base64,iVBOR" in structure
+    saved = json.loads((env["storage"].artifact_dir("persona_priors") / "structure.json").read_text())
+    assert saved["missingness"]["dimensions"]["hobby"]["nulls"] == 3 and saved["missingness"]["n"] == 5
 
 
 def test_drift_check_warns_with_the_top_changed_values(env):

@@ -10,7 +10,9 @@ from vvae_pipeline.evaluate import benchmark, detectors, report, run
 from vvae_pipeline.evaluate.prompting import shot_prompts
 from vvae_pipeline.llm.generation import fit_history, prompt_messages
 from vvae_pipeline.params import BenchmarkParams
+from vvae_pipeline.latent import DIMENSION_NAMES
 from vvae_pipeline.priors.build import build_priors
+from vvae_pipeline.priors.structure import persona_structure
 
 PARAMS = BenchmarkParams(max_test_prompts=6, bootstrap_samples=200)
 
@@ -162,9 +164,15 @@ def test_write_report_from_hand_made_numbers(tmp_path):
     db_res = {"base": {"tasks": {"ED-en": {"n": 12, "accuracy": 0.25, "accuracy_per_rotation": 0.3, "consistent": 0.0,
                                            "chance": 0.25, "picked_position": [10, 20, 10, 8]}}}}
     res = _result({"ft": 0.4, "sp_ft": 0.2, "p_ft": None}, metrics, db_res)
+    ext = pl.DataFrame({**{d: [None] * 24 for d in DIMENSION_NAMES}, "agent_id": ["a", "b", "c"] * 8,
+                        "language": ["en"] * 24, "extraction_id": [str(i) for i in range(24)], "status": ["ok"] * 24},
+                       schema_overrides={d: pl.Utf8 for d in DIMENSION_NAMES})
+    ext = ext.with_columns(tone=pl.Series(["calm", "cold", None, None] * 6), vibe=pl.Series(["warm", "tense"] * 12))
+    res.persona_structure = persona_structure(ext, n_perm=50)
     out = report.write_report(res, tmp_path)
     md = (tmp_path / "report.md").read_text()
     assert "**HEADLINE**" in md
+    assert "| tone | talking_style | 50% [" in md and "tone x vibe" in md  # the persona structure section
     assert "| human replies (target) (`human`) | 50.0% [45.0%, 55.0%] | 50.0% [45.0%, 55.0%] |" in md
     assert "| paper targets (reference) | 8.6% | 6.4% | 2.2% | - | - |" in md
     assert "| SP+FT | yes | yes | - | 10.0% [5.0%, 15.0%] |" in md
@@ -185,6 +193,7 @@ def test_report_without_adapters_or_dialogbench(tmp_path):
     res = _result({"ft": None, "2-shot": 0.3}, note="no corpora folder (none configured)")
     report.write_report(res, tmp_path)
     md = (tmp_path / "report.md").read_text()
+    assert "## Persona structure" in md and "Not available (persona_priors wrote no structure.json)" in md
     assert "Skipped: no corpora folder" in md and "First report of this backbone" in md
     assert not (tmp_path / "loss.png").exists()
 

@@ -89,6 +89,22 @@ def load_encoder_quality(folder: Path) -> dict[str, dict]:
     return out
 
 
+def load_persona_structure(path: Path) -> dict:
+    """persona_priors' ``structure.json`` (vvae_pipeline.priors.structure), {} when absent."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _structure_block(structure: dict) -> str:
+    from vvae_pipeline.priors.structure import markdown as structure_markdown
+
+    if not structure:
+        return "Not available (persona_priors wrote no structure.json)."
+    return structure_markdown(structure["missingness"], structure["orthogonality"])
+
+
 def _f1(m: dict | None) -> str:
     if not m or m.get("f1") is None:
         return "-"
@@ -163,6 +179,8 @@ def markdown(res: BenchmarkResult, images: dict[str, str]) -> str:
     out += ["## DialogBench-format tasks", ""]
     out += [_dialogbench_table(res.dialogbench) if res.dialogbench else f"Skipped: {res.dialogbench_note}", ""]
     out += ["## Encoder quality", "", _quality_block(res.encoder_quality), ""]
+    out += ["## Persona structure: missingness and orthogonality (training extractions)", "",
+            _structure_block(res.persona_structure), ""]
     out += ["## Settings", "", "```json", json.dumps({**res.settings, "seconds": res.seconds}, indent=1,
                                                      ensure_ascii=False, default=str), "```", ""]
     if res.samples.height:

@@ -39,6 +39,8 @@ class BenchmarkInputs:
     dialogbench_note: str = ""
     previous: dict | None = None  # the previous materialization's summary.json, for week over week
     encoder_quality: dict = field(default_factory=dict)
+    # Missingness and orthogonality of the training extractions (priors.structure.persona_structure)
+    persona_structure: dict = field(default_factory=dict)
     deployment: dict = field(default_factory=dict)  # where it ran (engines, devices), for the settings
     champion_adapter: str | None = None  # the registry champion's SP+FT adapter folder, scored as "champion"
     declared: dict = field(default_factory=dict)  # declared agent profiles: the detectors' reference persona
@@ -68,6 +70,7 @@ class BenchmarkResult:
     encoder_quality: dict
     settings: dict
     seconds: dict[str, float]
+    persona_structure: dict = field(default_factory=dict)
 
 
 def compare(hits: Mapping, agents: list[str], params: BenchmarkParams) -> list[dict]:
@@ -176,4 +179,5 @@ def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, d
         claims=claims.evaluate_claims(headline_hits, agents, eval_loss, params.bootstrap_samples, params.seed),
         dialogbench=db_results, dialogbench_note=note if not db_results else "",
         week_over_week=week_over_week(summary, inputs.previous), metrics=inputs.metrics,
-        encoder_quality=inputs.encoder_quality, settings=settings, seconds=seconds)
+        encoder_quality=inputs.encoder_quality, settings=settings, seconds=seconds,
+        persona_structure=inputs.persona_structure)
