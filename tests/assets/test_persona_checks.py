@@ -159,8 +159,10 @@ def test_extraction_batch_garbage_checks_run_in_the_asset_step(env, monkeypatch,
                    "encoder": EncoderResource(engine="openai", base_url="http://127.0.0.1:9/v1", model="none")},
         raise_on_error=False)
     checks = checks_by_name(result)
-    assert {"schema", "top_value_share", "function_word_share", "grounding_rate", "declared_agreement"} == set(checks)
+    assert {"schema", "no_pii_in_values", "top_value_share", "function_word_share", "grounding_rate",
+            "declared_agreement"} == set(checks)
     assert checks["schema"].passed and checks["grounding_rate"].passed and checks["function_word_share"].passed
+    assert checks["no_pii_in_values"].passed
     top, declared = checks["top_value_share"], checks["declared_agreement"]
     assert not top.passed and not declared.passed
     assert top.metadata["figures"].value["dimensions"]["tone"]["top_share"] == 1.0
@@ -168,3 +170,33 @@ def test_extraction_batch_garbage_checks_run_in_the_asset_step(env, monkeypatch,
     expected = dg.AssetCheckSeverity.ERROR if mode == "block" else dg.AssetCheckSeverity.WARN
     assert top.severity == expected and declared.severity == expected
     assert ("downstream_of_extractions" in _materialized(result)) is (mode == "warn")
+
+
+def _named_extract(items, engine, params, declared=None):
+    """Clean values but one: a third party's name, lower case and without a cue (issue #26)."""
+    df, stats = _planted_extract(items, engine, params, declared)
+    return df.with_columns(tone=pl.lit("calm"), topic=pl.Series(["gaming with roxanne"] + [None] * 23, dtype=pl.Utf8)), stats
+
+
+def test_a_name_in_an_extraction_value_is_an_error_in_either_mode(env, monkeypatch, mode):
+    monkeypatch.setattr("assets.encode.extract", _named_extract)
+    storage = env["storage"]
+    storage.table_path("scrubbed_sessions", BATCH).parent.mkdir(parents=True, exist_ok=True)
+    _sessions().write_parquet(storage.table_path("scrubbed_sessions", BATCH))
+    env["instance"].add_dynamic_partitions(BATCH_PARTITIONS_NAME, [BATCH])
+
+    @dg.asset(partitions_def=persona_extractions.partitions_def, deps=["persona_extractions"])
+    def downstream_of_extractions() -> None:
+        """Stands in for the assets fed by one batch."""
+
+    upstream = dg.AssetSpec("scrubbed_sessions", partitions_def=persona_extractions.partitions_def)
+    result = dg.materialize(
+        [upstream, persona_extractions, downstream_of_extractions],
+        selection=[persona_extractions, downstream_of_extractions], partition_key=BATCH, instance=env["instance"],
+        resources={"storage": storage, "io_manager": ParquetIOManager(home=env["home"]), "pseudonyms": PseudonymKeyResource(),
+                   "encoder": EncoderResource(engine="openai", base_url="http://127.0.0.1:9/v1", model="none")},
+        raise_on_error=False)
+    check = checks_by_name(result)["no_pii_in_values"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert "roxanne" not in json.dumps({k: str(v.value) for k, v in check.metadata.items()}).lower()
+    assert "downstream_of_extractions" not in _materialized(result)
