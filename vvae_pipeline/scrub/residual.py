@@ -47,7 +47,8 @@ KINDS = {"EMAIL_ADDRESS": "EMAIL", "IP_ADDRESS": "IP", "CREDIT_CARD": "BANK_CARD
 
 
 def normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKC", _PLACEHOLDER.sub(" ", text))
+    # A placeholder becomes a line break: no keyword scan reads past a removed value into the next word.
+    text = unicodedata.normalize("NFKC", _PLACEHOLDER.sub("\n", text))
     return _SCRIPT_EDGE.sub(" ", text)
 
 
@@ -233,7 +234,7 @@ _KEYWORD_SCANS = (
     ("VEHICLE", ("车牌", "牌照", "号牌", "plate", "registration", "reg", "rego", "车架号", "vin"), 1),
     ("NATIONAL_ID", ("身份证", "身分证", "证件号", "回乡证", "通行证", "identity card", "id card", "national id", "hkid",
                      "nric", "bir", "dni", "nie"), 5),
-    ("DEVICE_ID", ("imei", "meid", "serial", "s/n", "序列号", "串号"), 3),
+    ("DEVICE_ID", ("imei", "meid", "serial", "s/n", "sn", "序列号", "串号"), 3),
     ("LICENCE", ("licence", "license", "certificate", "permit", "驾驶证", "驾照", "行驶证", "执照", "证书", "资格证",
                  "执业证", "许可证"), 4),
     ("ACCOUNT", ("account", "acct", "a/c", "member id", "policy", "medical record", "mrn", "patient id", "账号",
@@ -250,7 +251,7 @@ _FILLER = {"number", "no", "num", "id", "uid", "is", "was", "my", "handle", "use
            "plate", "card", "of", "the", "号", "号码", "账号", "是", "为", "搜", "编号", "上", "的"}
 _SCAN_WINDOW = 14  # characters between the keyword (or a filler word) and the next token
 # A token: letters, digits and the marks IDs are written with, continued by space-separated digit
-# groups ("6214 8302 7719 04", "PK 8312").
+# groups ("6222 0210 0112", "HK 2048").
 _SCAN_TOKEN = re.compile(r"[A-Za-z0-9\u4e00-\u9fff][A-Za-z0-9_.\-()#/]*(?:[ ][0-9][0-9\-]*)*")
 
 
@@ -399,6 +400,9 @@ def _domains(view: str):
 # NFKC and the script-edge spaces applied.
 _ZH_UNIT = re.compile(r"(?:\d+|[一二三四五六七八九十]+)\s*(?:号楼|栋|幢|座)\s*(?:\d+|[一二三四五六七八九十]+)\s*单元"
                       r"|单元\s*\d{3,4}\s*(?:室|房)?|\d+\s*单元\s*\d+\s*(?:室|房|号)|(?:路|街|大道|巷)\s*\d{1,5}\s*号")
+# IDFA / GAID / any RFC 4122 UUID; Bitcoin addresses (base58 P2PKH/P2SH, bech32) by their shape.
+_UUID = re.compile(r"(?i)(?<![0-9a-f-])[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}(?![0-9a-f-])")
+_WALLET = re.compile(r"(?<![A-Za-z0-9])(?:[13][1-9A-HJ-NP-Za-km-z]{25,34}|bc1[02-9ac-hj-np-z]{11,71})(?![A-Za-z0-9])")
 # @handles: "@" + a Latin ID or CJK characters, not an e-mail's "@".
 _AT_HANDLE = re.compile(r"(?<![A-Za-z0-9._%+\-])@(?:[A-Za-z0-9_][A-Za-z0-9_.]{1,}|\s?[\u4e00-\u9fff])")
 
@@ -438,3 +442,10 @@ def _identifiers(view: str):
         yield "ADDRESS", m.start(), m.end()
     for m in _AT_HANDLE.finditer(view):
         yield "HANDLE", m.start(), m.end()
+    for m in _UUID.finditer(view):
+        yield "DEVICE_ID", m.start(), m.end()
+    for m in _WALLET.finditer(view):
+        yield "ACCOUNT", m.start(), m.end()
+    for m in re.finditer(r"(-?\d{1,3}\.\d{4,})\D{1,6}?(-?\d{1,3}\.\d{4,})", view):  # two coordinates
+        if abs(float(m.group(1))) <= 90 and abs(float(m.group(2))) <= 180:
+            yield "ADDRESS", m.start(), m.end()
