@@ -38,13 +38,14 @@ from pathlib import Path
 
 from vvae_pipeline.backbones import DEFAULT_BACKBONE, get_backbone
 from vvae_pipeline.evaluate.test_time import PERSONA_SOURCES
-from vvae_pipeline.variants import VARIANT_KEYS, get_variant
+from vvae_pipeline.variants import VARIANT_GROUPS, VARIANT_KEYS, expand_variants, get_variant
 
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = REPO / "deploy" / "run_config"
 # Run presets: deploy/run_config/<size>.yaml. Config defaults are production values; a preset
 # overrides what makes its size fit on 2 CPU cores (SmolLM2-135M, fp32).
 SIZE_NAMES = ("demo", "tiny", "reproduce")
+GROUPS_HELP = ", ".join(f"{g}: {'+'.join(k)}" for g, k in VARIANT_GROUPS.items() if g != "all")
 
 
 def load_preset(size: str) -> dict:
@@ -367,8 +368,9 @@ def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[s
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbone", default=DEFAULT_BACKBONE)
-    parser.add_argument("--variants", default="", help="comma-separated SFT variants, or 'all' "
-                        f"({','.join(VARIANT_KEYS)}); default: the size's preset")
+    parser.add_argument("--variants", default="", help="comma-separated SFT variants and groups "
+                        f"({GROUPS_HELP}; "
+                        "all: every variant); default: the size's preset")
     parser.add_argument("--size", choices=SIZE_NAMES, default="demo",
                         help="run preset (deploy/run_config/<size>.yaml); with --data only its job settings apply")
     parser.add_argument("--seed", type=int, default=0, help="demo data seed (ignored with --data)")
@@ -385,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     from resources.storage import vvae_home
     from vvae_pipeline.storage_io import atomic_write_json
 
-    variants = VARIANT_KEYS if args.variants == "all" else tuple(v for v in args.variants.split(",") if v) or None
+    variants = expand_variants(args.variants) or None
     from assets.rerun import RunsInFlight
     from resources.home_lock import HomeBusy, home_lock
 

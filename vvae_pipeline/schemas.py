@@ -23,7 +23,8 @@ EXTRACTION_STATUSES = ("ok", "retried", "failed")
 SPLITS = SPLIT_NAMES
 # Where an SFT row's persona value came from (sft.sampling):
 OBSERVED, SAMPLED, NONE, DROPPED = "observed", "sampled", "none", "dropped"
-ORIGINS = (OBSERVED, SAMPLED, NONE, DROPPED)
+IMPUTED, CORRUPTED = "imputed", "corrupted"  # the agent's own mode; an observed value replaced (sensitivity)
+ORIGINS = (OBSERVED, SAMPLED, NONE, DROPPED, IMPUTED, CORRUPTED)
 TURN = pl.Struct({"role": pl.Utf8, "text": pl.Utf8, "ts": pl.Utf8})
 ANNOTATION = pl.Struct({"turn_index": pl.Int64, "rewritten_text": pl.Utf8, "annotator_id": pl.Utf8})
 MESSAGE = pl.Struct({"role": pl.Utf8, "content": pl.Utf8})
@@ -198,7 +199,7 @@ class SFTExample(_Persona, _Lineage):
     language: str = pa.Field(isin=LANGUAGES)
     messages: pl.List(MESSAGE) = pa.Field()  # system (persona), history, final assistant = target x
     reply: str = pa.Field(str_length={"min_value": 1})
-    origins: str = pa.Field()  # JSON object: dimension -> observed | sampled | none | dropped
+    origins: str = pa.Field()  # JSON object: dimension -> one of ORIGINS
 
     class Config:
         strict = True

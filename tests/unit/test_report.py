@@ -175,9 +175,12 @@ def test_write_report_from_hand_made_numbers(tmp_path):
     assert "| tone | talking_style | 50% [" in md and "tone x vibe" in md  # the persona structure section
     assert "| human replies (target) (`human`) | 50.0% [45.0%, 55.0%] | 50.0% [45.0%, 55.0%] |" in md
     assert "| paper targets (reference) | 8.6% | 6.4% | 2.2% | - | - |" in md
-    assert "| SP+FT | yes | yes | - | 10.0% [5.0%, 15.0%] |" in md
-    assert "| P+FT | yes | no | - | - | - | - | - | - | not trained |" in md
-    assert "| SP+FT w/o personal | yes | yes | personal |" in md and "no SFT set" in md
+    assert "| SP+FT | yes | prior | - | - | 10.0% [5.0%, 15.0%] |" in md
+    assert "| P+FT | yes | no | - | - | - | - | - | - | - | not trained |" in md
+    assert "| SP+FT w/o personal | yes | prior | personal | - |" in md and "no SFT set" in md
+    assert "| SP+FT, 25% of nulls sampled | yes | prior, 25% | - | - |" in md
+    assert "| P+FT, nulls = agent's own mode | yes | agent mode | - | - |" in md
+    assert "| SP+FT on 30% corrupted values | yes | prior | - | 30% |" in md
     assert '"max_new_tokens": 40' in md and "25.0% [" in md  # DialogBench accuracy with its Wilson interval
     for name in ("rates", "loss", "ablation"):
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG" and f"]({name}.png)" in md

@@ -96,8 +96,13 @@ def test_variant_rules(table_and_prior, key):
                 assert (origins[d], after[d]) == ("dropped", None)
             elif before[d] is not None:
                 assert (origins[d], after[d]) == ("observed", before[d])  # never overwritten
+            elif variant.sample_nulls and variant.fill_from == "agent_mode":
+                # every agent of ROWS has one row: nothing of its own to impute from
+                assert (origins[d], after[d]) == ("none", None)
+            elif variant.sample_nulls and d in observed_dims and origins[d] == "sampled":
+                assert after[d] in set(priors.filter(pl.col("dimension") == d)["value"])
             elif variant.sample_nulls and d in observed_dims:
-                assert origins[d] == "sampled" and after[d] in set(priors.filter(pl.col("dimension") == d)["value"])
+                assert variant.sample_rate < 1 and (origins[d], after[d]) == ("none", None)
             else:
                 assert (origins[d], after[d]) == ("none", None)
     assert sum(stats["origins"]["tone"].values()) == df.height
@@ -129,3 +134,61 @@ def test_different_seeds_draw_differently():
     a = apply_variant(df, priors, VARIANTS["sp_ft"], seed=0)[0]["tone"]
     b = apply_variant(df, priors, VARIANTS["sp_ft"], seed=1)[0]["tone"]
     assert a.to_list() != b.to_list()
+
+
+def _many(n: int = 2000) -> pl.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = [{"tone": ("calm", "cold", "gentle")[i % 3] if rng.random() < 0.4 else None,
+             "agent_id": f"a{i % 50}"} for i in range(n)]
+    return normalize_persona_columns(extraction_frame(rows))
+
+
+@pytest.mark.parametrize("key", ["sp_ft_rate25", "sp_ft_rate50"])
+def test_sampling_rate_fills_its_share_of_nulls_with_sp_fts_draws(key):
+    df = _many()
+    priors = build_priors(df)[0]
+    full, _ = apply_variant(df, priors, VARIANTS["sp_ft"], seed=5)
+    part, stats = apply_variant(df, priors, VARIANTS[key], seed=5)
+    nulls = df["tone"].is_null()
+    filled = part["tone"].is_not_null() & nulls
+    rate = VARIANTS[key].sample_rate
+    n = int(nulls.sum())
+    # binomial sd of the share at n ~ 1200 nulls is <= 0.015: 4 sd
+    assert abs(int(filled.sum()) / n - rate) < 0.06
+    assert part.filter(filled)["tone"].to_list() == full.filter(filled)["tone"].to_list()  # SP+FT's draws
+    assert part.filter(~nulls)["tone"].to_list() == df.filter(~nulls)["tone"].to_list()  # observed kept
+    assert stats["origins"]["tone"]["sampled"] == int(filled.sum())
+    if key == "sp_ft_rate50":  # the quarter filled at 0.25 is part of the half filled at 0.5
+        quarter = apply_variant(df, priors, VARIANTS["sp_ft_rate25"], seed=5)[0]["tone"].is_not_null() & nulls
+        assert not (quarter & ~filled).any()
+
+
+def test_agent_mode_imputation_by_hand():
+    rows = [{"agent_id": "a", "hobby": "chess"}, {"agent_id": "a", "hobby": "golf"}, {"agent_id": "a", "hobby": "chess"},
+            {"agent_id": "a"}, {"agent_id": "b", "tone": "calm"}, {"agent_id": "b"}, {"agent_id": "c"}]
+    df = normalize_persona_columns(extraction_frame(rows))
+    out, stats = apply_variant(df, build_priors(df)[0], VARIANTS["agent_mode_ft"], seed=0)
+    assert out["hobby"].to_list() == ["chess", "golf", "chess", "chess", None, None, None]
+    assert out["tone"].to_list() == [None, None, None, None, "calm", "calm", None]
+    origins = [json.loads(o)["hobby"] for o in out["origins"]]
+    assert origins == ["observed", "observed", "observed", "imputed", "none", "none", "none"]
+    assert stats["origins"]["hobby"] == {"imputed": 1, "none": 3, "observed": 3}
+
+
+@pytest.mark.parametrize("key", ["sp_ft_corrupt10", "sp_ft_corrupt30"])
+def test_corruption_replaces_its_share_of_observed_values_in_training_only(key):
+    df = _many()
+    priors = build_priors(df)[0]
+    share = VARIANTS[key].corrupt
+    sp, _ = apply_variant(df, priors, VARIANTS["sp_ft"], seed=2)
+    bad, stats = apply_variant(df, priors, VARIANTS[key], seed=2, corrupt_values=True)
+    observed = df["tone"].is_not_null()
+    hit = pl.Series([json.loads(o)["tone"] == "corrupted" for o in bad["origins"]])
+    k, n = int((hit & observed).sum()), int(observed.sum())
+    assert not (hit & ~observed).any() and k == stats["origins"]["tone"]["corrupted"]
+    assert abs(k / n - share) < 0.05  # n ~ 800 observed: binomial sd <= 0.017, 3 sd
+    # the nulls are SP+FT's; an unhit observed value is kept
+    assert bad.filter(~observed)["tone"].to_list() == sp.filter(~observed)["tone"].to_list()
+    assert bad.filter(observed & ~hit)["tone"].to_list() == df.filter(observed & ~hit)["tone"].to_list()
+    # at test time (corrupt_values=False) the variant is SP+FT exactly
+    assert apply_variant(df, priors, VARIANTS[key], seed=2)[0]["tone"].to_list() == sp["tone"].to_list()

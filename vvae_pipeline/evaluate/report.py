@@ -42,6 +42,15 @@ def _ci_pct(r: dict, d: str) -> str:
     return f"{_pct(r[d])} [{_pct(r.get(f'{d}_lo'))}, {_pct(r.get(f'{d}_hi'))}]"
 
 
+def _nulls_filled(v) -> str:
+    """How a variant fills nulls: "no", "prior", "prior, 25%", "agent mode"."""
+    if not v.sample_nulls:
+        return "no"
+    if v.fill_from == "agent_mode":
+        return "agent mode"
+    return "prior" if v.sample_rate >= 1 else f"prior, {v.sample_rate:.0%}"
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     esc = [[str(c).replace("|", "\\|").replace("\n", " ") for c in r] for r in rows]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -162,11 +171,12 @@ def markdown(res: BenchmarkResult, images: dict[str, str]) -> str:
     abl = []
     for key, v in VARIANTS.items():
         r, m = by_sys.get(key) or {}, res.metrics.get(key, {})
-        abl.append([v.label, "yes" if v.use_persona else "no", "yes" if v.sample_nulls else "no", v.drop_axis or "-",
+        abl.append([v.label, "yes" if v.use_persona else "no", _nulls_filled(v), v.drop_axis or "-",
+                    f"{v.corrupt:.0%}" if v.corrupt else "-",
                     *(_ci_pct(r, d) for d in DETECTOR_LABELS), _num(r.get("distance"), 3),
                     _num(m.get("final_eval_loss")), r.get("status", "no SFT set")])
-    out += ["## Ablation matrix", "", _table(["variant", "persona", "nulls sampled", "axis dropped", "CP", "EC", "HM",
-                                              "distance", "final eval loss", "status"], abl), ""]
+    out += ["## Ablation matrix", "", _table(["variant", "persona", "nulls filled", "axis dropped", "values corrupted",
+                                              "CP", "EC", "HM", "distance", "final eval loss", "status"], abl), ""]
     if "ablation" in images:
         out += [f"![ablation heatmap]({images['ablation']})", ""]
     out += ["## Training", ""]

@@ -17,7 +17,7 @@ import polars as pl
 
 from vvae_pipeline.hashing import string_hash, uniforms
 from vvae_pipeline.latent import BY_NAME, DIMENSION_NAMES
-from vvae_pipeline.schemas import DROPPED, NONE, OBSERVED, SAMPLED
+from vvae_pipeline.schemas import CORRUPTED, DROPPED, IMPUTED, NONE, OBSERVED, SAMPLED
 from vvae_pipeline.variants import Variant
 
 
@@ -36,7 +36,8 @@ def draw(priors: pl.DataFrame, dimension: str, u: np.ndarray) -> pl.Series | Non
 
 
 def origin_of(variant: Variant, dimension: str, observed: bool, prior_has_values: bool) -> str:
-    """Where a variant's value of one dimension comes from (the rule, for one cell)."""
+    """Where a variant's value of one dimension comes from (the rule, for one cell, before the
+    sampling rate, the agent-mode imputation and corruption decide per row)."""
     if not variant.use_persona or BY_NAME[dimension].axis == variant.drop_axis:
         return DROPPED
     if observed:
@@ -44,25 +45,58 @@ def origin_of(variant: Variant, dimension: str, observed: bool, prior_has_values
     return SAMPLED if variant.sample_nulls and prior_has_values else NONE
 
 
-def apply_variant(df: pl.DataFrame, priors: pl.DataFrame, variant: Variant, seed: int) -> tuple[pl.DataFrame, dict]:
+def agent_modes(df: pl.DataFrame, dimension: str) -> pl.DataFrame:
+    """Per agent, its most frequent observed value of ``dimension`` (ties: the smallest value, so the
+    choice does not depend on row order); agents that never showed one are absent."""
+    return (df.filter(pl.col(dimension).is_not_null()).group_by("agent_id", dimension).len()
+            .sort("agent_id", "len", dimension, descending=[False, True, False])
+            .group_by("agent_id", maintain_order=True).first()
+            .select("agent_id", pl.col(dimension).alias("_mode")))
+
+
+def apply_variant(df: pl.DataFrame, priors: pl.DataFrame, variant: Variant, seed: int,
+                  corrupt_values: bool = False) -> tuple[pl.DataFrame, dict]:
     """The persona each row shows under ``variant``, and an ``origins`` JSON column.
 
-    Observed values are never overwritten; nulls are filled from the prior only by sampling
-    variants; a dropped axis (or the whole persona, for FT) becomes null with origin "dropped".
+    Observed values are kept, except that ``corrupt_values`` (the SFT set of a corruption variant;
+    never at test time) replaces a seeded ``variant.corrupt`` share of them by a prior draw (origin
+    "corrupted"). Nulls are filled only by filling variants: from the prior (origin "sampled") for a
+    seeded ``variant.sample_rate`` share of them, or from the agent's own mode ("imputed"). A dropped
+    axis (or the whole persona, for FT) becomes null with origin "dropped". Every random choice is a
+    pure function of (seed, extraction_id, dimension, purpose), as the module docstring says.
     """
-    id_hash = string_hash(df["extraction_id"]) if variant.sample_nulls else None
+    corrupting = corrupt_values and variant.corrupt > 0
+    needs_hash = (variant.sample_nulls and variant.fill_from == "prior") or corrupting
+    id_hash = string_hash(df["extraction_id"]) if needs_hash else None
     exprs, origin_cols, counts = [], [], {}
     for dim in DIMENSION_NAMES:
         col, ocol = pl.col(dim), f"_origin_{dim}"
+        origin_cols.append(ocol)
         if origin_of(variant, dim, observed=True, prior_has_values=True) == DROPPED:
             exprs += [pl.lit(None, pl.Utf8).alias(dim), pl.lit(DROPPED).alias(ocol)]
-        else:
-            drawn = draw(priors, dim, uniforms(id_hash, seed, dim)) if id_hash is not None else None
-            fill = pl.lit(drawn) if drawn is not None else pl.lit(None, pl.Utf8)
-            exprs += [pl.coalesce(col, fill).alias(dim),
-                      pl.when(col.is_not_null()).then(pl.lit(OBSERVED))
-                      .otherwise(pl.lit(SAMPLED if drawn is not None else NONE)).alias(ocol)]
-        origin_cols.append(ocol)
+            continue
+        value, origin = col, pl.when(col.is_not_null()).then(pl.lit(OBSERVED)).otherwise(pl.lit(NONE))
+        if corrupting:
+            hit = pl.Series(uniforms(id_hash, seed, f"{dim}/corrupt") < variant.corrupt)
+            wrong = draw(priors, dim, uniforms(id_hash, seed, f"{dim}/corrupt_value"))
+            if wrong is not None:
+                bad = col.is_not_null() & pl.lit(hit)
+                value = pl.when(bad).then(pl.lit(wrong)).otherwise(value)
+                origin = pl.when(bad).then(pl.lit(CORRUPTED)).otherwise(origin)
+        if variant.sample_nulls and variant.fill_from == "prior":
+            drawn = draw(priors, dim, uniforms(id_hash, seed, dim))
+            if drawn is not None:
+                take = col.is_null()
+                if variant.sample_rate < 1.0:  # the rate's own uniform: the draws stay SP+FT's
+                    take = take & pl.lit(pl.Series(uniforms(id_hash, seed, f"{dim}/rate") < variant.sample_rate))
+                value = pl.when(take).then(pl.lit(drawn)).otherwise(value)
+                origin = pl.when(take).then(pl.lit(SAMPLED)).otherwise(origin)
+        elif variant.sample_nulls and variant.fill_from == "agent_mode":
+            mode = df.select("agent_id").join(agent_modes(df, dim), on="agent_id", how="left")["_mode"]
+            take = col.is_null() & pl.lit(mode).is_not_null()
+            value = pl.when(take).then(pl.lit(mode)).otherwise(value)
+            origin = pl.when(take).then(pl.lit(IMPUTED)).otherwise(origin)
+        exprs += [value.alias(dim), origin.alias(ocol)]
     out = df.with_columns(exprs)
     origins = pl.struct([pl.col(f"_origin_{d}").alias(d) for d in DIMENSION_NAMES]).struct.json_encode()
     tallies = out.select([pl.col(c).value_counts().implode() for c in origin_cols])
