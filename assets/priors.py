@@ -116,5 +116,4 @@ persona_prior_stats_checks = make_table_checks(PRIOR_STATS, PRIOR_STATS_RULES)
 # The same garbage figures as on each batch, over every batch: WARN unless VVAE_PERSONA_CHECKS=block.
 persona_priors_garbage_checks = FindingChecks(PRIORS, finding_descriptions(PRIOR_FINDINGS), prior_findings).definition()
 
-PRIOR_ASSETS = [persona_priors]
 PRIOR_CHECKS = [persona_priors_checks, persona_prior_stats_checks, prior_drift_check, persona_priors_garbage_checks]

@@ -168,6 +168,3 @@ def promoted_adapter(context: dg.AssetExecutionContext, storage: StorageResource
         check_name=PROMOTION_CHECK, passed=moved, severity=dg.AssetCheckSeverity.WARN,
         description=("promoted: " if moved else "not promoted: ") + d.reason,
         metadata={"systems": dg.MetadataValue.md(table), "champion_version": now or "none"})])
-
-
-PROMOTION_ASSETS = [promoted_adapter]

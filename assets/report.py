@@ -163,6 +163,3 @@ def benchmark_report(context: dg.AssetExecutionContext, config: ReportConfig, st
         "test_prompts": int(res.summary.filter(pl.col("system") == "human")["n"][0]),
         "claims": dg.MetadataValue.json(res.claims), **{k: dg.MetadataValue.path(v) for k, v in out["paths"].items()},
         **report.headline_numbers(res), **{f"seconds_{k}": round(v, 1) for k, v in res.seconds.items()}})
-
-
-REPORT_ASSETS = [test_personas, benchmark_report]

@@ -71,6 +71,3 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTConfig, storage: S
         "with_system_message": stats["with_system_message"],
     })
     yield from SFT_CHECKS.results(df)
-
-
-SFT_ASSETS = [sft_dataset]

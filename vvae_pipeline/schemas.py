@@ -24,7 +24,6 @@ SPLITS = SPLIT_NAMES
 # Where an SFT row's persona value came from (sft.sampling):
 OBSERVED, SAMPLED, NONE, DROPPED = "observed", "sampled", "none", "dropped"
 IMPUTED, CORRUPTED = "imputed", "corrupted"  # the agent's own mode; an observed value replaced (sensitivity)
-ORIGINS = (OBSERVED, SAMPLED, NONE, DROPPED, IMPUTED, CORRUPTED)
 TURN = pl.Struct({"role": pl.Utf8, "text": pl.Utf8, "ts": pl.Utf8})
 ANNOTATION = pl.Struct({"turn_index": pl.Int64, "rewritten_text": pl.Utf8, "annotator_id": pl.Utf8})
 MESSAGE = pl.Struct({"role": pl.Utf8, "content": pl.Utf8})

@@ -136,18 +136,6 @@ def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 4)
 
 
-def as_table(result: dict) -> pl.DataFrame:
-    """One row per (dimension, system): encoder, majority, always_null."""
-    rows = []
-    for d, m in result["dimensions"].items():
-        for system, s in (("encoder", m), *m["baselines"].items()):
-            rows.append({"dimension": d, "system": system, **{k: s[k] for k in (
-                "n", "n_pred", "n_true", "n_correct", "precision", "recall", "f1", "null_rate", "true_null_rate")},
-                "precision_ci": _fmt_ci(s["precision_ci"]), "recall_ci": _fmt_ci(s["recall_ci"]),
-                "f1_ci": _fmt_ci(s["f1_ci"])})
-    return pl.DataFrame(rows)
-
-
 def _fmt_ci(ci) -> str | None:
     return None if ci is None else f"[{ci[0]:.2f}, {ci[1]:.2f}]"
 

@@ -27,7 +27,6 @@ from vvae_pipeline.llm.generation import progress_due
 
 log = logging.getLogger(__name__)
 LETTERS = "ABCDEFGHIJ"
-TASKS = ("ED", "KRG", "OD", "DS", "IC", "RC", "SF")
 DD_EMOTIONS = ("no emotion", "anger", "disgust", "fear", "happiness", "sadness", "surprise")
 DD_ACTS = {1: "inform", 2: "question", 3: "directive", 4: "commissive"}
 CPED_EMOTIONS_ZH = {

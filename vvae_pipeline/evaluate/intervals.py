@@ -73,14 +73,6 @@ def paired_difference(a: np.ndarray, b: np.ndarray, human: np.ndarray, agents: S
     return {"difference": point, "ci": (lo, hi), "resolved": hi < 0 or lo > 0}
 
 
-def rate_difference(a: np.ndarray, b: np.ndarray, agents: Sequence[str], n_boot: int = 2000,
-                    seed: int = 0) -> dict:
-    """Per detector: rate(a) - rate(b) on the same examples, with an agent-bootstrap interval."""
-    lo, hi = bootstrap(lambda w: (_rates(a, w) - _rates(b, w)).T, agents, n_boot, seed)
-    point = a.mean(0) - b.mean(0)
-    return {d: {"difference": float(point[j]), "ci": (float(lo[j]), float(hi[j]))} for j, d in enumerate(DETECTORS)}
-
-
 def verdict(name_a: str, name_b: str, diff: Mapping) -> str:
     lo, hi = diff["ci"]
     if hi < 0:

@@ -23,7 +23,7 @@ import itertools
 import numpy as np
 import polars as pl
 
-from vvae_pipeline.latent import AXES, BY_NAME, DIMENSION_NAMES
+from vvae_pipeline.latent import AXES, BY_NAME, DIMENSION_NAMES, dimensions_of
 from vvae_pipeline.uncertainty import wilson
 
 SIGNIFICANCE = 0.05
@@ -67,7 +67,7 @@ def missingness(ext: pl.DataFrame, n_perm: int = 2000, seed: int = 0) -> dict:
         out["dimensions"][d] = {**_rate(int(null[d].sum()), n), "axis": BY_NAME[d].axis,
                                 "agent_dependence": agent_dependence(agents, null[d], n_perm, seed)}
     for axis in AXES:
-        dims = [d for d in DIMENSION_NAMES if BY_NAME[d].axis == axis]
+        dims = list(dimensions_of(axis))
         whole = np.logical_and.reduce([null[d] for d in dims]) if n else np.zeros(0, bool)
         out["axes"][axis] = {**_rate(int(whole.sum()), n), "dimensions": dims}
     for lang in sorted(set(ext["language"].to_list())):

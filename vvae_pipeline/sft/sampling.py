@@ -10,8 +10,6 @@ The hash is vvae_pipeline.hashing.string_hash (stable across polars versions).
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import polars as pl
 
@@ -104,8 +102,3 @@ def apply_variant(df: pl.DataFrame, priors: pl.DataFrame, variant: Variant, seed
         counts[dim] = dict(sorted((r[c], r["count"]) for r in tallies[c][0]))
     out = out.with_columns(origins=origins).drop(origin_cols)
     return out, {"origins": counts}
-
-
-def parse_origins(origins: str) -> dict[str, str]:
-    """The origins JSON of one row, as a dict (for readers and tests)."""
-    return json.loads(origins)

@@ -14,8 +14,6 @@ from pathlib import Path
 
 from vvae_pipeline.storage_io import atomic_write_bytes, atomic_write_dir
 
-METRICS_KEYS = ("backbone", "variant", "base_model", "steps", "train_loss", "eval_loss", "final_eval_loss",
-                "real_tokens", "seconds")
 
 
 def loss_series(log_history: list[dict]) -> tuple[list[dict], list[dict]]:
