@@ -85,7 +85,8 @@ def hint() -> re.Pattern:
     clear = "".join(sorted(single - ambiguous))
     amb = "".join(sorted(ambiguous))
     before = f"(?:{RELATION_CUE}|{PLAIN_VERBS}|[跟和给找问叫帮陪见约])(?:叫|是)?"
-    after = f"(?:说|告诉|问我|跟我说|和我说|给我发|昨天|今天|居然|竟然|那个人|这个人|这人|那人|{PLAIN_AFTER})"
+    # PLAIN_AFTER is not here: the clause-start rule never takes an everyday-word surname.
+    after = "(?:说|告诉|问我|跟我说|和我说|给我发|昨天|今天|居然|竟然|那个人|这个人|这人|那人)"
     return re.compile(f"[{clear}][{CJK}]|" + "|".join(sorted(compound)) + f"|{before}[{amb}]|[{amb}][{CJK}]{{1,3}}{after}")
 
 
