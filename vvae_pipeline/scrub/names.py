@@ -239,11 +239,14 @@ class GazetteerNameRecognizer(EntityRecognizer):
         self.zh_hint = re.compile(rf"{g_zh}|[老小][{g['zh_surnames_short']}]")
         self.hint_words = self.first | self.titles
         self.given = given_names()
-        # Cue-free names, lower case too: any candidate as a whole word. It rides on the cue hint
-        # (both are case-insensitive, and hints.vector_hint puts this pattern in the polars regex);
-        # [^a-z] guards instead of \b: valid in Python and in polars' Rust regex, and fast in both.
-        words = "|".join(sorted(self.given, key=len, reverse=True))
-        self._EN_CUE_HINT = re.compile(f"{type(self)._EN_CUE_HINT.pattern}|(?:^|[^a-z])(?:{words})(?:[^a-z]|$)")
+        # Cue-free names as whole words, lower case or capitalised (_cue_free skips all-caps words).
+        # They ride on the cue hint, which hints.vector_hint puts into the polars regex inside (?i:);
+        # (?-i:) with both spellings and [^A-Za-z] guards instead of \b is valid in Python and in
+        # polars' Rust regex, and faster there: 0.045 s vs 0.071 s case-insensitive over 80k demo
+        # utterances (0.033 s without the names; measured here). may_match searches text.lower().
+        words = sorted(self.given, key=len, reverse=True)
+        alts = "|".join(words + [w.capitalize() for w in words])
+        self._EN_CUE_HINT = re.compile(f"{type(self)._EN_CUE_HINT.pattern}|(?-i:(?:^|[^A-Za-z])(?:{alts})(?:[^A-Za-z]|$))")
         super().__init__(supported_entities=[NAME], name=f"vvae_gazetteer_names_{language}",
                          supported_language=language)
 
@@ -287,7 +290,8 @@ class GazetteerNameRecognizer(EntityRecognizer):
         for m in self._ANY_TOKEN.finditer(text):
             word = m.group()
             ambiguous = self.given.get(word.lower())
-            if ambiguous is None or (word.isupper() and len(word) > 1):
+            # Lower case or capitalised only (the prefilter's hint knows these two spellings).
+            if ambiguous is None or not (word.islower() or (word[0].isupper() and word[1:].islower())):
                 continue
             start, end = m.span()
             if ambiguous and not ((word[0].isupper() and word[1:].islower() and not _sentence_start(text, start))
