@@ -85,3 +85,14 @@ def test_cue_free_detection_is_what_catches_them(scrubber, monkeypatch):
     monkeypatch.setattr(zh_names, "CUE_FREE", False)
     hit = sum(_caught(scrubber, lg, t, n) for lg, t, n in PROBES)
     assert hit / len(PROBES) < 0.5
+
+
+def test_fast_path_prefilter_keeps_every_cue_free_name(scrubber):
+    """The prefilter's hint (names.py, hints.vector_hint) is a superset: the fast path finds what
+    one analyzer call per utterance finds, in lower case, capitalised and mixed spellings."""
+    texts = [t for lg, t, _ in PROBES if lg == "en"]
+    texts += [t.capitalize() for t in texts] + ["so McKenzie and JESSICA came", "Told Bethany already"]
+    fast = scrubber.find(texts, "en", [None] * len(texts))
+    assert fast == [scrubber.find_one(t, "en") for t in texts]
+    zh = [t for lg, t, _ in PROBES if lg == "zh"]
+    assert scrubber.find(zh, "zh", [None] * len(zh)) == [scrubber.find_one(t, "zh") for t in zh]
