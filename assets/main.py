@@ -5,7 +5,7 @@
     python -m assets.main --size reproduce      # every variant and baseline, >= 200 test prompts
     python -m assets.main --variants ft,sp_ft   # other SFT variants than the preset's
     python -m assets.main --data FILE_OR_DIR    # your own landing files (docs/landing.md), no demo data
-    python -m assets.main --persona-source declared   # test-time z: the agents' declared profiles
+    python -m assets.main --persona-source context    # headline protocol: z inferred from the context
 
 By default it lands the seeded demo data (``landing/demo-<size>-<seed>.jsonl``); with ``--data`` it
 lands the given JSON Lines / Parquet session files instead (a folder: every such file in it) and
@@ -201,6 +201,10 @@ def land_demo(landing_dir: Path, truth_path: Path, size: str, seed: int, demo_kw
             ours = p
         else:
             others.append(p.name)
+    if demo_file_name(size, seed) in others:
+        raise HomeConflict(f"{landing_dir / demo_file_name(size, seed)} differs from what this version of the demo "
+                           f"generator writes for the {size} demo (seed {seed}); it came from an earlier version. "
+                           f"Use another home, e.g. VVAE_HOME=.vvae-{size}-new, or remove {landing_dir.parent}")
     if others:
         what = "demo data of another size or seed" if all(DEMO_NAME.match(n) for n in others) else "other landed data"
         raise HomeConflict(f"{landing_dir} holds {what} ({', '.join(others[:5])}); the {size} demo (seed {seed}) "
@@ -256,12 +260,13 @@ def land_data(landing_dir: Path, files: list[Path]) -> list[tuple[Path, bool]]:
 
 
 def preset_persona_source(cfg: dict) -> str:
-    """The test-time persona source the preset sets (test_personas config), else the config default."""
-    from assets.report import InferPersonaConfig
+    """The headline's test-time persona protocol the preset sets (benchmark_report config
+    ``headline_protocol``), else the config default."""
+    from assets.report import ReportConfig
 
     ops = cfg["jobs"].get("report_job", {}).get("ops", {})
-    return ops.get("test_personas", {}).get("config", {}).get(
-        "persona_source", InferPersonaConfig.model_fields["persona_source"].default)
+    return ops.get("benchmark_report", {}).get("config", {}).get(
+        "headline_protocol", ReportConfig.model_fields["headline_protocol"].default)
 
 
 def _with_op_config(run_config: dict, op: str, **values) -> dict:
@@ -348,7 +353,7 @@ def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[s
             # The demo's truth: the encoder is scored on this batch only because we say so.
             run_config = _with_op_config(run_config, "persona_extractions", truth_path=str(truth))
         if job_name == "report_job":
-            run_config = _with_op_config(run_config, "test_personas", persona_source=persona_source)
+            run_config = _with_op_config(run_config, "benchmark_report", headline_protocol=persona_source)
         res = job.execute_in_process(instance=instance, partition_key=partition, run_config=run_config,
                                      raise_on_error=False, tags={MAIN_JOB_TAG: "1"})
         result.runs.append((job_name, str(partition or ""), res.success))
@@ -380,8 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recompute", action="store_true",
                         help="ingest, scrub and encode every landed batch again, even those already materialized")
     parser.add_argument("--persona-source", choices=PERSONA_SOURCES, default=None,
-                        help="test-time persona: 'context' (inferred from the context) or 'declared' (the agent's "
-                             "declared profile where it has one); default: the preset's, else context")
+                        help="the headline's test-time persona: 'declared' (the agent's declared profile, the paper's "
+                             "protocol, where the data has one) or 'context' (inferred from the context); both are "
+                             "reported whenever the data declares profiles; default: the preset's, else declared")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from resources.storage import vvae_home

@@ -14,7 +14,7 @@ import polars as pl
 
 from assets.automation import after_upstream
 from assets.checks import schema_checks
-from assets.config import config_only, param_field
+from assets.config import param_field
 from assets.encode import ExtractConfig
 from assets.partitions import backbone_partitions, by_backbone
 from assets.priors import PRIORS, STRUCTURE_FILE
@@ -51,12 +51,16 @@ class ReportConfig(dg.Config):
                                                   "once per rotation)")
     dialogbench_tasks: list[str] = param_field(DialogBenchParams, "tasks", "converters to run")
     dialogbench_systems: list[str] = param_field(DialogBenchParams, "systems", "'base' and/or variant keys")
+    headline_protocol: Literal["declared", "context"] = param_field(
+        BenchmarkParams, "headline_protocol", "test-time persona of the headline, claims and promotion: 'declared' "
+        "(the agent's declared profile, the paper's protocol, where test agents have one, else context) or "
+        "'context' (inferred from c); both are scored whenever the data declares profiles")
 
     def to_params(self) -> tuple[BenchmarkParams, DialogBenchParams]:
         decoding = DecodingParams(self.max_new_tokens, self.do_sample, self.temperature, self.top_p,
                                   self.repetition_penalty, self.batch_size, self.max_prompt_tokens, self.seed)
         bench = BenchmarkParams(self.max_test_prompts, tuple(self.shots), self.include_base, self.oracle_diagnostic,
-                                self.bootstrap_samples, decoding, self.seed)
+                                self.bootstrap_samples, decoding, self.seed, self.headline_protocol)
         db = DialogBenchParams(items_per_task=self.dialogbench_items_per_task, tasks=tuple(self.dialogbench_tasks),
                                systems=tuple(self.dialogbench_systems), seed=self.seed)
         return bench, db
@@ -69,9 +73,8 @@ def _test_extractions(sft: pl.DataFrame, extractions: pl.DataFrame, backbone: st
 
 
 class InferPersonaConfig(ExtractConfig):
-    persona_source: Literal["context", "declared"] = config_only(
-        "context", "test-time z: 'context' (inferred by the encoder from c alone) or 'declared' (the agent's declared "
-                   "profile from the landing data where it has one, else inferred)")
+    """The encoder settings of the test-time inference (the declared protocol needs no encoder: the
+    benchmark applies the declared profiles to these rows, evaluate.run.protocol_rows)."""
 
 
 @dg.asset(partitions_def=backbone_partitions, group_name="benchmark", pool="gpu",
@@ -81,7 +84,8 @@ class InferPersonaConfig(ExtractConfig):
           check_specs=TEST_PERSONA_CHECKS.specs, automation_condition=after_upstream(),
           metadata=schema_metadata(schemas.TestPersona),
           description="Every test example with the persona a deployment could give it: z inferred by the "
-                      "encoder from the context alone (never from the target reply x).")
+                      "encoder from the context alone (never from the target reply x). The declared-profile "
+                      "protocol is applied on top of it by benchmark_report.")
 def test_personas(context: dg.AssetExecutionContext, config: InferPersonaConfig, encoder: EncoderResource,
                   storage: StorageResource, sft_dataset: pl.DataFrame, persona_extractions: pl.DataFrame,
                   declared_profiles: pl.DataFrame):
@@ -92,13 +96,15 @@ def test_personas(context: dg.AssetExecutionContext, config: InferPersonaConfig,
     engine = encoder.build_engine(storage.models_dir)
     with library_logs(context.log):  # the encoder's progress lines (assets/progress.py)
         rows, stats = infer_test_personas(test, engine, config.to_params(encoder, storage.root / "cache" / "extract"),
-                                          declared=declared_dicts(declared_profiles), source=config.persona_source)
-    context.log.info(f"test-time z for {rows.height} test examples ({stats['n_no_agent_turn']} with no agent turn, "
-                     f"{stats['n_declared']} from a declared profile)")
+                                          source="context")
+    declared = declared_dicts(declared_profiles)
+    n_declared = int(rows["agent_id"].is_in(list(declared)).sum()) if declared else 0
+    context.log.info(f"test-time z for {rows.height} test examples ({stats['n_no_agent_turn']} with no agent turn; "
+                     f"{n_declared} of an agent with a declared profile, scored under both protocols)")
     yield dg.Output(rows, metadata={**table_metadata(schemas.TestPersona, rows, storage, "test_personas",
                                                      context.partition_key),
                                     "no_agent_turn": stats["n_no_agent_turn"],
-                                    "declared": stats["n_declared"], "persona_source": config.persona_source,
+                                    "of_declared_agents": n_declared,
                                     "observed_share": dg.MetadataValue.json(stats["observed_share"])})
     yield from TEST_PERSONA_CHECKS.results(rows)
 

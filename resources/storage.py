@@ -83,7 +83,7 @@ class StorageResource(dg.ConfigurableResource):
         """One writer per home: a step of a run holds the home's lock (resources/home_lock.py) while it
         executes, waiting up to STEP_LOCK_WAIT_S for a main job that holds it. The main job's own
         in-process steps run under the lock their process holds; sensors (no run) take nothing."""
-        run = context.dagster_run
+        run = context.run
         if run is None:
             yield self
             return

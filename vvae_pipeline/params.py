@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from vvae_pipeline.variants import VARIANT_KEYS
+from vvae_pipeline.variants import VARIANT_GROUPS
 
 SPLIT_NAMES = ("train", "validation", "test")
 
@@ -196,14 +196,20 @@ class BenchmarkParams:
     bootstrap_samples: int = 2000  # resamples of test agents for every interval
     decoding: DecodingParams = field(default_factory=DecodingParams)
     seed: int = 0
+    # Which test-time persona the headline, the claims and the promotion use: "declared" (the paper's
+    # HumanChatBench protocol: the agent's declared profile, its undeclared dimensions null) where the
+    # test agents declare one, else "context" (inferred from the conversation so far). Whenever the
+    # data declares profiles for test agents both protocols are scored and reported.
+    headline_protocol: str = "declared"
 
 
 @dataclass(frozen=True)
 class DialogBenchParams:
     items_per_task: int = 200
     tasks: tuple[str, ...] = ("ed_en", "ic_en", "ed_zh")  # converters (evaluate.dialogbench_corpora.CONVERTERS)
-    # "base" and/or variant keys; variants without an adapter are left out.
-    systems: tuple[str, ...] = ("base", *VARIANT_KEYS)
+    # "base" and/or variant keys; variants without an adapter are left out. The paper's three and the
+    # axis ablations: the sweep and sensitivity variants are about CP/EC/HM, not dialogue ability.
+    systems: tuple[str, ...] = ("base", *VARIANT_GROUPS["core"], *VARIANT_GROUPS["ablations"])
     n_choices: int = 4  # the correct label + 3 distractors; every item is asked n_choices times
     history_turns: int = 4  # the target utterance and up to 3 turns before it
     max_chars_per_turn: int = 200

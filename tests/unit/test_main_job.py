@@ -104,6 +104,15 @@ def test_another_size_on_the_same_home_is_refused_not_reused(tmp_path):
     assert sorted(p.name for p in landing.iterdir()) == ["demo-demo-0.jsonl"]
 
 
+def test_a_demo_file_from_an_earlier_generator_is_refused_by_name(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    path, _ = land_demo(landing, tmp_path / "t.parquet", "tiny", 0, _demo("tiny"))
+    path.write_text(path.read_text().replace('"agent_profile"', '"agent_profile_old"', 1))
+    with pytest.raises(HomeConflict, match="earlier version.*VVAE_HOME=.vvae-tiny-new"):
+        land_demo(landing, tmp_path / "t.parquet", "tiny", 0, _demo("tiny"))
+
+
 def test_a_home_from_before_per_size_names_is_reused_when_its_content_matches(tmp_path):
     landing = tmp_path / "landing"
     landing.mkdir()
@@ -136,9 +145,9 @@ def test_data_lands_every_file_of_a_folder_and_refuses_demo_homes(tmp_path):
 
 
 def test_persona_source_defaults_to_the_presets():
-    assert preset_persona_source(load_preset("tiny")) == "context"
-    cfg = {"jobs": {"report_job": {"ops": {"test_personas": {"config": {"persona_source": "declared"}}}}}}
-    assert preset_persona_source(cfg) == "declared"
+    assert preset_persona_source(load_preset("tiny")) == "declared"  # the paper's protocol where data has it
+    cfg = {"jobs": {"report_job": {"ops": {"benchmark_report": {"config": {"headline_protocol": "context"}}}}}}
+    assert preset_persona_source(cfg) == "context"
 
 
 def test_main_refuses_a_second_size_with_a_clear_message(tmp_path, monkeypatch, capsys):

@@ -23,7 +23,7 @@ from vvae_pipeline.evaluate.figures import (
     loss_figure,
     rates_figure,
 )
-from vvae_pipeline.evaluate.run import BenchmarkResult
+from vvae_pipeline.evaluate.run import PROTOCOLS, BenchmarkResult
 from vvae_pipeline.storage_io import atomic_write_bytes, atomic_write_json
 from vvae_pipeline.variants import VARIANTS
 
@@ -140,6 +140,39 @@ def _quality_block(quality: dict) -> str:
     return "\n".join(out)
 
 
+def _comparisons_table(comparisons: list[dict]) -> str:
+    return _table(["a", "b", "distance(a) - distance(b) [95% CI]", "verdict"],
+                  [[c["a"], c["b"], f"{c['difference']:+.3f} [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}]", c["verdict"]]
+                   for c in comparisons]) if comparisons else "No pair of systems to compare."
+
+
+def _claims_table(claims: list[dict]) -> str:
+    return _table(["#", "claim", "verdict", "evidence"],
+                  [[str(c["claim"]), c["statement"], c["verdict"], c["evidence"]] for c in claims])
+
+
+def _protocol_sentence(res: BenchmarkResult) -> str:
+    """Which test-time persona the headline uses, and why."""
+    main = PROTOCOLS.get(res.protocol, res.protocol)
+    if not res.other_protocols:
+        return (f"Protocol: test-time persona {main}. The data declares no profile for a test agent, so the "
+                "paper's declared-profile protocol cannot be scored.")
+    other = ", ".join(PROTOCOLS.get(k, k) for k in res.other_protocols)
+    return (f"Protocol: the headline, claims and promotion use the test-time persona {main}; the same adapters "
+            f"under {other} are in the section after the claims.")
+
+
+def _other_protocols(res: BenchmarkResult) -> list[str]:
+    out = []
+    for name, p in res.other_protocols.items():
+        out += [f"## The other protocol: test-time persona {PROTOCOLS.get(name, name)}", "",
+                f"Test-time persona: {p.test_persona}. Same test examples, adapters, decoding and detectors.", "",
+                f"**{p.headline}**", "", _rates_table(p.summary), "", "Paired comparisons:", "",
+                _comparisons_table(p.comparisons), "", "The paper's claims under this protocol:", "",
+                _claims_table(p.claims), ""]
+    return out
+
+
 def markdown(res: BenchmarkResult, images: dict[str, str]) -> str:
     """The report as Markdown; ``images`` maps figure name -> link (file name or data URI)."""
     s = res.summary
@@ -151,17 +184,13 @@ def markdown(res: BenchmarkResult, images: dict[str, str]) -> str:
            f"{n} test examples from {n_agents} test agents (agent-disjoint from training). Test-time persona: "
            f"{persona} (never from the target reply). Persona reference for the detectors, per dimension: "
            f"{reference} (the same for human replies and every system). Intervals: 95%, percentile bootstrap over "
-           "test agents.", "",
+           "test agents.", "", _protocol_sentence(res), "",
            "## CP / EC / HM against the human replies", "", _rates_table(s), ""]
     if "rates" in images:
         out += [f"![CP/EC/HM per system]({images['rates']})", ""]
-    out += ["## Paired comparisons (same prompts)", ""]
-    out += [_table(["a", "b", "distance(a) - distance(b) [95% CI]", "verdict"],
-                   [[c["a"], c["b"], f"{c['difference']:+.3f} [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}]", c["verdict"]]
-                    for c in res.comparisons]) if res.comparisons else "No pair of systems to compare.", ""]
-    out += ["## The paper's claims on this run", "",
-            _table(["#", "claim", "verdict", "evidence"],
-                   [[str(c["claim"]), c["statement"], c["verdict"], c["evidence"]] for c in res.claims]), ""]
+    out += ["## Paired comparisons (same prompts)", "", _comparisons_table(res.comparisons), ""]
+    out += ["## The paper's claims on this run", "", _claims_table(res.claims), ""]
+    out += _other_protocols(res)
     out += ["## Week over week (previous materialization of this backbone)", ""]
     out += [_table(["system", "distance then [95% CI]", "distance now [95% CI]", "change"],
                    [[w["system"], f"{_num(w['distance_then'], 3)} {w['ci_then']}",
@@ -233,7 +262,10 @@ def write_report(res: BenchmarkResult, out_dir: Path) -> dict:
     atomic_write_json(out_dir / "summary.json", {
         "backbone": res.backbone, "human": res.human, "paper_targets": PAPER_TARGETS,
         "systems": res.summary.to_dicts(), "headline": res.headline, "comparisons": res.comparisons,
-        "claims": res.claims, "week_over_week": res.week_over_week,
+        "claims": res.claims, "week_over_week": res.week_over_week, "protocol": res.protocol,
+        "other_protocols": {k: {"systems": p.summary.to_dicts(), "headline": p.headline, "comparisons": p.comparisons,
+                                "claims": p.claims, "test_persona": p.test_persona}
+                            for k, p in res.other_protocols.items()},
         "dialogbench": {k: v["tasks"] for k, v in res.dialogbench.items()},
         # per item, same item order for every system: what a paired accuracy difference needs
         "dialogbench_correct": {k: [bool(i["correct"]) for i in v.get("items", [])] for k, v in res.dialogbench.items()},

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from vvae_pipeline.evaluate import benchmark, claims, dialogbench, intervals
+from vvae_pipeline.evaluate.test_time import with_declared_persona
 from vvae_pipeline.llm.generation import GenerateFn
 from vvae_pipeline.params import BenchmarkParams, DialogBenchParams
 from vvae_pipeline.sft.build import train_prior
@@ -71,6 +72,37 @@ class BenchmarkResult:
     settings: dict
     seconds: dict[str, float]
     persona_structure: dict = field(default_factory=dict)
+    protocol: str = "context"  # the test-time persona of everything above (PROTOCOLS)
+    # The other protocol, when the data has both: {name: ProtocolScores}
+    other_protocols: dict = field(default_factory=dict)
+
+
+# Test-time persona protocols: the agent's declared profile (the paper's HumanChatBench protocol) and
+# the persona inferred from the conversation so far (what a deployment without profiles has).
+PROTOCOLS = {"declared": "the agent's declared profile (undeclared dimensions null; the paper's protocol)",
+             "context": "inferred from the context c (the deployment-realistic protocol)"}
+
+
+@dataclass
+class ProtocolScores:
+    """One protocol's numbers: the rates table, paired comparisons, headline and claims."""
+
+    summary: pl.DataFrame
+    comparisons: list[dict]
+    headline: str
+    claims: list[dict]
+    test_persona: str
+
+
+def protocol_rows(test_rows: pl.DataFrame, declared: Mapping[str, dict] | None) -> dict[str, pl.DataFrame]:
+    """The test rows under each protocol the data allows: "context" (``test_rows`` as inferred) and,
+    when any test agent declared a profile, "declared" (``with_declared_persona``)."""
+    out = {"context": test_rows}
+    agents = set(test_rows["agent_id"].unique().to_list())
+    use = {a: p for a, p in (declared or {}).items() if a in agents}
+    if use:
+        out["declared"] = with_declared_persona(test_rows, use)
+    return out
 
 
 def compare(hits: Mapping, agents: list[str], params: BenchmarkParams) -> list[dict]:
@@ -122,32 +154,67 @@ def week_over_week(summary: pl.DataFrame, previous: dict | None) -> list[dict]:
     return rows
 
 
+def _generate(rows: pl.DataFrame, inputs: BenchmarkInputs, generator, params: BenchmarkParams,
+              prompting: GenerateFn | None, adapters: dict, trained: dict, champion: bool,
+              done: dict | None = None):
+    """Plan, generate and score one protocol's test rows. ``done``: {system: (prompts, outputs)} of a
+    protocol already generated; a system whose prompts are the same (FT, the base model) reuses them."""
+    plan = benchmark.plan(rows, inputs.sft, train_prior(inputs.sft), trained, params, champion,
+                          declared=inputs.declared)
+    done = done or {}
+    outputs = {j.system: done[j.system][1] for j in plan.jobs
+               if j.system in done and done[j.system][0] == j.prompts}
+    local = {j.system: (adapters[j.adapter] if j.adapter else None, j.prompts)
+             for j in plan.jobs if j.system not in outputs and (prompting is None or j.kind != "prompting")}
+    log.info("benchmark: generating for %d systems, %d prompts in all (%d systems reuse the other protocol's)",
+             len(local), sum(len(prompts) for _, prompts in local.values()), len(outputs))
+    outputs.update(generator.generate_all(local, params.decoding))
+    if prompting is not None:
+        outputs.update({j.system: prompting(j.prompts) for j in plan.jobs
+                        if j.kind == "prompting" and j.system not in outputs})
+    summary, samples, human, hits = benchmark.score(plan, outputs, params)
+    agents = hits.pop("_agents")
+    generated = {j.system: (j.prompts, outputs[j.system]) for j in plan.jobs if j.system in outputs}
+    return plan, summary, samples, human, hits, agents, generated
+
+
+def _scores(summary, hits, agents, eval_loss, params: BenchmarkParams, test_persona: str) -> ProtocolScores:
+    headline_hits = {k: v for k, v in hits.items() if k != benchmark.ORACLE}
+    return ProtocolScores(summary, compare(headline_hits, agents, params), headline(summary, headline_hits, agents, params),
+                          claims.evaluate_claims(headline_hits, agents, eval_loss, params.bootstrap_samples, params.seed),
+                          test_persona)
+
+
 def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, db_params: DialogBenchParams,
                   prompting: GenerateFn | None = None, scorer: Callable[[], object] | None = None) -> BenchmarkResult:
     """``generator``: anything with ``generate_all(jobs, decoding)``; ``prompting``: an endpoint for the
     k-shot baselines (None: the local base model); ``scorer()``: an HFGenerator for DialogBench's
-    letter log-probabilities (defaults to ``generator`` when it is one)."""
+    letter log-probabilities (defaults to ``generator`` when it is one).
+
+    Every protocol the data allows (``protocol_rows``) is generated and scored; the headline, the
+    claims, week over week and the promotion use ``params.headline_protocol`` when the data has it,
+    else "context"; the other protocol's rates, comparisons and claims go to ``other_protocols``."""
+    if params.headline_protocol not in PROTOCOLS:
+        raise ValueError(f"headline_protocol {params.headline_protocol!r} not in {tuple(PROTOCOLS)}")
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     trained = {v: True for v in inputs.adapters}
     champion = bool(inputs.champion_adapter) and "sp_ft" in inputs.adapters
     adapters = {**inputs.adapters, **({benchmark.CHAMPION: inputs.champion_adapter} if champion else {})}
-    # SP+FT fills the test-time z's nulls from the same train-split prior it was trained with.
-    plan = benchmark.plan(inputs.test_rows, inputs.sft, train_prior(inputs.sft), trained, params, champion,
-                          declared=inputs.declared)
-    local = {j.system: (adapters[j.adapter] if j.adapter else None, j.prompts)
-             for j in plan.jobs if prompting is None or j.kind != "prompting"}
-    log.info("benchmark: generating for %d systems, %d prompts in all", len(local),
-             sum(len(prompts) for _, prompts in local.values()))
-    outputs = generator.generate_all(local, params.decoding)
-    if prompting is not None:
-        outputs.update({j.system: prompting(j.prompts) for j in plan.jobs if j.kind == "prompting"})
-    seconds["generation"] = time.perf_counter() - t0
-    summary, samples, human, hits = benchmark.score(plan, outputs, params)
-    agents = hits.pop("_agents")
-    headline_hits = {k: v for k, v in hits.items() if k != benchmark.ORACLE}
+    rows_by_protocol = protocol_rows(inputs.test_rows, inputs.declared)
+    main = params.headline_protocol if params.headline_protocol in rows_by_protocol else "context"
     eval_loss = {v: m.get("final_eval_loss") for v, m in inputs.metrics.items()}
-
+    # SP+FT fills the test-time z's nulls from the same train-split prior it was trained with.
+    plan, summary, samples, human, hits, agents, generated = _generate(
+        rows_by_protocol[main], inputs, generator, params, prompting, adapters, trained, champion)
+    main_scores = _scores(summary, hits, agents, eval_loss, params, _persona_protocol(rows_by_protocol[main]))
+    others = {}
+    for name, rows in rows_by_protocol.items():
+        if name != main:
+            _, o_summary, _, _, o_hits, o_agents, _ = _generate(rows, inputs, generator, params, prompting, adapters,
+                                                                trained, champion, done=generated)
+            others[name] = _scores(o_summary, o_hits, o_agents, eval_loss, params, _persona_protocol(rows))
+    seconds["generation"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     db_results, note = {}, inputs.dialogbench_note
     if inputs.dialogbench_items:
@@ -165,7 +232,8 @@ def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, d
             note = f"none of the DialogBench systems {list(db_params.systems)} has an adapter"
     seconds["dialogbench"] = time.perf_counter() - t0
     settings = {**inputs.deployment, "backbone": inputs.backbone, "base_model": inputs.base_model,
-                "test_persona": _persona_protocol(inputs.test_rows),
+                "headline_protocol": main, "protocols": list(rows_by_protocol),
+                "test_persona": main_scores.test_persona,
                 "reference_persona": ("declared agent profile where present, else the agent's most frequent "
                                       "observed value" if inputs.declared else "the agent's most frequent observed value"),
                 "declared_agents": len(inputs.declared),
@@ -174,10 +242,8 @@ def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, d
                 "dialogbench_items_per_task": db_params.items_per_task, "not_trained": plan.not_trained}
     return BenchmarkResult(
         backbone=inputs.backbone, summary=summary, samples=samples, human=human,
-        comparisons=compare(headline_hits, agents, params),
-        headline=headline(summary, headline_hits, agents, params),
-        claims=claims.evaluate_claims(headline_hits, agents, eval_loss, params.bootstrap_samples, params.seed),
+        comparisons=main_scores.comparisons, headline=main_scores.headline, claims=main_scores.claims,
         dialogbench=db_results, dialogbench_note=note if not db_results else "",
         week_over_week=week_over_week(summary, inputs.previous), metrics=inputs.metrics,
         encoder_quality=inputs.encoder_quality, settings=settings, seconds=seconds,
-        persona_structure=inputs.persona_structure)
+        persona_structure=inputs.persona_structure, protocol=main, other_protocols=others)

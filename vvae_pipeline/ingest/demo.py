@@ -100,18 +100,32 @@ def _shown(a: AgentPersona, agent_text: str, topic_kw: str, all_text: str) -> di
 
 DEFAULT_RATES = {"catchphrase": 0.12, "emoji": 0.08, "hobby": 0.04, "nickname": 0.15,
                  "relationship": 0.08, "personality": 0.06}
+# Dimensions a platform can declare for an agent (topic is per conversation, not per agent).
+DECLARABLE = ("catchphrase", "emoji", "tone", "nickname", "relationship", "vibe", "personality", "hobby")
+
+
+def declared_profile(a: AgentPersona, agent_id: str, seed: int, share: float) -> dict[str, str] | None:
+    """The profile the platform declares for an agent: each declarable dimension of the persona it is
+    generated from, kept with probability ``share`` (its own seeded stream, so the sessions do not
+    change with it); None when nothing is declared."""
+    rng = random.Random(f"{seed}:profile:{agent_id}")
+    profile = {d: getattr(a, d) for d in DECLARABLE if rng.random() < share}
+    return profile or None
 
 
 def generate_demo(n_agents: int = 6, sessions_per_agent: int = 5, turns_per_session: int = 8,
                   annotations_per_session: int = 3, seed: int = 0, pii_rate: float = 0.3,
-                  rates: dict[str, float] | None = None) -> tuple[list[dict], pl.DataFrame]:
-    """Sessions in the landing format and the truth table (one row per annotated example)."""
+                  rates: dict[str, float] | None = None,
+                  declared_share: float = 0.75) -> tuple[list[dict], pl.DataFrame]:
+    """Sessions in the landing format and the truth table (one row per annotated example). Every
+    session carries its agent's declared ``agent_profile`` (``declared_profile``; 0: none)."""
     rng = random.Random(seed)
     rates = {**DEFAULT_RATES, **(rates or {})}
     agents = [AGENTS[i % len(AGENTS)] for i in range(n_agents)]
     sessions, truth = [], []
     for ai, a in enumerate(agents):
         agent_id = a.agent_id if ai < len(AGENTS) else f"{a.agent_id}_{ai}"
+        profile = declared_profile(a, agent_id, seed, declared_share)
         for s in range(sessions_per_agent):
             lang = a.language
             user_name = rng.choice(USER_NAMES[lang])
@@ -138,6 +152,7 @@ def generate_demo(n_agents: int = 6, sessions_per_agent: int = 5, turns_per_sess
                 "session_id": session_id, "agent_id": agent_id,
                 "user_id": f"user_{rng.randint(10000, 99999)}", "agent_name": a.name, "user_name": user_name,
                 "language": lang, "turns": turns, "annotations": annotations,
+                **({"agent_profile": profile} if profile else {}),
             })
     schema = {"session_id": pl.Utf8, "turn_index": pl.Int64, "agent_id": pl.Utf8, "language": pl.Utf8,
               **{d: pl.Utf8 for d in DIMENSION_NAMES}}
