@@ -159,6 +159,17 @@ def test_v3_probes_are_all_removed_through_scrub_sessions(scrubber):
     assert set(residual_pii(scrubbed).values()) == {0}, {k: v for k, v in residual_pii(scrubbed).items() if v}
 
 
+def test_prefilter_loses_no_v3_probe(scrubber):
+    # Each new rule has a hint (hints.py, identifiers.IDENTIFIER_HINT / _WORDS): the prefiltered
+    # fast path finds exactly what analyzing every text finds, one call per text or all at once.
+    for lang in ("en", "zh"):
+        texts = [t for lg, _c, _p, t, _v in PROBES if lg == lang] + [t for lg, t in CLEAN if lg == lang]
+        fast = scrubber.find(texts, lang, [None] * len(texts))
+        assert fast == Scrubber(prefilter=False).find(texts, lang, [None] * len(texts))
+        assert fast == [scrubber.find_one(t, lang) for t in texts]
+        assert all(scrubber.may_contain_pii(t, lang, None) for t, f in zip(texts, fast) if f)
+
+
 def test_v3_clean_look_alikes_stay(scrubber):
     from vvae_pipeline.scrub.residual import detect
 

@@ -172,18 +172,26 @@ ACCOUNT_RULES = [
 # The platform's name (or its usual abbreviation), an optional ID word, a separator, the ID.
 _PLATFORMS = ("微信", "威信", "扣扣", "qq", "微博", "抖音", "快手", "b站", "哔哩哔哩", "bilibili", "小红书", "红书", "知乎",
               "豆瓣", "贴吧", "钉钉", "视频号", "wechat", "weixin", "weibo", "douyin", "kuaishou", "xiaohongshu", "rednote",
-              "instagram", "insta", "ig", "tiktok", "telegram", "tg", "discord", "twitter", "snapchat", "snap",
-              "facebook", "fb", "threads", "kakao", "kakaotalk", "line", "steam", "reddit", "github", "twitch",
-              "youtube", "linkedin", "skype", "signal", "whatsapp", "mastodon", "bluesky")
+              "instagram", "tiktok", "telegram", "discord", "twitter", "snapchat", "facebook", "kakao", "kakaotalk",
+              "reddit", "github", "twitch", "youtube", "linkedin", "skype", "whatsapp", "mastodon", "bluesky")
+# An ID after a bare space: a digit, "_" or a dot before two lower-case letters (the prefilter's
+# hints, hints.py, fire on each of these).
+_LOOKS_LIKE_ID = re.compile(r"[0-9_]|[A-Za-z0-9]\.[a-z]{2}")
+# Platform names that are also everyday words or letters ("her line is busy", "a big snap"): a
+# letters-only ID counts only after an ID word or ":" / "=", never after a plain "is".
+_WORD_PLATFORMS = ("insta", "ig", "tg", "fb", "snap", "threads", "line", "steam", "signal")
 _ID_WORDS = r"(?:号码|号|账号|帐号|id|ID|UID|uid|用户名|handle|username|user name|account|名)"
 HANDLE_RULES = [
     # An explicit ID word or separator: any 3-32 character ASCII ID ("小红书号：lilycat", "B站UID 3829104").
     KeywordRule(_PLATFORMS, rf"[ ]?(?:上|里)?(?:的)?(?:{_ID_WORDS}[ ]?(?:is|是|为|:|：|=|#)?|is|是|为|:|：|=|搜|search)"
                 r"[ ]*@?([A-Za-z0-9_][A-Za-z0-9_.\-]{1,30}[A-Za-z0-9_])(?![A-Za-z0-9_])", 0.85, group=1,
                 validate=lambda s: not s.isalpha() or len(s) >= 4),
-    # Only a space after the platform: the ID must look like one (a digit, _ or . inside).
-    KeywordRule(_PLATFORMS, r"[ ]+@?([A-Za-z0-9_][A-Za-z0-9_.\-]{1,30}[A-Za-z0-9_])(?![A-Za-z0-9_])", 0.8, group=1,
-                validate=lambda s: bool(re.search(r"[0-9_.]", s))),
+    KeywordRule(_WORD_PLATFORMS, rf"[ ]?(?:{_ID_WORDS}[ ]?(?:is|是|为|:|：|=|#)?|:|：|=)"
+                r"[ ]*@?([A-Za-z0-9_][A-Za-z0-9_.\-]{1,30}[A-Za-z0-9_])(?![A-Za-z0-9_])", 0.85, group=1,
+                validate=lambda s: not s.isalpha() or len(s) >= 4),
+    # Only a space (or "is") after the platform: the ID must look like one (a digit, _ or . inside).
+    KeywordRule(_PLATFORMS + _WORD_PLATFORMS, r"[ ]+(?:is[ ]+|是)?@?([A-Za-z0-9_][A-Za-z0-9_.\-]{1,30}[A-Za-z0-9_])"
+                r"(?![A-Za-z0-9_])", 0.8, group=1, validate=lambda s: bool(_LOOKS_LIKE_ID.search(s))),
     # A numeric user ID after UID / user id (Bilibili, Genshin and most zh platforms show one).
     KeywordRule(("uid", "user id", "用户id"), r"[ ]*(?:is|是|为|:|：|=)?[ ]*(\d{5,12})(?!\d)", 0.85, group=1),
     # Discord's legacy "name#1234" tags and Reddit's "u/name".
@@ -281,22 +289,23 @@ BARE_DOMAIN_RULES = [
          r"(?![A-Za-z0-9_@\-]|\.[A-Za-z0-9])", 0.75, validate=bare_domain_ok),
 ]
 
-# The prefilter's share (hints.py): a rule above that can match without a digit, ``@`` or ``:``
-# needs one of these. Regexes are Rust-compatible (polars runs them too).
+# The prefilter's share (hints.py): a rule above that can match without a digit, ``@``, ``:`` or
+# ``_`` needs one of these. Regexes are Rust-compatible (polars runs them too).
 IDENTIFIER_HINT = "|".join([
-    r"[A-Za-z0-9]\.[a-z]{2}",  # bare domains
+    r"[A-Za-z0-9]\.[a-z]{2}",  # bare domains, IDs with a dot
     r"[一幺][三四五六七八九]",  # CN mobile numbers in Chinese numerals
     rf"(?i:{_EN_DIGIT}[ ,\-]{{1,2}}{_EN_DIGIT}[ ,\-]{{1,2}}{_EN_DIGIT})",  # in English words
-    r"[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.",  # MAC in Cisco notation
+    r"[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.|[0-9A-Fa-f]{2}-[0-9A-Fa-f]{2}-[0-9A-Fa-f]{2}-",  # MACs of hex letters only
+    r"[0-9A-Fa-f]{8}-",  # UUIDs
+    r"[A-Za-z0-9]{26}",  # wallet addresses (base58 may hold no digit)
+    r"[A-Za-z]{6}[0-9LMNP-Vlmnp-v]{2}[A-Za-z]",  # codice fiscale with every digit coded as a letter
     r"点[ ]*[A-Za-z]{2}",  # "qq点com"
 ])
-# Lower-case substrings: the platforms whose IDs may be letters only, birth words, spelled "at".
+# Lower-case substrings: platforms (letters-only IDs may follow them), birth words, spelled "at"/"dot".
 IDENTIFIER_HINT_WORDS = (
-    "微信", "威信", "微博", "抖音", "快手", "b站", "哔哩哔哩", "bilibili", "小红书", "红书", "知乎", "豆瓣", "贴吧", "钉钉",
-    "视频号", "wechat", "weixin", "weibo", "douyin", "kuaishou", "xiaohongshu", "rednote", "insta", "tiktok",
-    "telegram", "discord", "twitter", "snapchat", "facebook", "kakao", "reddit", "github", "twitch", "youtube",
-    "linkedin", "skype", "whatsapp", "mastodon", "bluesky", "u/", "ig ", "ig是", "tg ", "tg是", "fb ", "fb是", "line id",
-    "line是", "snap ", "snap是", "steam", "signal ", "threads ", "qq", "扣扣", "uid", "user id", "用户id",
+    *_PLATFORMS, "v信", "vx", "wx", "u/", "uid", "user id", "用户id",
+    *(p + sep + w for p in _WORD_PLATFORMS for sep in ("", " ")
+      for w in ("id", "号", "账号", "帐号", "uid", "用户名", "handle", "username", "user name", "account", "名", ":", "：", "=")),
     "born", "birth", "dob", "d.o.b", "bday", "b-day", "生日", "出生", "生于", "dot", "艾特", "圈a",
 )
 

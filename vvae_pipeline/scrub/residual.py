@@ -260,6 +260,10 @@ def _keyword_variants(w: str) -> tuple[str, ...]:
     return (w,) if spaced == w else (w, spaced)
 
 
+# Platforms whose name is an everyday word ("the love line is strong"): "is" is no separator there.
+_WORDLIKE = {"ig", "insta", "tg", "fb", "snap", "line", "steam"}
+
+
 def _scan(view: str, low: str):
     for kind, words, min_digits in _KEYWORD_SCANS:
         for w in (v for word in words for v in _keyword_variants(word)):
@@ -269,11 +273,11 @@ def _scan(view: str, low: str):
                 alpha = w.isascii() and w[-1].isalpha()
                 glued = alpha and (at > 0 and low[at - 1].isalpha() or end < len(low) and low[end].isalpha())
                 if not glued:
-                    yield from _after(view, end, kind, min_digits)
+                    yield from _after(view, end, kind, min_digits, w in _WORDLIKE)
                 at = low.find(w, at + 1)
 
 
-def _after(view: str, end: int, kind: str, min_digits: int):
+def _after(view: str, end: int, kind: str, min_digits: int, wordlike: bool = False):
     explicit = False
     for _ in range(4):  # skip up to three filler words
         m = _SCAN_TOKEN.search(view, end, end + _SCAN_WINDOW + 40)
@@ -290,7 +294,8 @@ def _after(view: str, end: int, kind: str, min_digits: int):
             end = m.start() + head.end()
             continue
         if tok.casefold() in _FILLER:
-            explicit = explicit or tok.casefold() in ("is", "id", "uid", "handle", "username")
+            explicit = explicit or tok.casefold() in (("id", "uid", "handle", "username") if wordlike else
+                                                      ("is", "id", "uid", "handle", "username"))
             end = m.start() + len(tok)
             continue
         digits = sum(c.isdigit() for c in tok)
@@ -353,6 +358,12 @@ def _dobs(view: str, low: str):
             at = low.find(w, at + 1)
 
 
+_AT_WORD = r"(?:\s+(?:at|AT|At)\s+|\s*(?:艾特|圈a)\s*)"
+_DOT_WORD = r"(?:\s+(?:dot|DOT|Dot)\s+|\s*点\s*)"
+_SPELLED_MAIL = re.compile(
+    rf"[A-Za-z0-9._%+\-]+{_AT_WORD}[A-Za-z0-9\-]+(?:{_DOT_WORD}[A-Za-z0-9\-]+)+"
+    rf"|[A-Za-z0-9._%+\-]+{_AT_WORD}(?i:gmail|qq|163|126|outlook|hotmail|yahoo|icloud|foxmail|sina|proton|gmx)"
+    r"\.[A-Za-z]{2,}")
 _EN_DIGITS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}
 _EN_DIGITS["oh"] = "0"
 
@@ -360,12 +371,10 @@ _EN_DIGITS["oh"] = "0"
 def _spelled(view: str):
     """E-mails and phones written with words: "at"/"dot" and 艾特/点 back to @ and ., number words
     and Chinese numerals back to digits; the e-mail pattern and a digit count then decide."""
-    mail = re.sub(r"\s+(?:at|AT|At)\s+|\s*(?:艾特|圈a)\s*", "@", view)
-    mail = re.sub(r"\s+(?:dot|DOT|Dot)\s+|(?<=[A-Za-z0-9])\s*点\s*(?=[A-Za-z])", ".", mail)
-    if mail != view:
-        for m in BROAD_EMAIL.finditer(mail):
-            if m.group() not in view:
-                yield "EMAIL", m.start(), m.end()
+    # "at" and "dot" both spelled, or "at" spelled before a webmail host ("you at school.Then" is
+    # a sentence without a space, not an address).
+    for m in _SPELLED_MAIL.finditer(view):
+        yield "EMAIL", m.start(), m.end()
     digits = re.sub(r"\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b",
                     lambda m: _EN_DIGITS[m.group().casefold()], view, flags=re.I).translate(_ZH_NUM)
     if digits != view:
