@@ -71,8 +71,8 @@ def test_planted_import_fails_the_check(source_copy):
         problems = deps.check_environment(GPU, ok, source_copy)
     finally:
         target.write_text(original)
-    assert problems == [f"gpu: `planted_missing_pkg` is imported but no distribution of the resolve provides it: "
-                        f"vvae_pipeline/scrub/engine.py:{line} (code location)"]
+    assert problems == [(f"gpu: `planted_missing_pkg` is imported but no distribution of the resolve provides it: "
+                         f"vvae_pipeline/scrub/engine.py:{line} (code location)")]
 
 
 def test_a_real_import_missing_from_the_resolve_fails(source_copy):
@@ -165,7 +165,7 @@ def test_runtime_import_of_an_undeclared_distribution_fails(source_copy):
     provided = _everything_but(source_copy, GPU, set())
     provided["jieba"] = {"some-parent-dist"}  # present, but only as another distribution's dependency
     declared = set(deps.direct_requirements(source_copy))
-    for mod, dists in provided.items():  # every other module comes from a declared distribution
+    for mod in provided:  # every other module comes from a declared distribution
         if mod != "jieba":
             provided[mod] = {next(iter(declared))}
     problems, notes = deps.undeclared_imports(GPU, provided, source_copy)
