@@ -154,14 +154,27 @@ def _scrub_profiles(sampled: pl.DataFrame, scrubber: Scrubber, names: list, by_t
     entities found are added to ``by_type`` and the session's ``pii_per_row``."""
     import json
 
+    rows = list(sampled.select("agent_profile", "language").iter_rows())
+    profiles = {r: json.loads(raw) for r, (raw, _lang) in enumerate(rows) if raw is not None}
+    # One find call per language over every profile value (one per session cost a compiled prefilter
+    # regex and an analyzer call each: 4.1 of 6.2 s scrubbing 1,800 demo sessions, measured here).
+    found_by_row: dict[int, list] = {}
+    for lang in {rows[r][1] for r in profiles}:
+        todo = [r for r in profiles if rows[r][1] == lang]
+        vals = [v for r in todo for v in profiles[r].values()]
+        pats = [names[r][0] for r in todo for _ in profiles[r]]
+        hints = [names[r][1] for r in todo for _ in profiles[r]]
+        found = iter(scrubber.find(vals, lang, pats, hints))
+        for r in todo:
+            found_by_row[r] = [next(found) for _ in profiles[r]]
     out: list[str | None] = []
-    for r, (raw, lang) in enumerate(sampled.select("agent_profile", "language").iter_rows()):
-        if raw is None:
+    for r in range(len(rows)):
+        if r not in profiles:
             out.append(None)
             continue
-        profile = json.loads(raw)
+        profile = profiles[r]
         dims, vals = list(profile), list(profile.values())
-        found_spans = scrubber.find(vals, lang, [names[r][0]] * len(vals), [names[r][1]] * len(vals))
+        found_spans = found_by_row[r]
         if any(found_spans):
             own, found = scrubber.placeholders(vals, found_spans, names[r][2])
             vals = scrubber.replace(vals, own)
