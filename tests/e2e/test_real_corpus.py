@@ -66,7 +66,8 @@ def test_every_run_succeeds_on_cped(cped_run):
     assert not (cped_run.home / "demo").exists()
 
 
-GARBAGE = {"persona_extractions": ("top_value_share", "function_word_share", "grounding_rate", "declared_agreement"),
+GARBAGE = {"persona_extractions": ("top_value_share", "function_word_share", "grounding_rate", "declared_agreement",
+                                   "no_pii_in_values"),
            "persona_priors": ("top_value_share", "function_word_share", "no_pii_in_values"),
            "agent_profiles": ("no_pii_in_values",)}
 
