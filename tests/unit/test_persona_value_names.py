@@ -18,7 +18,7 @@ from vvae_pipeline.encode.value_pii import pii_kinds
 # Names the curated gazetteer (name_gazetteer.json en_first) does not hold: only the cue-free
 # detection knows them.
 PLANTED = [("topic", "hanging out with jolene"), ("nickname", "desmond"), ("hobby", "gaming with roxanne"),
-           ("topic", "昨天碰到韩雪梅了"), ("catchphrase", "told mark already")]
+           ("topic", "上周遇见邵静怡了"), ("catchphrase", "told mark already")]
 CLEAN = {"catchphrase": ["no worries at all", "plot twist", "说白了", "hope so"],
          "nickname": ["sunshine", "captain", "宝贝", "buddy"], "topic": ["stargazing", "grace period", "钓鱼", "周末"],
          "hobby": ["hiking", "rose gardening", "画画", "reading"]}

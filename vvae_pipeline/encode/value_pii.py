@@ -46,7 +46,7 @@ def pii_kinds(value: str) -> list[str]:
     kinds = ["placeholder"] if PLACEHOLDER.search(value) else []
     language = language_of(value)
     # normalize() lower-cases ASCII values. The recognizers find lower-case names with a person
-    # context or none needed ("hi bethany", "told mark"); a value that is one given name alone
+    # context or none needed ("hi kristen", "told mark"); a value that is one given name alone
     # ("mark", the nickname) is a name too.
     words = re.findall(r"[a-z]+", value.lower()) if value.isascii() else []
     lowered = len(words) == 1 and words[0] in _given_names()

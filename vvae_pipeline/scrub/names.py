@@ -7,14 +7,15 @@
 - ``GazetteerNameRecognizer``: en given names from vvae_pipeline/data/name_gazetteer.json and
   honorific cues (Mr/Dr + a capitalised word, "my name is X"); zh surnames after a name cue
   (我叫/叫我/名字是/我姓), before an honorific (王老师, 李明先生) or in 老X/小X nicknames.
-  Third-party en names without any cue and in lower case ("told bethany", "kyle said") come from
+  Third-party en names without any cue and in lower case ("told kristen", "marlon said") come from
   ``given_names()``: the US Census 1990 given-name list (PyPI ``names``, MIT) with each name's
   share of people weighed against how common the word is in English (PyPI ``wordfreq``) and
   whether a dictionary knows it as a lower-case word (PyPI ``english-words``, web2): plain names
   are flagged anywhere, names that are also common words ("mark", "rose", "frank") only when
   capitalised inside a sentence or next to a person context ("told mark", "mark said").
-- Any Presidio recognizer that emits PERSON/PER (a spaCy, stanza or transformers NER when a model
-  is available) can be plugged in; its results are mapped to NAME (see engine.py).
+- A local spaCy or transformers NER model (``ScrubParams.ner_model_path``, scrub/ner.py), or any
+  Presidio recognizer that emits PERSON/PER, can be plugged in; its results are mapped to NAME
+  (see engine.py).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def gazetteer() -> dict:
 
 # ---------------------------------------------------------------- given names without a cue (en)
 # score = log10(share of people with the name, %) - Zipf frequency of the word in English. Plain
-# names score high (bethany -5.0, kyle -5.2, tom -6.1), words that are also names low (guy -6.9,
+# names score high (kristen -4.7, marlon -5.2, tom -6.1), words that are also names low (guy -6.9,
 # hope -7.2, summer -7.3, son -7.4). Chosen on the real corpora, not on probes (bench/names_fp.py
 # --sweep, 1,000 sessions of DailyDialog test = 7,740 utterances and ConvAI2 wild = 3,948, judged by
 # hand): -6.5 adds 26 + 16 spans, about half words, brands or places (kitty, autumn, herb, barbie,
@@ -46,7 +47,7 @@ def gazetteer() -> dict:
 MIN_NAME_SCORE = -6.0
 CUE_FREE = True  # off only to measure what the cue-free detection adds (bench/names_fp.py)
 # A candidate the web2 dictionary lists in lower case and that is this common (Zipf >= 4.0, about
-# once per 10^5 words) is also an everyday word ("mark", "frank", "crystal", "victor"): it needs
+# once per 10^5 words) is also an everyday word ("mark", "frank", "crystal", "pearl"): it needs
 # capitalisation inside a sentence or a person context. Chosen on the same corpora as above:
 # without this guard DailyDialog gains 22 spans, 9 of them words (crystal x4, pearl, ray, pat, mark).
 WORD_ZIPF = 4.0

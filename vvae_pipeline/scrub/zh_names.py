@@ -56,11 +56,11 @@ RELATION_CUE = ("同事|老板|领导|上司|经理|主管|朋友|闺蜜|室友|
 _CUE_BEFORE = re.compile(rf"(?:(?:我|我的|他的|她的|我们)(?:{RELATION_CUE})(?:叫|是)?|(?:{RELATION_CUE})|跟|和|给|找|问|叫|帮|陪|见|约)$")
 _CUE_AFTER = re.compile(r"^(?:说|告诉|问我|跟我说|和我说|给我发|昨天|今天|居然|竟然|那个人|这个人|这人|那人)")
 _FUNCTION = frozenset("的了吗呢吧啊呀哦说是在和跟把被也都就又还很太")
-# Plain verbs that take a person as object, with no relation word: 昨天碰到王丽了, 你还记得曹文静吗.
+# Plain verbs that take a person as object, with no relation word: 上周遇见林X了, 还记得那个X吗 (X a name).
 PLAIN_VERBS = ("碰到|遇到|遇见|碰见|撞见|看见|看到|见到|梦到|梦见|记得|想念|想起|惦记|听说|联系|提醒|通知|喜欢|讨厌|"
                "羡慕|佩服|心疼|担心|想|等|等等|催|催催|理|请|请教|夸|骂|批评|表扬|被|让|接|送|发给|借给|还给|嫁给|"
                "娶了|追|欠|谢谢|感谢|拉黑|加了|删了|告诉|通知|听|问问|找找|怪|恨|爱|认识|不认识|介绍")
-# After a name that opens an utterance or clause: 范志豪把我拉黑了, 姚俊峰的车, 金海波又迟到了.
+# After a name that opens an utterance or clause: X把我..., X的车, X又... (X a name).
 PLAIN_AFTER = ("把|被|又|也|都|还|刚|刚刚|已经|的|今天|昨天|昨晚|明天|今年|去年|最近|说|跟|和|给|请|送|考上|发|"
                "居然|竟然|真的|好像|是不是|怎么|在|要|会|到底|突然|终于|一直|总是|老是|天天|每天")
 _NOT_GIVEN = _FUNCTION | frozenset("你我他她它您咱")
@@ -206,20 +206,20 @@ def _plain_context(text: str, freq: dict, tags: dict) -> list[tuple[int, int]]:
         clause = bool(_CLAUSE_START.search(text, max(0, i - 1), i)) and (n == 2 or text[i] not in ambiguous)
         found = None
         if verb or clause:
-            for length in (n + 2, n + 1):  # the longer name first: 宋志强 before 宋志
+            for length in (n + 2, n + 1):  # the longer name first: three characters before two
                 end = i + length
                 name = text[i:end]
                 if end > len(text) or not re.fullmatch(f"[{CJK}]+", name) or any(c in _NOT_GIVEN for c in name[n:]):
                     continue
                 # An everyday word through the surname (王者, 黄金, 周末), unless the whole is a
-                # rare dictionary name (金海波 is nr though 金海 is a word; 谢谢 is nr but common).
+                # rare dictionary name (a rare nr word whose first two characters are a word; 谢谢 is nr but common).
                 exempt = tags.get(name) in NAME_TAGS and freq.get(name, 0) <= MAX_FREQ and name not in STOP
                 if freq.get(name, 0) and tags.get(name) not in NAME_TAGS:  # a known word, any frequency: 龙井 (ns)
                     continue
                 if not exempt and (any(_common(text[i:k], freq, tags) for k in range(i + 2, end + 1))
                                    or _wordlike(name, freq, tags)):
                     continue
-                # The longer form only when its last character does not open a common word (王丽今天).
+                # The longer form only when its last character does not open a common word (X丽今天: 今天).
                 if length == n + 2 and end < len(text) and _common(text[end - 1:end + 1], freq, tags):
                     continue
                 after = bool(_PLAIN_AFTER.match(text, end)) or end == len(text) or not re.match(f"[{CJK}]", text[end])
