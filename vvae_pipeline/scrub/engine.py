@@ -83,6 +83,20 @@ class _NoContextEnhancer(ContextAwareEnhancer):
         return raw_results
 
 
+class _Analyzer(AnalyzerEngine):
+    """Presidio's AnalyzerEngine less its per-recognizer context pass when no recognizer has one:
+    that pass splits the results once per recognizer (O(recognizers x results): 0.34 of 4.6 s of
+    scrub_sessions on 3,000 demo sessions with ~45 recognizers, measured) to hand each recognizer
+    its own results, and the base ``enhance_using_context`` gives them back unchanged."""
+
+    def _enhance_using_context(self, text, raw_results, nlp_artifacts, recognizers, context=None):
+        if all(type(r).enhance_using_context is EntityRecognizer.enhance_using_context for r in recognizers):
+            return self.context_aware_enhancer.enhance_using_context(
+                text=text, raw_results=raw_results, nlp_artifacts=nlp_artifacts, recognizers=recognizers,
+                context=context)
+        return super()._enhance_using_context(text, raw_results, nlp_artifacts, recognizers, context)
+
+
 def _entity(t: str) -> str | None:
     if t in ENTITIES:
         return t
@@ -136,8 +150,8 @@ class Scrubber:
         self.gazetteer = self.gazetteer or {lang: GazetteerNameRecognizer(lang) for lang in LANGUAGES}
         for rec in ner or []:  # the pluggable NER: any Presidio recognizer emitting PERSON/NAME
             registry.add_recognizer(rec)
-        self.analyzer = AnalyzerEngine(registry=registry, nlp_engine=nlp, supported_languages=list(LANGUAGES),
-                                       context_aware_enhancer=_NoContextEnhancer())
+        self.analyzer = _Analyzer(registry=registry, nlp_engine=nlp, supported_languages=list(LANGUAGES),
+                                  context_aware_enhancer=_NoContextEnhancer())
         self.anonymizer = AnonymizerEngine()
         self.chunk_chars = chunk_chars
         # A plugged-in NER has triggers the prefilter cannot know: then every utterance is analyzed.

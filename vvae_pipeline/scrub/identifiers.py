@@ -112,30 +112,33 @@ CN_PLATE = (rf"(?<![A-Za-z0-9])[{CN_PROVINCES}][A-HJ-NP-Za-hj-np-z][·•.\- ]?[
             rf"(?:[学警挂港澳领试超])?(?![A-Za-z0-9])")
 _PLATE_WORDS = ("车牌", "牌照", "号牌", "车号", "plate", "reg", "registration", "rego", "tag number", "tag")
 VEHICLE_RULES = [
-    Rule(CN_PLATE, 0.85, validate=_has_digit),
+    Rule(CN_PLATE, 0.85, validate=_has_digit, gate=f"[{CN_PROVINCES}]"),
     # California-style "7ABC123" (digit, 3 letters, 3 digits: the DMV's sequential format since 1980).
     Rule(r"(?<![A-Za-z0-9-])[1-9][A-Z]{3}\d{3}(?![A-Za-z0-9-])", 0.75, gate=r"\d[A-Z]{3}\d{3}"),
     # "ABC-1234" (3 letters, hyphen, 4 digits: Taiwan's 2012 format, and New York/Texas style).
-    Rule(r"(?<![A-Za-z0-9-])[A-Z]{3}-\d{4}(?![A-Za-z0-9-])", 0.7),
+    Rule(r"(?<![A-Za-z0-9-])[A-Z]{3}-\d{4}(?![A-Za-z0-9-])", 0.7, gate=r"[A-Z]{3}-\d"),
     # Any plate right after a plate word (HK "AB 1234", older UK, other states): 4-10 characters,
     # at least one digit.
     KeywordRule(_PLATE_WORDS, r"(?:[ ]?(?:number|no\.?|号码|号))?[ ]?(?:is|was|是|为|:|：|#)?[ ]*"
                 r"([A-Za-z0-9][A-Za-z0-9·•\- ]{2,8}[A-Za-z0-9])(?![A-Za-z0-9])", 0.8, group=1, validate=_has_digit),
     # VIN with its check digit anywhere; without one only after VIN / 车架号 (non-US VINs have none).
-    Rule(r"(?<![A-Za-z0-9])[A-HJ-NPR-Z0-9]{17}(?![A-Za-z0-9])", 0.85, validate=vin_ok),
+    Rule(r"(?<![A-Za-z0-9])[A-HJ-NPR-Z0-9]{17}(?![A-Za-z0-9])", 0.85, validate=vin_ok, gate=r"[A-HJ-NPR-Z0-9]{17}"),
     KeywordRule(("vin", "车架号", "车辆识别代号"), r"(?:码|号)?[ ]*(?:is|是|:|：)?[ ]*([A-HJ-NPR-Za-hj-npr-z0-9]{17})"
                 r"(?![A-Za-z0-9])", 0.85, group=1, validate=_has_digit),
 ]
+
+# Gates (rule.py): a rule runs only on the utterances of a chunk where its gate matches, from 60
+# characters before the gate; each gate below is a part of every match of its rule.
 
 # ---------------------------------------------------------------- national IDs
 NATIONAL_ID_RULES = [
     # HKID "A123456(7)": the check character in half- or full-width parentheses, or glued on.
     Rule(r"(?<![A-Za-z0-9])[A-Za-z]{1,2}\d{6}[ ]?(?:\([0-9Aa]\)|（[0-9Aa]）|[0-9Aa])(?![A-Za-z0-9])", 0.9,
-         validate=hkid_ok),
-    Rule(r"(?<![A-Za-z0-9])[A-Za-z][1289]\d{8}(?![A-Za-z0-9])", 0.9, validate=tw_id_ok),
+         validate=hkid_ok, gate=r"[A-Za-z]\d{6}"),
+    Rule(r"(?<![A-Za-z0-9])[A-Za-z][1289]\d{8}(?![A-Za-z0-9])", 0.9, validate=tw_id_ok, gate=r"[A-Za-z][1289]\d{8}"),
     # Macau resident ID (BIR): 1/5/7 + 6 digits + check digit in parentheses; the check-digit rule
     # is not published, so the parentheses are required.
-    Rule(r"(?<![A-Za-z0-9])[157]\d{6}[ ]?(?:\(\d\)|（\d）)", 0.85),
+    Rule(r"(?<![A-Za-z0-9])[157]\d{6}[ ]?(?:\(\d\)|（\d）)", 0.85, gate=r"\d{6}[ ]?[(（]"),
     # Any national/identity number after its keyword (the forms above without their check digit,
     # other countries): 6-18 characters with 5+ digits.
     KeywordRule(("身份证", "身分证", "证件号", "回乡证", "通行证", "identity card", "id card", "national id", "hkid",
@@ -147,7 +150,7 @@ NATIONAL_ID_RULES = [
 
 # ---------------------------------------------------------------- devices, licences, accounts
 DEVICE_RULES = [
-    Rule(r"(?<![0-9])\d{2}[ -]?\d{6}[ -]?\d{6}[ -]?\d(?![0-9])", 0.8, validate=imei_ok),
+    Rule(r"(?<![0-9])\d{2}[ -]?\d{6}[ -]?\d{6}[ -]?\d(?![0-9])", 0.8, validate=imei_ok, gate=r"\d{6}"),
     KeywordRule(("imei", "meid", "serial", "s/n", "sn", "序列号", "串号"),
                 r"(?:[ ]?(?:number|no\.?|#|号))?[ ]*(?:is|是|:|：|#)?[ ]*([A-Za-z0-9][A-Za-z0-9\-]{6,20}[A-Za-z0-9])"
                 r"(?![A-Za-z0-9])", 0.8, group=1, validate=_digits_at_least(3)),
@@ -238,7 +241,8 @@ _EN_DIGIT = "(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
 _EN_DIGIT_CASED = "(?:" + "|".join(v for w in _EN_DIGIT[3:-1].split("|") for v in (w, w.capitalize(), w.upper())) + ")"
 SPELLED_PHONE_RULES = [
     Rule(rf"(?<![0-9零〇一二三四五六七八九幺两十百千万])[1一幺][3-9三四五六七八九](?:[ \-]?{_ZH_DIGIT}){{9}}"
-         rf"(?![0-9零〇一二三四五六七八九幺两十百千万])", 0.85, validate=lambda s: not s.isascii()),
+         rf"(?![0-9零〇一二三四五六七八九幺两十百千万])", 0.85, validate=lambda s: not s.isascii(),
+         gate=r"[1一幺][3-9三四五六七八九]"),
     Rule(rf"(?<![A-Za-z]){_EN_DIGIT_CASED}(?:[ ,\-]{{1,2}}{_EN_DIGIT_CASED}){{9,14}}(?![A-Za-z])", 0.85,
          gate=rf"{_EN_DIGIT_CASED}[ ,\-]{{1,2}}{_EN_DIGIT_CASED}[ ,\-]{{1,2}}{_EN_DIGIT_CASED}"),
 ]
@@ -286,7 +290,7 @@ def bare_domain_ok(s: str) -> bool:
 BARE_DOMAIN_RULES = [
     # Lower-case labels (a capital after the dot reads as a new sentence) ending in a public suffix.
     Rule(r"(?<![A-Za-z0-9_@.\-])(?:[A-Za-z0-9][A-Za-z0-9\-]*\.)+[a-z]{2,18}(?:/[A-Za-z0-9\-._~/?#=&%+]*[A-Za-z0-9/])?"
-         r"(?![A-Za-z0-9_@\-]|\.[A-Za-z0-9])", 0.75, validate=bare_domain_ok),
+         r"(?![A-Za-z0-9_@\-]|\.[A-Za-z0-9])", 0.75, validate=bare_domain_ok, gate=r"[A-Za-z0-9]\.[a-z]{2}"),
 ]
 
 # The prefilter's share (hints.py): a rule above that can match without a digit, ``@``, ``:`` or
