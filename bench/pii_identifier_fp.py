@@ -25,9 +25,7 @@ OLD_STOCK = ("US_SSN", "UK_NHS", "UK_NINO", "IBAN", "BANK_CARD")
 
 
 def scrubbers():
-    import vvae_pipeline.scrub.engine as engine
-    import vvae_pipeline.scrub.stock as stock
-    from vvae_pipeline.scrub import Scrubber
+    from vvae_pipeline.scrub import Scrubber, engine, stock
 
     now = Scrubber()
     real_ids, real_stock = engine.identifier_recognizers, stock.STOCK

@@ -30,9 +30,9 @@ def _batch(tmp_path, where: str, text: str) -> str:
 
 @pytest.mark.parametrize("entity", sorted(PLANTS))
 def test_no_pii_fails_when_the_scrubber_misses_an_identifier_class(tmp_path, monkeypatch, entity):
-    import vvae_pipeline.scrub.engine as engine
+    from vvae_pipeline.scrub import engine
 
-    where, text, value = PLANTS[entity]
+    where, text, _value = PLANTS[entity]
     key = _batch(tmp_path, where, text)
     real = engine.recognizers_for
     monkeypatch.setattr(engine, "recognizers_for", lambda lang, exclude=(): real(lang, (*exclude, entity)))

@@ -25,7 +25,13 @@ import pytest
 
 from tests.support.pii_probe_v3_structured import CLEAN, PROBES
 from vvae_pipeline.ingest.landing import sessions_from_records
-from vvae_pipeline.scrub import ENTITIES, Scrubber, ScrubParams, residual_pii, scrub_sessions
+from vvae_pipeline.scrub import (
+    ENTITIES,
+    Scrubber,
+    ScrubParams,
+    residual_pii,
+    scrub_sessions,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "pii_coverage.md"
@@ -209,12 +215,12 @@ def corpora() -> Path:
 @pytest.fixture(scope="module")
 def scrubber_before():
     """The scrubber without issue #26's identifier recognizers (identifiers.py, new stock ones)."""
-    import vvae_pipeline.scrub.engine as engine
-    import vvae_pipeline.scrub.stock as stock
+    from vvae_pipeline.scrub import engine, stock
 
     mp = pytest.MonkeyPatch()
     mp.setattr(engine, "identifier_recognizers", lambda language: [])
-    mp.setattr(stock, "STOCK", tuple(s for s in stock.STOCK if s[2] in ("US_SSN", "UK_NHS", "UK_NINO", "IBAN", "BANK_CARD")))
+    old = ("US_SSN", "UK_NHS", "UK_NINO", "IBAN", "BANK_CARD")
+    mp.setattr(stock, "STOCK", tuple(s for s in stock.STOCK if s[2] in old))
     try:
         yield Scrubber()
     finally:
@@ -230,7 +236,9 @@ def test_new_recognizers_false_positive_cost_on_real_corpora(scrubber, scrubber_
     texts, lang = [t["text"] for s in sessions for t in s["turns"]], sessions[0]["language"]
     now = scrubber.find(texts, lang, [None] * len(texts))
     before = scrubber_before.find(texts, lang, [None] * len(texts))
-    changed = [k for k in range(len(texts)) if {(f.start, f.end) for f in now[k]} != {(f.start, f.end) for f in before[k]}]
+    changed = [k for k in range(len(texts))
+               if {(f.start, f.end) for f in now[k]} != {(f.start, f.end) for f in before[k]}]
     by_type = Counter(f.entity for k in changed for f in now[k] if f not in before[k])
-    print(f"\n{corpus} ({lang}): newly altered {len(changed)}/{len(texts)} = {len(changed) / len(texts):.2%} {dict(by_type)}")
+    print(f"\n{corpus} ({lang}): newly altered {len(changed)}/{len(texts)} = {len(changed) / len(texts):.2%} "
+          f"{dict(by_type)}")
     assert len(texts) > 500 and len(changed) / len(texts) <= 0.01

@@ -16,9 +16,8 @@ matches the fast path's separator U+E000 or a line break.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-
 from dataclasses import dataclass
+from functools import lru_cache
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
@@ -260,14 +259,19 @@ GEO_RULES = [
 
 # ---------------------------------------------------------------- bare domains
 # Top-level domains that are common English words or file extensions: "know.how", "ok.so" and
-# "main.py" typed without a space after the full stop are sentences and file names, not domains. Such a TLD needs a scheme,
-# www. or a path (the URL rules in recognizers.py) to count.
+# "main.py" typed without a space after the full stop are sentences and file names, not domains.
+# Such a TLD needs a scheme, www. or a path (the URL rules in recognizers.py) to count.
 WORD_TLDS = frozenset(
-    "how you now new one day fun run win lol men mom dad fit bar bet bid car dog pet red rip sex tax pub ink eat "
-    "buy fly hot joy box off wow yes zip top so is it in to do me am at be by no an as us my go ok im he we la ma pa "
-    "hi ha oh um tv py sh pl md ps rs ms ml cs love life live best cool care help here home game talk work band date "
-    "city team show news sale world guru deal gift gold golf free fish food page wiki plus rest style tips town "
-    "zone".split())
+    [
+        "how", "you", "now", "new", "one", "day", "fun", "run", "win", "lol", "men", "mom", "dad", "fit", "bar",
+        "bet", "bid", "car", "dog", "pet", "red", "rip", "sex", "tax", "pub", "ink", "eat", "buy", "fly", "hot",
+        "joy", "box", "off", "wow", "yes", "zip", "top", "so", "is", "it", "in", "to", "do", "me", "am", "at", "be",
+        "by", "no", "an", "as", "us", "my", "go", "ok", "im", "he", "we", "la", "ma", "pa", "hi", "ha", "oh", "um",
+        "tv", "py", "sh", "pl", "md", "ps", "rs", "ms", "ml", "cs", "love", "life", "live", "best", "cool", "care",
+        "help", "here", "home", "game", "talk", "work", "band", "date", "city", "team", "show", "news", "sale",
+        "world", "guru", "deal", "gift", "gold", "golf", "free", "fish", "food", "page", "wiki", "plus", "rest",
+        "style", "tips", "town", "zone"
+    ])
 
 
 @lru_cache(maxsize=1)

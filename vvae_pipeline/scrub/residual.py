@@ -316,7 +316,7 @@ def _a_date(text: str) -> re.Match | None:
     """A day-level date at the start of ``text`` (after spaces and "is"/"on"/"是"/":")."""
     import datetime as dt
 
-    head = re.match(r"[\s:：是为在=]*(?:(?:is|was|on)\s+)*", text, re.I).end()
+    head = re.match(r"[\s:：是为在=]*(?:(?:is|was|on)\s+)*", text, re.IGNORECASE).end()
     rest = text[head:head + 24]
     low = rest.casefold()
     zh = rest.translate(_ZH_NUM)
@@ -364,7 +364,8 @@ _SPELLED_MAIL = re.compile(
     rf"[A-Za-z0-9._%+\-]+{_AT_WORD}[A-Za-z0-9\-]+(?:{_DOT_WORD}[A-Za-z0-9\-]+)+"
     rf"|[A-Za-z0-9._%+\-]+{_AT_WORD}(?i:gmail|qq|163|126|outlook|hotmail|yahoo|icloud|foxmail|sina|proton|gmx)"
     r"\.[A-Za-z]{2,}")
-_EN_DIGITS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}
+_EN_DIGITS = {w: str(i) for i, w in enumerate(
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])}
 _EN_DIGITS["oh"] = "0"
 
 
@@ -376,7 +377,7 @@ def _spelled(view: str):
     for m in _SPELLED_MAIL.finditer(view):
         yield "EMAIL", m.start(), m.end()
     digits = re.sub(r"\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b",
-                    lambda m: _EN_DIGITS[m.group().casefold()], view, flags=re.I).translate(_ZH_NUM)
+                    lambda m: _EN_DIGITS[m.group().casefold()], view, flags=re.IGNORECASE).translate(_ZH_NUM)
     if digits != view:
         plain = re.sub(r"\D", "", view)
         for m in re.finditer(r"\d(?:[\s,\-]{0,3}\d){9,14}", digits):
@@ -386,10 +387,14 @@ def _spelled(view: str):
 
 # Presidio UrlRecognizer's own TLD list (a source the scrubber's public-suffix rule does not use),
 # less the TLDs that are English words or file extensions ("ok.so", "main.py").
-_ENGLISH_TLDS = set("so is it in to do me am at be by no an as us my go py sh pl md ps rs ms ml cs how you now new one "
-                    "day fun run win lol men mom dad fit bar bet bid car dog pet red rip sex tax pub ink eat buy "
-                    "fly hot joy box off love life live best cool care help here home game talk work band date city "
-                    "team show news sale deal gift gold golf free fish food page plus rest style tips town zone".split())
+_ENGLISH_TLDS = {
+    "so", "is", "it", "in", "to", "do", "me", "am", "at", "be", "by", "no", "an", "as", "us", "my", "go", "py",
+    "sh", "pl", "md", "ps", "rs", "ms", "ml", "cs", "how", "you", "now", "new", "one", "day", "fun", "run", "win",
+    "lol", "men", "mom", "dad", "fit", "bar", "bet", "bid", "car", "dog", "pet", "red", "rip", "sex", "tax", "pub",
+    "ink", "eat", "buy", "fly", "hot", "joy", "box", "off", "love", "life", "live", "best", "cool", "care", "help",
+    "here", "home", "game", "talk", "work", "band", "date", "city", "team", "show", "news", "sale", "deal", "gift",
+    "gold", "golf", "free", "fish", "food", "page", "plus", "rest", "style", "tips", "town", "zone"
+}
 
 
 @lru_cache(maxsize=1)
@@ -419,9 +424,7 @@ _AT_HANDLE = re.compile(r"(?<![A-Za-z0-9._%+\-])@(?:[A-Za-z0-9_][A-Za-z0-9_.]{1,
 def _identifiers(view: str):
     low = view.casefold()
     for s, e, tok in _tokens(view):
-        if _plate(view, s, tok):
-            yield "VEHICLE", s, e
-        elif _vin(tok):
+        if _plate(view, s, tok) or _vin(tok):
             yield "VEHICLE", s, e
         elif _tw_id(tok) or _es_id(tok) or re.fullmatch(r"[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]", tok):
             yield "NATIONAL_ID", s, e  # IT codice fiscale by its shape
@@ -440,7 +443,8 @@ def _identifiers(view: str):
         d = re.sub(r"\D", "", m.group())
         if _luhn(d) and len(set(d)) > 2:
             yield "DEVICE_ID", m.start(), m.end()
-    for m in re.finditer(r"(?<![0-9A-Fa-f\-])[0-9A-Fa-f]{2}([:\-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?![0-9A-Fa-f:\-])"
+    for m in re.finditer(r"(?<![0-9A-Fa-f\-])[0-9A-Fa-f]{2}([:\-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}"
+                         r"(?![0-9A-Fa-f:\-])"
                          r"|(?<![0-9A-Fa-f.])[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}(?![0-9A-Fa-f.])", view):
         yield "DEVICE_ID", m.start(), m.end()  # MAC
     yield from _scan(view, low)
