@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from pii_probe_v3_names import PROBES  # noqa: E402
-from test_scrub_probe_v2 import _rate  # noqa: E402
+from pii_probe_v3_names import PROBES
+from test_scrub_probe_v2 import _rate
 
-from vvae_pipeline.scrub import Scrubber  # noqa: E402
+from vvae_pipeline.scrub import Scrubber
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,8 @@ def test_everyday_word_names_with_a_person_context(scrubber, text, name):
     assert _caught(scrubber, "en", text, name)
 
 
-@pytest.mark.parametrize("text", ["我想谢谢你", "一加一等于二", "连狗都不愿意吃", "他不会被戴绿帽子吧", "小二，来壶上等龙井",
+@pytest.mark.parametrize("text", ["我想谢谢你", "一加一等于二", "连狗都不愿意吃", "他不会被戴绿帽子吧",
+                                  "小二，来壶上等龙井",
                                   "周末去哪儿玩", "黄金又涨价了"])
 def test_zh_plain_context_guards(scrubber, text):
     assert not scrubber.find([text], "zh", [None])[0], text

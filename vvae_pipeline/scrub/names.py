@@ -52,16 +52,22 @@ CUE_FREE = True  # off only to measure what the cue-free detection adds (bench/n
 # without this guard DailyDialog gains 22 spans, 9 of them words (crystal x4, pearl, ray, pat, mark).
 WORD_ZIPF = 4.0
 # Census names that chat uses as places, months or words more than as names (seen in the corpora).
-NOT_GIVEN_NAMES = frozenset("""april june august may january march georgia virginia carolina jordan austin
-dallas houston denver sydney israel francisco santa paris india china asia america florida lincoln
-columbus chelsea phoenix brooklyn madison savannah cleveland orlando tennessee kansas easter christmas
-sunday monday tuesday friday christian german french ok lol omg hey yes sure cool thanks""".split())
+NOT_GIVEN_NAMES = frozenset([
+    "april", "june", "august", "may", "january", "march", "georgia", "virginia", "carolina", "jordan", "austin",
+    "dallas", "houston", "denver", "sydney", "israel", "francisco", "santa", "paris", "india", "china", "asia",
+    "america", "florida", "lincoln", "columbus", "chelsea", "phoenix", "brooklyn", "madison", "savannah",
+    "cleveland", "orlando", "tennessee", "kansas", "easter", "christmas", "sunday", "monday", "tuesday", "friday",
+    "christian", "german", "french", "ok", "lol", "omg", "hey", "yes", "sure", "cool", "thanks",
+])
 # Person context around an ambiguous name: the word before ("told mark", "with rose", "and jack")
 # or after ("mark said", "frank texted", "rose's").
-_PERSON_BEFORE = frozenset("""told tell tells telling ask asked asking with w/ and met meet meeting saw see
-seen seeing call called calling text texted texting invite invited hug hugged kissed miss missed visit
-visited thank thanked help helped helping owe owed dating date married marry dumped blame blamed
-bring brought love loves hate hates like likes ran where's is via""".split())
+_PERSON_BEFORE = frozenset([
+    "told", "tell", "tells", "telling", "ask", "asked", "asking", "with", "w/", "and", "met", "meet", "meeting",
+    "saw", "see", "seen", "seeing", "call", "called", "calling", "text", "texted", "texting", "invite", "invited",
+    "hug", "hugged", "kissed", "miss", "missed", "visit", "visited", "thank", "thanked", "help", "helped",
+    "helping", "owe", "owed", "dating", "date", "married", "marry", "dumped", "blame", "blamed", "bring",
+    "brought", "love", "loves", "hate", "hates", "like", "likes", "ran", "where's", "is", "via",
+])
 _PERSON_AFTER = re.compile(r"[ ]+(?:said|says|told|tells|asked|asks|texted|texts|called|calls|thinks|thought|"
                            r"wants|wanted|keeps|kept|just|always|never|didn't|doesn't|can't|won't|lent|gave|"
                            r"sent|bought|and i|and me|is coming|was like|is like)(?![A-Za-z])|'s[ ]")
@@ -247,7 +253,8 @@ class GazetteerNameRecognizer(EntityRecognizer):
         # utterances (0.033 s without the names; measured here). may_match searches text.lower().
         words = sorted(self.given, key=len, reverse=True)
         alts = "|".join(words + [w.capitalize() for w in words])
-        self._EN_CUE_HINT = re.compile(f"{type(self)._EN_CUE_HINT.pattern}|(?-i:(?:^|[^A-Za-z])(?:{alts})(?:[^A-Za-z]|$))")
+        names_hint = f"(?-i:(?:^|[^A-Za-z])(?:{alts})(?:[^A-Za-z]|$))"
+        self._EN_CUE_HINT = re.compile(f"{type(self)._EN_CUE_HINT.pattern}|{names_hint}")
         super().__init__(supported_entities=[NAME], name=f"vvae_gazetteer_names_{language}",
                          supported_language=language)
 
