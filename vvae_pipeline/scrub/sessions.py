@@ -54,6 +54,20 @@ def _session_names(row: dict, params: ScrubParams) -> tuple[str | None, ...]:
     return tuple(n for n in names if n)
 
 
+def _keep_agent_names(agent_names: list, texts: list[str], starts: list[int], findings: list[list]) -> None:
+    """With ``scrub_agent_names`` off, a NAME finding that is the session's own agent display name
+    (any of its variants) is dropped, whichever recognizer made it: the cue-free given-name and zh
+    surname detectors flag "Iris here." or 老陈 like any third party's name."""
+    for r, agent in enumerate(agent_names):
+        kept = {v.casefold() for v in name_variants(agent)}
+        if not kept:
+            continue
+        for k in range(starts[r], starts[r + 1]):
+            if findings[k]:
+                findings[k] = [f for f in findings[k]
+                               if not (f.entity == "NAME" and texts[k][f.start:f.end].casefold() in kept)]
+
+
 def scrub_sessions(raw: pl.DataFrame, params: ScrubParams = ScrubParams(),
                    scrubber: Scrubber | None = None, id_key: str = DEV_KEY) -> tuple[pl.DataFrame, dict]:
     """``id_key``: the HMAC key of the user/agent/session pseudonyms (pseudonyms.py)."""
@@ -115,6 +129,8 @@ def _scrub_sessions(raw: pl.DataFrame, params: ScrubParams, scrubber: Scrubber |
         hints = [names[r][1] for r in rows for _ in range(counts[r])]
         for k, f in zip(idx, scrubber.find([texts[k] for k in idx], lang, pats, hints)):
             findings[k] = f
+    if not params.scrub_agent_names:
+        _keep_agent_names(sampled["agent_name"].to_list(), texts, starts, findings)
 
     by_type: Counter = Counter()
     spans: list = [()] * len(texts)
