@@ -20,9 +20,11 @@ def _write(path, sid):
 
 
 def _tick(home, instance, cursor):
-    ctx = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                  resources={"storage": StorageResource(home=str(home))})
-    return landing_sensor(ctx)
+    # StorageResource has a lifecycle (it takes the home lock around a run's steps): the context
+    # must be entered, as the sensor daemon does.
+    with dg.build_sensor_context(instance=instance, cursor=cursor,
+                                 resources={"storage": StorageResource(home=str(home))}) as ctx:
+        return landing_sensor(ctx)
 
 
 def _apply(instance, result):
