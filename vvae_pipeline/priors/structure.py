@@ -123,7 +123,9 @@ def markdown(miss: dict, orth: dict) -> str:
                   for d in DIMENSION_NAMES]
     lines += ["", f"**Orthogonality.** Cramér's V between two dimensions' values where both are present "
                   f"(0 independent, 1 one determines the other); pairs with fewer than {orth['min_pairs']} such "
-                  "examples or a single value are left out.", "",
+                  "examples or a single value are left out. Values fixed per agent (a catchphrase, an emoji) "
+                  "associate through the agent: V near 1 between two of them says both identify the agent, "
+                  "not that one axis explains the other.", "",
               "| pair | same axis | Cramér's V | n |", "|---|---|---|---|"]
     shown = [(k, p) for k, p in orth["pairs"].items() if p["v"] is not None]
     lines += [f"| {k.replace('|', ' x ')} | {'yes' if p['same_axis'] else 'no'} | {p['v']:.2f} | {p['n']} |"
