@@ -7,8 +7,9 @@ any) is removed from the persona, and which share of the observed values is corr
 
 - the sampling-rate sweep (open question 2: does sampling help by regularising or by filling
   gaps?): SP+FT filling a quarter and a half of the nulls; 0 is P+FT and 1 is SP+FT;
-- the alternative imputation: each null filled with the agent's own most frequent observed value
-  of that dimension (left null when the agent never showed one);
+- the alternative imputation: each null of the SFT set filled with the agent's own most frequent
+  observed value of that dimension (left null when the agent never showed one); at test time it
+  fills nothing (a test agent has no history a deployment could take a mode from);
 - extraction-error sensitivity: SP+FT trained on extractions of which 10% / 30% of the observed
   values were replaced by a draw from the prior (seeded), i.e. an encoder that is wrong that often.
   Only the training set is corrupted; test-time personas never are.

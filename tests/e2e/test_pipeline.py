@@ -105,13 +105,18 @@ def test_report_metrics_come_from_what_the_model_generated(materialized_home, sm
             assert all(s[f"{d}_lo"] <= s[d] <= s[f"{d}_hi"] for d in ("cp", "ec", "hm"))
     assert [c["claim"] for c in summary["claims"]] == [1, 2, 3, 4, 5, 6]
 
-    # The outputs are the adapter's own: rebuilding the sp_ft prompts from test_personas and the
-    # train-split prior and regenerating with the recorded decoding settings reproduces them (greedy).
+    # The outputs are the adapter's own: rebuilding the sp_ft prompts from test_personas under the
+    # headline's protocol (the declared profiles applied, when it is "declared") and the train-split
+    # prior, and regenerating with the recorded decoding settings reproduces them (greedy).
+    from vvae_pipeline.encode.profiles import declared_dicts
+    from vvae_pipeline.evaluate.run import protocol_rows
     from vvae_pipeline.evaluate.test_time import variant_prompts
     from vvae_pipeline.sft.build import train_prior
 
     sft = _table(home, "sft_dataset")
-    test_rows = _table(home, "test_personas")
+    declared = declared_dicts(pl.read_parquet(home / "tables" / "declared_profiles.parquet"))
+    assert summary["protocol"] == "declared" and declared  # the demo declares profiles: the paper's protocol
+    test_rows = protocol_rows(_table(home, "test_personas"), declared)[summary["protocol"]]
     ours = samples.filter(pl.col("system") == "sp_ft")
     order = {e: i for i, e in enumerate(ours["extraction_id"])}
     rows = test_rows.filter(pl.col("extraction_id").is_in(list(order))).sort(

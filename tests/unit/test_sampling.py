@@ -167,12 +167,15 @@ def test_agent_mode_imputation_by_hand():
     rows = [{"agent_id": "a", "hobby": "chess"}, {"agent_id": "a", "hobby": "golf"}, {"agent_id": "a", "hobby": "chess"},
             {"agent_id": "a"}, {"agent_id": "b", "tone": "calm"}, {"agent_id": "b"}, {"agent_id": "c"}]
     df = normalize_persona_columns(extraction_frame(rows))
-    out, stats = apply_variant(df, build_priors(df)[0], VARIANTS["agent_mode_ft"], seed=0)
+    out, stats = apply_variant(df, build_priors(df)[0], VARIANTS["agent_mode_ft"], seed=0, training=True)
     assert out["hobby"].to_list() == ["chess", "golf", "chess", "chess", None, None, None]
     assert out["tone"].to_list() == [None, None, None, None, "calm", "calm", None]
     origins = [json.loads(o)["hobby"] for o in out["origins"]]
     assert origins == ["observed", "observed", "observed", "imputed", "none", "none", "none"]
     assert stats["origins"]["hobby"] == {"imputed": 1, "none": 3, "observed": 3}
+    # At test time it imputes nothing: another test row of the agent may be a later turn.
+    test_time, _ = apply_variant(df, build_priors(df)[0], VARIANTS["agent_mode_ft"], seed=0)
+    assert test_time["hobby"].to_list() == df["hobby"].to_list() and test_time["tone"].to_list() == df["tone"].to_list()
 
 
 @pytest.mark.parametrize("key", ["sp_ft_corrupt10", "sp_ft_corrupt30"])
@@ -181,7 +184,7 @@ def test_corruption_replaces_its_share_of_observed_values_in_training_only(key):
     priors = build_priors(df)[0]
     share = VARIANTS[key].corrupt
     sp, _ = apply_variant(df, priors, VARIANTS["sp_ft"], seed=2)
-    bad, stats = apply_variant(df, priors, VARIANTS[key], seed=2, corrupt_values=True)
+    bad, stats = apply_variant(df, priors, VARIANTS[key], seed=2, training=True)
     observed = df["tone"].is_not_null()
     hit = pl.Series([json.loads(o)["tone"] == "corrupted" for o in bad["origins"]])
     k, n = int((hit & observed).sum()), int(observed.sum())
@@ -190,5 +193,5 @@ def test_corruption_replaces_its_share_of_observed_values_in_training_only(key):
     # the nulls are SP+FT's; an unhit observed value is kept
     assert bad.filter(~observed)["tone"].to_list() == sp.filter(~observed)["tone"].to_list()
     assert bad.filter(observed & ~hit)["tone"].to_list() == df.filter(observed & ~hit)["tone"].to_list()
-    # at test time (corrupt_values=False) the variant is SP+FT exactly
+    # at test time (training=False) the variant is SP+FT exactly
     assert apply_variant(df, priors, VARIANTS[key], seed=2)[0]["tone"].to_list() == sp["tone"].to_list()

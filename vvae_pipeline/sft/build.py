@@ -75,7 +75,7 @@ def build_sft(extractions: pl.DataFrame, backbone: str, variant: str, params: SF
             pl.col("_u").rank("ordinal").over("split") <= params.max_examples_per_split).drop("_u")
 
     priors = build_priors(rows.filter(pl.col("split") == "train"))[0]
-    rows, sample_stats = apply_variant(rows, priors, var, params.seed, corrupt_values=True)
+    rows, sample_stats = apply_variant(rows, priors, var, params.seed, training=True)
     split_order = pl.Enum(list(SPLIT_NAMES))
     df = (
         with_messages(with_system(rows))

@@ -53,17 +53,20 @@ def agent_modes(df: pl.DataFrame, dimension: str) -> pl.DataFrame:
 
 
 def apply_variant(df: pl.DataFrame, priors: pl.DataFrame, variant: Variant, seed: int,
-                  corrupt_values: bool = False) -> tuple[pl.DataFrame, dict]:
+                  training: bool = False) -> tuple[pl.DataFrame, dict]:
     """The persona each row shows under ``variant``, and an ``origins`` JSON column.
 
-    Observed values are kept, except that ``corrupt_values`` (the SFT set of a corruption variant;
-    never at test time) replaces a seeded ``variant.corrupt`` share of them by a prior draw (origin
-    "corrupted"). Nulls are filled only by filling variants: from the prior (origin "sampled") for a
-    seeded ``variant.sample_rate`` share of them, or from the agent's own mode ("imputed"). A dropped
+    ``training``: ``df`` is the SFT set (sft.build), not test-time rows (evaluate.test_time). Observed
+    values are kept, except that in training a corruption variant replaces a seeded ``variant.corrupt``
+    share of them by a prior draw (origin "corrupted"). Nulls are filled only by filling variants: from
+    the prior (origin "sampled") for a seeded ``variant.sample_rate`` share of them, or, in training,
+    from the agent's own most frequent value over its SFT rows ("imputed"). At test time the agent-mode
+    variant fills nothing: the other test rows of an agent hold its later turns, which a deployment
+    answering this one has not seen (test agents have no training history to take a mode from). A dropped
     axis (or the whole persona, for FT) becomes null with origin "dropped". Every random choice is a
     pure function of (seed, extraction_id, dimension, purpose), as the module docstring says.
     """
-    corrupting = corrupt_values and variant.corrupt > 0
+    corrupting = training and variant.corrupt > 0
     needs_hash = (variant.sample_nulls and variant.fill_from == "prior") or corrupting
     id_hash = string_hash(df["extraction_id"]) if needs_hash else None
     exprs, origin_cols, counts = [], [], {}
@@ -89,7 +92,7 @@ def apply_variant(df: pl.DataFrame, priors: pl.DataFrame, variant: Variant, seed
                     take = take & pl.lit(pl.Series(uniforms(id_hash, seed, f"{dim}/rate") < variant.sample_rate))
                 value = pl.when(take).then(pl.lit(drawn)).otherwise(value)
                 origin = pl.when(take).then(pl.lit(SAMPLED)).otherwise(origin)
-        elif variant.sample_nulls and variant.fill_from == "agent_mode":
+        elif variant.sample_nulls and variant.fill_from == "agent_mode" and training:
             mode = df.select("agent_id").join(agent_modes(df, dim), on="agent_id", how="left")["_mode"]
             take = col.is_null() & pl.lit(mode).is_not_null()
             value = pl.when(take).then(pl.lit(mode)).otherwise(value)
