@@ -139,9 +139,8 @@ def _planted_extract(items, engine, params, declared=None):
     return df, stats
 
 
-def test_extraction_batch_garbage_checks_run_in_the_asset_step(env, monkeypatch, mode):
-    # The encoder is not under test here (its own tests are): the asset's check wiring is.
-    monkeypatch.setattr("assets.encode.extract", _planted_extract)
+def _materialize_batch(env):
+    """persona_extractions of one batch (with the patched extract) and an asset downstream of it."""
     storage = env["storage"]
     storage.table_path("scrubbed_sessions", BATCH).parent.mkdir(parents=True, exist_ok=True)
     _sessions().write_parquet(storage.table_path("scrubbed_sessions", BATCH))
@@ -158,6 +157,13 @@ def test_extraction_batch_garbage_checks_run_in_the_asset_step(env, monkeypatch,
         resources={"storage": storage, "io_manager": ParquetIOManager(home=env["home"]), "pseudonyms": PseudonymKeyResource(),
                    "encoder": EncoderResource(engine="openai", base_url="http://127.0.0.1:9/v1", model="none")},
         raise_on_error=False)
+    return result
+
+
+def test_extraction_batch_garbage_checks_run_in_the_asset_step(env, monkeypatch, mode):
+    # The encoder is not under test here (its own tests are): the asset's check wiring is.
+    monkeypatch.setattr("assets.encode.extract", _planted_extract)
+    result = _materialize_batch(env)
     checks = checks_by_name(result)
     assert {"schema", "no_pii_in_values", "top_value_share", "function_word_share", "grounding_rate",
             "declared_agreement"} == set(checks)
@@ -180,22 +186,7 @@ def _named_extract(items, engine, params, declared=None):
 
 def test_a_name_in_an_extraction_value_is_an_error_in_either_mode(env, monkeypatch, mode):
     monkeypatch.setattr("assets.encode.extract", _named_extract)
-    storage = env["storage"]
-    storage.table_path("scrubbed_sessions", BATCH).parent.mkdir(parents=True, exist_ok=True)
-    _sessions().write_parquet(storage.table_path("scrubbed_sessions", BATCH))
-    env["instance"].add_dynamic_partitions(BATCH_PARTITIONS_NAME, [BATCH])
-
-    @dg.asset(partitions_def=persona_extractions.partitions_def, deps=["persona_extractions"])
-    def downstream_of_extractions() -> None:
-        """Stands in for the assets fed by one batch."""
-
-    upstream = dg.AssetSpec("scrubbed_sessions", partitions_def=persona_extractions.partitions_def)
-    result = dg.materialize(
-        [upstream, persona_extractions, downstream_of_extractions],
-        selection=[persona_extractions, downstream_of_extractions], partition_key=BATCH, instance=env["instance"],
-        resources={"storage": storage, "io_manager": ParquetIOManager(home=env["home"]), "pseudonyms": PseudonymKeyResource(),
-                   "encoder": EncoderResource(engine="openai", base_url="http://127.0.0.1:9/v1", model="none")},
-        raise_on_error=False)
+    result = _materialize_batch(env)
     check = checks_by_name(result)["no_pii_in_values"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert "roxanne" not in json.dumps({k: str(v.value) for k, v in check.metadata.items()}).lower()

@@ -15,7 +15,6 @@ Run with -s to see the per-class and per-corpus numbers.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -35,7 +34,6 @@ from vvae_pipeline.scrub import (
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "pii_coverage.md"
-SHARED = ROOT.parent / "shared" / "data"
 CORPORA = {"dailydialog": ("dailydialog_en", {"split": "test"}), "convai2": ("convai2_wild_en", {}),
            "lccc": ("lccc_toy_zh", {"split": "train"}), "cped": ("cped_zh", {"split": "test"})}
 FILLER = {"en": "ok, talk later", "zh": "好的，回头聊"}
@@ -204,12 +202,9 @@ def test_no_pii_flags_each_new_class_when_the_scrubber_misses_it(entity):
 
 
 @pytest.fixture(scope="module")
-def corpora() -> Path:
-    if not SHARED.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"public corpora missing at {SHARED} (CI must measure on them)")
-        pytest.skip(f"public corpora not found at {SHARED}")
-    return SHARED
+def corpora(shared_data) -> Path:
+    """The public corpora (conftest's shared_data: a skip there fails under CI=true)."""
+    return shared_data
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ a leak). Rates are printed with Wilson 95% intervals (run with -s to see them).
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from vvae_pipeline.scrub import STRUCTURED, Scrubber
 from vvae_pipeline.scrub.names import names_hint, names_pattern
 from vvae_pipeline.uncertainty import wilson
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 CORPORA = {"dailydialog": ("dailydialog_en", {"split": "test"}), "convai2": ("convai2_wild_en", {}),
            "lccc": ("lccc_toy_zh", {"split": "train"}), "cped": ("cped_zh", {"split": "test"})}
 
@@ -36,12 +34,9 @@ def scrubber():
 
 
 @pytest.fixture(scope="module")
-def corpora() -> Path:
-    if not SHARED.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"public corpora missing at {SHARED} (CI must measure on them)")
-        pytest.skip(f"public corpora not found at {SHARED}")
-    return SHARED
+def corpora(shared_data) -> Path:
+    """The public corpora (conftest's shared_data: a skip there fails under CI=true)."""
+    return shared_data
 
 
 def test_probe_v2_recall_per_type(scrubber):
