@@ -171,3 +171,40 @@ def test_runtime_import_of_an_undeclared_distribution_fails(source_copy):
     problems, notes = deps.undeclared_imports(GPU, provided, source_copy)
     assert len(problems) == 1 and problems[0].startswith("gpu: `jieba` (some-parent-dist) is imported (vvae_pipeline/")
     assert problems[0].endswith("code location) but pyproject.toml does not declare it") and notes == []
+
+
+def _fake_pip(tmp_path: Path, script: str):
+    """pip_command's stand-in: a Python one-liner that reads a counter file, so each call can differ."""
+    counter = tmp_path / "calls"
+    counter.write_text("0")
+
+    def command(env, report, root=ROOT):
+        code = (f"import json,pathlib,sys; c=pathlib.Path({str(counter)!r}); n=int(c.read_text())+1; "
+                f"c.write_text(str(n)); report=pathlib.Path({str(report)!r}); {script}")
+        return [sys.executable, "-c", code], None
+    return command, counter
+
+
+@pytest.mark.parametrize("message", ["ERROR: Could not install packages due to an OSError: [Errno 28] "
+                                     "No space left on device", "WARNING: Connection interrupted while downloading."])
+def test_a_resolve_that_failed_on_the_machine_is_retried_once(tmp_path, monkeypatch, message):
+    command, counter = _fake_pip(tmp_path, f"(print({message!r}), sys.exit(1)) if n == 1 else "
+                                           "report.write_text(json.dumps({'install': []}))")
+    monkeypatch.setattr(deps, "pip_command", command)
+    reports = deps.resolve_all((GPU,), tmp_path / "reports", reuse=False)
+    assert reports == {"gpu": {"install": []}} and counter.read_text() == "2"
+
+
+def test_a_resolution_conflict_is_not_retried(tmp_path, monkeypatch):
+    command, counter = _fake_pip(tmp_path, "print('ERROR: ResolutionImpossible: torch==1 and torch==2'); sys.exit(1)")
+    monkeypatch.setattr(deps, "pip_command", command)
+    with pytest.raises(SystemExit, match="ResolutionImpossible"):
+        deps.resolve_all((GPU,), tmp_path / "reports", reuse=False)
+    assert counter.read_text() == "1"
+
+
+def test_resolves_read_wheel_metadata_by_range_requests_and_keep_no_cache(tmp_path):
+    """The index serves no PEP 658 files: without fast-deps a dry run downloads every CUDA wheel."""
+    for env in deps.ENVIRONMENTS:
+        cmd, _ = deps.pip_command(env, tmp_path / "r.json")
+        assert "--use-feature=fast-deps" in cmd and "--no-cache-dir" in cmd and "--dry-run" in cmd
