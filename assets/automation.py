@@ -26,7 +26,7 @@ never launches a run for an adapter that was simply never trained; only an upstr
 The sensor ``vvae_weekly_chain`` is created STOPPED (``dagster sensor start vvae_weekly_chain`` or
 the UI toggle turns it on). It targets every asset, so Dagster creates no
 ``default_automation_condition_sensor`` beside it (Dagster 1.13 adds one, also STOPPED, for assets
-with a condition that no automation sensor targets; tests/assets/test_automation.py checks both).
+with a condition that no automation sensor targets; tests/dagster/test_automation.py checks both).
 Runs it launches use each asset's config defaults (the production values), not a run preset.
 """
 

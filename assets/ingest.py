@@ -17,7 +17,7 @@ from assets.tables import schema_metadata, table_metadata
 from resources.pseudonyms import PseudonymKeyResource
 from resources.storage import StorageResource
 from vvae_pipeline import schemas
-from vvae_pipeline.scrub.params import ENTITIES, ScrubParams
+from vvae_pipeline.scrub.entities import ENTITIES, ScrubParams
 
 RAW = dg.AssetKey("raw_sessions")
 QUARANTINE = dg.AssetKey("raw_sessions_quarantine")
@@ -104,9 +104,8 @@ def ingest_batch(context: dg.AssetExecutionContext, storage: StorageResource):
 def scrubbed_sessions(context: dg.AssetExecutionContext, config: ScrubConfig, pseudonyms: PseudonymKeyResource,
                       storage: StorageResource, raw_sessions: pl.DataFrame):
     from vvae_pipeline.scrub import Scrubber, residual_pii, scrub_sessions
-    from vvae_pipeline.scrub.pseudonyms import pseudonym
-
     from vvae_pipeline.scrub.ner import ner_recognizers
+    from vvae_pipeline.scrub.pseudonyms import pseudonym
 
     # A missing model path fails here, before anything is read, naming the setting (scrub/ner.py).
     scrubber = Scrubber(ner=ner_recognizers(config.ner_model_path))

@@ -37,8 +37,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vvae_pipeline.backbones import DEFAULT_BACKBONE, get_backbone
-from vvae_pipeline.evaluate.test_time import PERSONA_SOURCES
-from vvae_pipeline.variants import VARIANT_GROUPS, VARIANT_KEYS, expand_variants, get_variant
+from vvae_pipeline.evaluate.deployment_persona import PERSONA_SOURCES
+from vvae_pipeline.variants import (
+    VARIANT_GROUPS,
+    VARIANT_KEYS,
+    expand_variants,
+    get_variant,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = REPO / "deploy" / "run_config"
@@ -286,11 +291,10 @@ def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[s
                  persona_source: str | None = None, recompute: bool = False) -> PipelineResult:
     import dagster as dg
 
-    from assets.rerun import MAIN_JOB_TAG, materialization_work, settle_in_flight_runs
-    from assets.sensors import done_batches
-
     from assets.definitions import build_definitions
     from assets.partitions import BATCH_PARTITIONS_NAME, backbone_variant_key
+    from assets.rerun import MAIN_JOB_TAG, materialization_work, settle_in_flight_runs
+    from assets.sensors import done_batches
     from resources.storage import StorageResource
     from vvae_pipeline.ingest.landing import batch_key
 

@@ -11,7 +11,12 @@ import polars as pl
 
 from assets.checks import FindingChecks, finding_descriptions, make_table_checks
 from assets.tables import schema_metadata, table_metadata
-from resources.storage import StorageResource, atomic_write_bytes, atomic_write_json, atomic_write_parquet
+from resources.storage import (
+    StorageResource,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_parquet,
+)
 from vvae_pipeline import schemas
 from vvae_pipeline.encode.garbage import PRIOR_FINDINGS, prior_findings
 from vvae_pipeline.priors.build import build_priors, entropy_bits, prior_drift

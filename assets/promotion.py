@@ -65,7 +65,7 @@ def copy_adapter(storage: StorageResource, backbone: str, version, out: Path) ->
 
 
 def write_champion_json(out: Path, info: dict) -> None:
-    """What ``python -m vvae_pipeline.serving --backbone <backbone>`` serves (docs/serving.md)."""
+    """What ``python -m vvae_pipeline.llm.serving --backbone <backbone>`` serves (docs/serving.md)."""
     atomic_write_json(out / "champion.json", info)
 
 

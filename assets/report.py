@@ -90,7 +90,7 @@ def test_personas(context: dg.AssetExecutionContext, config: InferPersonaConfig,
                   storage: StorageResource, sft_dataset: pl.DataFrame, persona_extractions: pl.DataFrame,
                   declared_profiles: pl.DataFrame):
     from vvae_pipeline.encode.profiles import declared_dicts
-    from vvae_pipeline.evaluate.test_time import infer_test_personas
+    from vvae_pipeline.evaluate.deployment_persona import infer_test_personas
 
     test = _test_extractions(sft_dataset, persona_extractions, context.partition_key)
     engine = encoder.build_engine(storage.models_dir)

@@ -67,8 +67,8 @@ ROLES: dict[str, tuple[str, ...]] = {
     "code location": ("assets.definitions", "assets.main"),
     # TrainerResource runs `python -m resources.train_worker` (resources/trainer.py).
     "trainer": ("resources.train_worker",),
-    # scripts/serve_champion.sh runs `python -m vvae_pipeline.serving`.
-    "serving": ("vvae_pipeline.serving",),
+    # scripts/serve_champion.sh runs `python -m vvae_pipeline.llm.serving`.
+    "serving": ("vvae_pipeline.llm.serving",),
     # `make test` (all of tests/ but tests/vllm_cpu) and the benchmarks.
     "tests": (*sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").iterdir()
                       if p.name != "vllm_cpu" and (p.suffix == ".py" or p.is_dir() and any(p.rglob("*.py")))),

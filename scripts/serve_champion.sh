@@ -12,4 +12,4 @@ if [ ! -x "$PY" ]; then
   echo "no vLLM interpreter at $PY: run scripts/setup_vllm.sh (CPU) or scripts/setup_vllm_gpu.sh, or set VVAE_VLLM_PYTHON" >&2
   exit 2
 fi
-exec "$PY" -m vvae_pipeline.serving "$@"
+exec "$PY" -m vvae_pipeline.llm.serving "$@"

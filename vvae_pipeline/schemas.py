@@ -116,7 +116,7 @@ class PersonaExtraction(_Persona, _Lineage):
 
 class TestPersona(PersonaExtraction):
     """A test example (real c and x) whose persona columns hold the test-time z: what the encoder
-    read from the context alone (evaluate.test_time), never from x."""
+    read from the context alone (evaluate.deployment_persona), never from x."""
 
     status: str = pa.Field(isin=(*EXTRACTION_STATUSES, "no_agent_turn", "declared"))
 

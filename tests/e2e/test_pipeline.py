@@ -109,8 +109,8 @@ def test_report_metrics_come_from_what_the_model_generated(materialized_home, sm
     # headline's protocol (the declared profiles applied, when it is "declared") and the train-split
     # prior, and regenerating with the recorded decoding settings reproduces them (greedy).
     from vvae_pipeline.encode.profiles import declared_dicts
+    from vvae_pipeline.evaluate.deployment_persona import variant_prompts
     from vvae_pipeline.evaluate.run import protocol_rows
-    from vvae_pipeline.evaluate.test_time import variant_prompts
     from vvae_pipeline.sft.build import train_prior
 
     sft = _table(home, "sft_dataset")
@@ -134,7 +134,7 @@ def test_report_metrics_come_from_what_the_model_generated(materialized_home, sm
 
 def test_test_prompts_hold_no_value_seen_only_in_x(materialized_home):
     """No persona value that the (c, x) extraction found in x alone reaches a test prompt."""
-    from vvae_pipeline.evaluate.test_time import variant_prompts
+    from vvae_pipeline.evaluate.deployment_persona import variant_prompts
     from vvae_pipeline.latent import DIMENSION_NAMES
     from vvae_pipeline.sft.build import train_prior
 

@@ -73,7 +73,7 @@ GARBAGE = {"persona_extractions": ("top_value_share", "function_word_share", "gr
 
 
 def test_the_garbage_checks_ran_and_pass_on_real_text(cped_run):
-    """The checks that failed on planted garbage (tests/assets/test_persona_checks.py) pass on CPED."""
+    """The checks that failed on planted garbage (tests/dagster/test_persona_checks.py) pass on CPED."""
     outcome = {name: passed for name, passed, _ in cped_run.result["checks"]}
     for asset, checks in GARBAGE.items():
         for check in checks:

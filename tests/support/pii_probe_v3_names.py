@@ -1,7 +1,7 @@
 """Third-party names with no cue word (issue #26): casual chat as people write it, en in lower case.
 
-Written for this test only: no name or sentence shares a string with tests/unit/pii_probe.py,
-tests/unit/pii_probe_v2.py or the examples in the name recognizers' sources and resources
+Written for this test only: no name or sentence shares a string with tests/support/pii_probe.py,
+tests/support/pii_probe_v2.py or the examples in the name recognizers' sources and resources
 (tests/unit/test_scrub_names_v3.py checks the name overlap). Every name here is invented for the
 sentence it is in. PROBES: (language, text, name) with ``name`` a substring of ``text``; the probe
 counts as caught when one finding covers the whole name.

@@ -1,5 +1,5 @@
 """Third probe set, structured identifiers only (issue #26): written for tests/unit/test_pii_coverage.py,
-apart from the recognizers' own examples and from tests/unit/pii_probe.py / pii_probe_v2.py (a test
+apart from the recognizers' own examples and from tests/support/pii_probe.py / pii_probe_v2.py (a test
 checks that no value is shared). Every value is fictitious; IDs with a check digit were given a
 valid one, so a checksum validator cannot be the reason a probe is missed.
 

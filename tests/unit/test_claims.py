@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from vvae_pipeline.evaluate.claims import ABLATIONS, FAILS, HOLDS, UNRESOLVED, evaluate_claims
+from vvae_pipeline.evaluate.claims import (
+    ABLATIONS,
+    FAILS,
+    HOLDS,
+    UNRESOLVED,
+    evaluate_claims,
+)
 
 N_AGENTS, PER_AGENT = 12, 10
 AGENTS = [f"a{i}" for i in range(N_AGENTS) for _ in range(PER_AGENT)]

@@ -12,7 +12,7 @@ from tests.support.benchmark_frames import make_test_rows, sft_frame
 from tests.support.fake_engine import FakeEngine
 from vvae_pipeline.encode.profiles import declared_dicts, declared_profiles
 from vvae_pipeline.evaluate import benchmark
-from vvae_pipeline.evaluate.test_time import infer_test_personas
+from vvae_pipeline.evaluate.deployment_persona import infer_test_personas
 from vvae_pipeline.latent import DIMENSION_NAMES
 from vvae_pipeline.params import BenchmarkParams, ExtractParams
 from vvae_pipeline.priors.build import build_priors

@@ -56,7 +56,7 @@ def test_first_turn_rows_get_the_opening_user_turn(variant):
 
 
 def test_test_time_prompt_of_a_first_turn_is_the_training_prompt():
-    from vvae_pipeline.evaluate.test_time import variant_prompts
+    from vvae_pipeline.evaluate.deployment_persona import variant_prompts
 
     sft = _sft("ft")
     test = extraction_frame(ROWS)

@@ -101,7 +101,7 @@ def test_every_covered_class_has_fresh_probes_in_both_languages():
     for lang, cls, _p, text, value in PROBES:
         assert value in text, (cls, value)
     # Fresh: no value appears in the earlier probe sets or in the recognizers' own source.
-    others = [ROOT / "tests/unit/pii_probe.py", ROOT / "tests/unit/pii_probe_v2.py",
+    others = [ROOT / "tests/support/pii_probe.py", ROOT / "tests/support/pii_probe_v2.py",
               *sorted((ROOT / "vvae_pipeline/scrub").glob("*.py"))]
     blob = "\n".join(p.read_text(encoding="utf-8") for p in others)
     shared = sorted({v for _l, _c, _p, _t, v in PROBES if v in blob})

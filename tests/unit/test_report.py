@@ -8,9 +8,9 @@ import pytest
 from tests.support.benchmark_frames import HUMAN_RATES, LUNA, make_test_rows, sft_frame
 from vvae_pipeline.evaluate import benchmark, detectors, report, run
 from vvae_pipeline.evaluate.prompting import shot_prompts
+from vvae_pipeline.latent import DIMENSION_NAMES
 from vvae_pipeline.llm.generation import fit_history, prompt_messages
 from vvae_pipeline.params import BenchmarkParams
-from vvae_pipeline.latent import DIMENSION_NAMES
 from vvae_pipeline.priors.build import build_priors
 from vvae_pipeline.priors.structure import persona_structure
 
@@ -88,7 +88,7 @@ def test_no_test_prompt_contains_a_value_seen_only_in_x():
     """A catchphrase planted only in x of a test example reaches no prompt of any system; only the
     labelled oracle diagnostic, which reads x by design, carries it."""
     from tests.support.fake_engine import FakeEngine
-    from vvae_pipeline.evaluate.test_time import infer_test_personas
+    from vvae_pipeline.evaluate.deployment_persona import infer_test_personas
     from vvae_pipeline.params import ExtractParams, SFTParams
     from vvae_pipeline.sft.build import build_sft, train_prior
 

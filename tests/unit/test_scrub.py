@@ -8,12 +8,12 @@ from collections import Counter
 
 import polars as pl
 import pytest
-from pii_probe import (  # pytest prepends tests/unit (no __init__.py) to sys.path
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+from tests.support.pii_probe import (
     CLEAN,
     PROBES,
 )
-from presidio_analyzer import EntityRecognizer, RecognizerResult
-
 from vvae_pipeline import schemas
 from vvae_pipeline.ingest.demo import generate_demo
 from vvae_pipeline.ingest.landing import sessions_from_records

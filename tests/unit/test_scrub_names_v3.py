@@ -9,15 +9,12 @@ existing corpus test (test_scrub_probe_v2.py) bounds the flagged share per corpu
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from pii_probe_v3_names import PROBES
 from test_scrub_probe_v2 import _rate
 
+from tests.support.pii_probe_v3_names import PROBES
 from vvae_pipeline.scrub import Scrubber
 
 
@@ -33,8 +30,8 @@ def _caught(scrubber, lang: str, text: str, name: str) -> bool:
 
 
 def test_probe_set_is_fresh_and_large_enough():
-    unit = Path(__file__).resolve().parent
-    old = (unit / "pii_probe.py").read_text(encoding="utf-8") + (unit / "pii_probe_v2.py").read_text(encoding="utf-8")
+    support = Path(__file__).resolve().parents[1] / "support"
+    old = (support / "pii_probe.py").read_text(encoding="utf-8") + (support / "pii_probe_v2.py").read_text(encoding="utf-8")
     old_words = {w.lower() for w in re.findall(r"[A-Za-z]{3,}", old)}
     # Nor any example in the recognizers' sources (the name lists they load are data, not examples).
     root = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from pii_probe_v2 import CLEAN, PROBES  # pytest puts tests/unit on sys.path
 
+from tests.support.pii_probe_v2 import CLEAN, PROBES
 from vvae_pipeline.scrub import STRUCTURED, Scrubber
 from vvae_pipeline.scrub.names import names_hint, names_pattern
 from vvae_pipeline.uncertainty import wilson
@@ -114,7 +114,7 @@ def test_residual_detector_sees_raw_pii_the_scrubber_would_remove():
 
 
 def test_scrubbed_frame_has_no_raw_ids():
-    # The schema is unchanged; the values are 32-hex pseudonyms (see also tests/assets).
+    # The schema is unchanged; the values are 32-hex pseudonyms (see also tests/dagster).
     from vvae_pipeline.scrub.pseudonyms import pseudonym, pseudonymize
 
     df = pl.DataFrame({"user_id": ["u1"], "agent_id": ["u1"], "session_id": ["s1"], "x": [1]})

@@ -1,4 +1,4 @@
-"""vvae_pipeline.serving without vLLM: where the adapter comes from and the server command it builds."""
+"""vvae_pipeline.llm.serving without vLLM: where the adapter comes from and the server command it builds."""
 
 import json
 import subprocess
@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from vvae_pipeline import serving
+from vvae_pipeline.llm import serving
 
 ENTRY = ["py", "-m", "vllm.entrypoints.cli.main", "serve"]
 
@@ -66,7 +66,7 @@ def test_cli_prints_the_command_from_a_champion_json(tmp_path):
     adapter = _adapter(tmp_path / "lora" / "adapter", r=16)
     champion = tmp_path / "champion.json"
     champion.write_text(json.dumps({"adapter_path": str(adapter)}))
-    out = subprocess.run([sys.executable, "-m", "vvae_pipeline.serving", "--champion-json", str(champion),
+    out = subprocess.run([sys.executable, "-m", "vvae_pipeline.llm.serving", "--champion-json", str(champion),
                           "--base-model", "/models/base", "--device", "cpu", "--name", "sp_ft", "--print",
                           "--", "--seed", "7"], capture_output=True, text=True, check=True).stdout
     assert f"sp_ft={adapter.resolve()}" in out and "--max-lora-rank 16" in out and out.strip().endswith("--seed 7")

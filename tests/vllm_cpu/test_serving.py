@@ -1,4 +1,4 @@
-"""vvae_pipeline.serving for real: vLLM's OpenAI-compatible server on 127.0.0.1 with the converted SmolLM2
+"""vvae_pipeline.llm.serving for real: vLLM's OpenAI-compatible server on 127.0.0.1 with the converted SmolLM2
 and a LoRA adapter, queried over HTTP like a client would (run from .venv-vllm).
 
     .venv-vllm/bin/python -m pytest tests/vllm_cpu/test_serving.py
@@ -82,7 +82,7 @@ def server(tmp_path_factory, smollm2_path):
     log = open(log_path, "w")
     t0 = time.monotonic()
     # Its own session: the whole process group (API server + engine core) is stopped at the end.
-    proc = subprocess.Popen([sys.executable, "-m", "vvae_pipeline.serving", "--champion-json", str(champion),
+    proc = subprocess.Popen([sys.executable, "-m", "vvae_pipeline.llm.serving", "--champion-json", str(champion),
                              "--base-model", smollm2_path, "--device", "cpu", "--port", str(port),
                              "--name", NAME],
                             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)

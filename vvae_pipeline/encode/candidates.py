@@ -63,7 +63,7 @@ def clean(text: str) -> str:
     return _PLACEHOLDER.sub(" ", text or "")
 
 
-def fold(text: str) -> str:
+def match_key(text: str) -> str:
     import unicodedata
 
     return unicodedata.normalize("NFKC", text or "").replace("\ufe0f", "").lower()
@@ -310,13 +310,13 @@ def closed_candidates(agent_texts: list[str], all_texts: list[str]) -> dict[str,
     """Allowed values of the closed dimensions (the abstention rule): relationship from cues anywhere
     in (c, x), personality from cues in the agent's own text, tone/vibe once the agent wrote
     ``MIN_STYLE_CHARS``; an empty list means null without asking."""
-    agent, every = fold(clean(" ".join(agent_texts))), fold(clean(" ".join(all_texts)))
+    agent, every = match_key(clean(" ".join(agent_texts))), match_key(clean(" ".join(all_texts)))
     styled = len(re.sub(r"\s+", "", agent)) >= lx.MIN_STYLE_CHARS
     return {
         "tone": list(latent.TONES) if styled else [],
         "vibe": list(latent.VIBES) if styled else [],
-        "relationship": [v for v, cues in lx.RELATIONSHIP_CUES.items() if any(_has(fold(c), every) for c in cues)],
-        "personality": [v for v, cues in lx.PERSONALITY_CUES.items() if any(_has(fold(c), agent) for c in cues)],
+        "relationship": [v for v, cues in lx.RELATIONSHIP_CUES.items() if any(_has(match_key(c), every) for c in cues)],
+        "personality": [v for v, cues in lx.PERSONALITY_CUES.items() if any(_has(match_key(c), agent) for c in cues)],
     }
 
 
@@ -345,7 +345,7 @@ def find_candidates(agent_texts: list[str], all_texts: list[str], language: str,
     here_hobby: Counter = sum((hobbies(t, language) for t in texts), Counter())
     hobby = _top({h: agent.hobbies[h] * 10 + c for h, c in here_hobby.items()})
     # A repeated phrase that is the agent's nickname or hobby is not its catchphrase.
-    taken = {fold(v) for v in nick[:1] + hobby[:1]}
+    taken = {match_key(v) for v in nick[:1] + hobby[:1]}
     # A catchphrase is said in x itself, and across sessions: units of the reply only.
     units, whole = _units(reply if reply is not None else (agent_texts[-1] if agent_texts else ""), language)
     units = {u for u in units if agent.phrase_sessions[u] >= MIN_CATCHPHRASE_SESSIONS

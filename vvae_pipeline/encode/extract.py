@@ -31,7 +31,7 @@ from vvae_pipeline.encode.candidates import (
     AgentEvidence,
     agent_evidence,
     find_candidates,
-    fold,
+    match_key,
     topic_terms,
 )
 from vvae_pipeline.encode.grounding import (
@@ -168,9 +168,9 @@ def item_candidates(context: list[dict], reply: str, language: str, evidence: di
     agent, others = ev["agents"].get(agent_id, (None, None))
     found = find_candidates(agent_texts(context, reply), [m["text"] for m in context] + [reply], language,
                             agent, others, ev["topic_df"].get(language), ev["n_sessions"][language], reply=reply)
-    shown = fold(reply)
+    shown = match_key(reply)
     for dim, value in (declared or {}).items():
-        if value and dim in found and not latent.BY_NAME[dim].closed and fold(value) in shown:
+        if value and dim in found and not latent.BY_NAME[dim].closed and match_key(value) in shown:
             found[dim] = [value, *found[dim]]
     # Candidates are offered in normalised form so that a chosen value survives normalize() as is.
     return {k: list(dict.fromkeys(n for v in vs if (n := latent.normalize(k, v))))[:MAX_CANDIDATES]

@@ -14,7 +14,7 @@ import polars as pl
 
 from vvae_pipeline.encode.function_words import language_of
 from vvae_pipeline.latent import BY_NAME
-from vvae_pipeline.scrub.params import ENTITIES
+from vvae_pipeline.scrub.entities import ENTITIES
 
 # normalize() lower-cases ASCII values, so a placeholder may sit in a prior as "[name_1]".
 PLACEHOLDER = re.compile(r"\[(?:" + "|".join(ENTITIES) + r")_\d+\]", re.IGNORECASE)

@@ -1,7 +1,7 @@
 """The HumanChatBench-style benchmark in three steps: plan -> generate -> score.
 
 ``plan`` picks the test examples and builds every system's prompts (one job per system) from the
-test-time persona (evaluate.test_time: inferred from the context, never from x); any generator
+test-time persona (evaluate.deployment_persona: inferred from the context, never from x); any generator
 backend turns jobs into outputs (llm.generation: ``generate_all``); ``score`` runs the detectors
 on the outputs and on the human replies and puts a 95% interval on every number.
 
@@ -24,8 +24,8 @@ import numpy as np
 import polars as pl
 
 from vvae_pipeline.evaluate import detectors, intervals
+from vvae_pipeline.evaluate.deployment_persona import context_exchanges, variant_prompts
 from vvae_pipeline.evaluate.prompting import shot_prompts
-from vvae_pipeline.evaluate.test_time import context_exchanges, variant_prompts
 from vvae_pipeline.latent import DIMENSION_NAMES
 from vvae_pipeline.llm.generation import Messages, prompt_messages
 from vvae_pipeline.params import BenchmarkParams
@@ -83,7 +83,7 @@ def _oracle_prompts(sft: pl.DataFrame, chosen: list[str]) -> list[Messages] | No
 def plan(test_rows: pl.DataFrame, sft: pl.DataFrame, priors: pl.DataFrame, trained: Mapping[str, bool],
          params: BenchmarkParams, champion: bool = False, declared: Mapping[str, dict] | None = None) -> Plan:
     """Jobs for every system. ``test_rows``: the test split with the test-time z in its persona
-    columns (evaluate.test_time.with_inferred_persona); ``trained[variant]``: its adapter exists;
+    columns (evaluate.deployment_persona.with_inferred_persona); ``trained[variant]``: its adapter exists;
     ``champion``: also the registry's champion SP+FT adapter (system ``champion``, adapter key
     ``champion``) on exactly the SP+FT prompts, for the champion/challenger comparison; ``declared``
     ({agent: {dimension: value}}): declared agent profiles, the detectors' reference persona for

@@ -1,6 +1,6 @@
 """The paper's API baselines: the persona in a system message plus k example exchanges.
 
-The persona shown is the test-time z (evaluate.test_time), never one read from the target reply;
+The persona shown is the test-time z (evaluate.deployment_persona), never one read from the target reply;
 the shots are (last user turn, human reply) pairs from the agent's *other* sessions.
 """
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from vvae_pipeline.evaluate import benchmark, claims, dialogbench, intervals
-from vvae_pipeline.evaluate.test_time import with_declared_persona
+from vvae_pipeline.evaluate.deployment_persona import with_declared_persona
 from vvae_pipeline.llm.generation import GenerateFn
 from vvae_pipeline.params import BenchmarkParams, DialogBenchParams
 from vvae_pipeline.sft.build import train_prior
@@ -33,7 +33,7 @@ class BenchmarkInputs:
     backbone: str
     base_model: str
     sft: pl.DataFrame  # every variant's SFT rows of this backbone
-    test_rows: pl.DataFrame  # the test split with the test-time z (evaluate.test_time)
+    test_rows: pl.DataFrame  # the test split with the test-time z (evaluate.deployment_persona)
     adapters: dict[str, str]  # variant -> adapter folder, trained variants only
     metrics: dict[str, dict] = field(default_factory=dict)  # variant -> training metrics.json
     dialogbench_items: list[dict] = field(default_factory=list)

@@ -24,8 +24,8 @@ from pathlib import Path
 import polars as pl
 
 from vvae_pipeline.hashing import sha256_file
-from vvae_pipeline.latent import DIMENSION_NAMES
 from vvae_pipeline.ingest.session_schema import SCHEMA_PATH, check_record, session_id_of  # noqa: F401 (API)
+from vvae_pipeline.latent import DIMENSION_NAMES
 from vvae_pipeline.schemas import (
     QuarantineRow,
     RawSession,

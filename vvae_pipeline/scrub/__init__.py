@@ -7,7 +7,7 @@ detector of the no_pii check), pseudonyms.py (keyed ID pseudonyms).
 Presidio is imported on first use of anything but the params, so importing this package is cheap.
 """
 
-from vvae_pipeline.scrub.params import ENTITIES, STRUCTURED, ScrubParams
+from vvae_pipeline.scrub.entities import ENTITIES, STRUCTURED, ScrubParams
 
 _LAZY = {"Finding": "engine", "Scrubber": "engine", "residual_pii": "sessions", "scrub_sessions": "sessions",
          "subsample_agents": "sessions"}

@@ -14,7 +14,7 @@ Fast path (``find`` + ``replace``), same recognizers, same results (tests/unit/t
    recognizer fires on it (hints.py: digits, @, zh address characters, TLDs, name cues, surnames
    ...), or it holds the session's own participant names. Skipping an utterance without hints
    cannot lose a finding. On chat text ~80% of utterances have no hint. All recognizers see
-   ``text.fold(text)`` (full-width digits and letters as ASCII, same length);
+   ``text.fold_fullwidth(text)`` (full-width digits and letters as ASCII, same length);
 2. batching: the hinted utterances, joined by the separator U+E000, go through one analyzer call
    per ~``CHUNK_CHARS`` characters; a ``ParticipantNameRecognizer`` knows which session owns which
    span, and results are mapped back per utterance;
@@ -38,14 +38,14 @@ from presidio_anonymizer.entities import RecognizerResult as AnonResult
 
 from vvae_pipeline.schemas import LANGUAGES  # noqa: F401 (API)
 from vvae_pipeline.scrub import zh_names
+from vvae_pipeline.scrub.entities import ENTITIES
 from vvae_pipeline.scrub.hints import structured_hint, vector_hint
 from vvae_pipeline.scrub.identifiers import identifier_recognizers
 from vvae_pipeline.scrub.names import GazetteerNameRecognizer, ParticipantNameRecognizer
-from vvae_pipeline.scrub.params import ENTITIES
 from vvae_pipeline.scrub.phones import PhoneNumbersRecognizer
 from vvae_pipeline.scrub.recognizers import SEP, structured_recognizers
 from vvae_pipeline.scrub.stock import stock_recognizers
-from vvae_pipeline.scrub.text import fold
+from vvae_pipeline.scrub.text import fold_fullwidth
 from vvae_pipeline.scrub.zh_names import ZhNameRecognizer
 
 # ~50k characters per analyzer call: ~1,000 chat utterances, a few ms of regex work per chunk.
@@ -166,7 +166,7 @@ class Scrubber:
     def may_contain_pii(self, text: str, language: str, names: re.Pattern | None) -> bool:
         """False only if no recognizer can match: ``names`` is the session's participant-name
         hint (names.names_hint: lower-case literals, no boundaries, a superset of the recognizer)."""
-        text = fold(text)
+        text = fold_fullwidth(text)
         low = text.lower()
         return bool(structured_hint(text, low) or (names is not None and names.search(low))
                     or self.gazetteer[language].may_match(text, low) or zh_names.hint().search(text))
@@ -182,7 +182,7 @@ class Scrubber:
 
     def find_one(self, text: str, language: str, names: re.Pattern | None = None) -> list[Finding]:
         """Naive path: one analyzer call for one utterance, no prefilter."""
-        text = fold(text)
+        text = fold_fullwidth(text)
         found = [Finding(e, r.start, r.end, r.score) for r in self._analyze(text, language, [(0, len(text), names)])
                  if (e := _entity(r.entity_type))]
         return resolve_overlaps(found)
@@ -193,7 +193,7 @@ class Scrubber:
         (names.names_pattern) and ``hints[i]`` its prefilter twin (names.names_hint); without
         hints every text with participant names is analyzed."""
         out: list[list[Finding]] = [[] for _ in texts]
-        texts = [fold(t) for t in texts]  # same length: spans index the caller's texts
+        texts = [fold_fullwidth(t) for t in texts]  # same length: spans index the caller's texts
         if hints is None:
             hints = [None if rx is None else _MATCH_ALL for rx in names]
         todo = self._hinted(texts, hints) if self.prefilter else range(len(texts))

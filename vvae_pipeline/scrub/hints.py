@@ -1,7 +1,7 @@
 """The prefilter's cheap necessary conditions: an utterance none of them fires on cannot hold a
 finding of any recognizer, so the engine skips it (about 80% of chat utterances).
 
-Hints run on ``text.fold(text)``, the same view the recognizers see:
+Hints run on ``text.fold_fullwidth(text)``, the same view the recognizers see:
 - digits: phones (phonenumbers and the rules), IDs, cards, SSN/NHS/NINO/IBAN, IPv4, passports,
   en/EU addresses and postcodes; ``@``: e-mails, handles; ``:``: URLs, IPv6, "ig: name";
 - zh address characters (addresses.ZH_ADDRESS_HINT), www. / TLDs (URLs), WeChat keywords

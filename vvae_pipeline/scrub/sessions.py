@@ -17,8 +17,8 @@ import polars as pl
 
 from vvae_pipeline.schemas import ScrubbedSession, polars_schema
 from vvae_pipeline.scrub.engine import Scrubber, canonical_value
+from vvae_pipeline.scrub.entities import ENTITIES, ScrubParams
 from vvae_pipeline.scrub.names import name_variants, names_hint, names_pattern
-from vvae_pipeline.scrub.params import ENTITIES, ScrubParams
 from vvae_pipeline.scrub.pseudonyms import DEV_KEY, pseudonymize
 
 SCRUBBED_COLUMNS = polars_schema(ScrubbedSession)

@@ -1,6 +1,6 @@
 """Same-length text views shared by the recognizers (offsets stay valid in the original text).
 
-- ``fold``: full-width ASCII variants (U+FF01-FF5E: ``１３８``, ``ａｂｃ＠ｑｑ．ｃｏｍ``) and the
+- ``fold_fullwidth``: full-width ASCII variants (U+FF01-FF5E: ``１３８``, ``ａｂｃ＠ｑｑ．ｃｏｍ``) and the
   ideographic space become their ASCII twins, one character for one, so recognizers written for
   ASCII digits and letters also see numbers typed with a Chinese IME. Full-width punctuation that
   ends a value in Chinese text (，。：；！？（）) is left as it is.
@@ -24,7 +24,7 @@ _FOLD[0x3000] = " "
 _FOLD_RE = re.compile("[" + "".join(map(chr, _FOLD)) + "]")
 
 
-def fold(text: str) -> str:
+def fold_fullwidth(text: str) -> str:
     """``text`` with full-width digits/letters/@+-._#/ and U+3000 as ASCII; same length."""
     return text.translate(_FOLD) if _FOLD_RE.search(text) else text
 
@@ -33,5 +33,5 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def ascii_view(text: str) -> str:
-    """``fold(text)`` with every remaining non-ASCII character replaced by NUL; same length."""
-    return _NON_ASCII.sub("\x00", fold(text))
+    """``fold_fullwidth(text)`` with every remaining non-ASCII character replaced by NUL; same length."""
+    return _NON_ASCII.sub("\x00", fold_fullwidth(text))

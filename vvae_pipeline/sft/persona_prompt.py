@@ -13,7 +13,7 @@ A reply with nothing before it (the agent opens the session: the corpus adapters
 agent turn, the first one included) gets one opening ``user`` turn, ``OPENING_TURN`` in the
 session's language, in place of the empty history. Without it an FT row with no persona is a lone
 assistant message, whose prompt is an empty conversation that chat templates refuse to render; with
-it every variant, at training and at test time (evaluate.test_time builds its prompts here too),
+it every variant, at training and at test time (evaluate.deployment_persona builds its prompts here too),
 shows the model the same defined prompt for a first turn.
 """
 

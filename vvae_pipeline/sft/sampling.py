@@ -56,7 +56,7 @@ def apply_variant(df: pl.DataFrame, priors: pl.DataFrame, variant: Variant, seed
                   training: bool = False) -> tuple[pl.DataFrame, dict]:
     """The persona each row shows under ``variant``, and an ``origins`` JSON column.
 
-    ``training``: ``df`` is the SFT set (sft.build), not test-time rows (evaluate.test_time). Observed
+    ``training``: ``df`` is the SFT set (sft.build), not test-time rows (evaluate.deployment_persona). Observed
     values are kept, except that in training a corruption variant replaces a seeded ``variant.corrupt``
     share of them by a prior draw (origin "corrupted"). Nulls are filled only by filling variants: from
     the prior (origin "sampled") for a seeded ``variant.sample_rate`` share of them, or, in training,

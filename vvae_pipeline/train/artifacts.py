@@ -15,7 +15,6 @@ from pathlib import Path
 from vvae_pipeline.storage_io import atomic_write_bytes, atomic_write_dir
 
 
-
 def loss_series(log_history: list[dict]) -> tuple[list[dict], list[dict]]:
     """(train_loss, eval_loss) as [{step, loss}] from a trainer's log history."""
     train = [{"step": r["step"], "loss": r["loss"]} for r in log_history if "loss" in r and "step" in r]

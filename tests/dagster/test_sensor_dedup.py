@@ -16,7 +16,7 @@ from assets.partitions import BATCH_PARTITIONS_NAME
 from assets.sensors import DONE_ASSET, done_batches, landing_sensor
 from resources.home_lock import home_lock
 from resources.storage import StorageResource
-from tests.assets.test_encode_asset import _Endpoint
+from tests.dagster.test_encode_asset import _Endpoint
 from vvae_pipeline.ingest.demo import generate_demo
 from vvae_pipeline.ingest.landing import batch_key
 

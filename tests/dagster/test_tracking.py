@@ -106,7 +106,7 @@ def test_a_real_lora_checkpoint_materialization_is_one_tracked_run(tmp_path, mod
     import dagster as dg
 
     from resources.storage import StorageResource, atomic_write_parquet
-    from tests.assets.test_train_asset import PARTITION, materialize, sft_frame
+    from tests.dagster.test_train_asset import PARTITION, materialize, sft_frame
     from vvae_pipeline.hashing import sha256_file
     from vvae_pipeline.llm.engines import weights_fingerprint
 

@@ -1,8 +1,8 @@
 """Serve a LoRA adapter (the champion) on its base model with vLLM's OpenAI-compatible server.
 
-    python -m vvae_pipeline.serving --adapter DIR [--backbone smollm2-135m] [--name champion] [--port 8000]
-    python -m vvae_pipeline.serving --champion-json <VVAE_HOME>/artifacts/promoted_adapter/<backbone>/champion.json
-    python -m vvae_pipeline.serving --backbone smollm2-135m            # reads that champion.json
+    python -m vvae_pipeline.llm.serving --adapter DIR [--backbone smollm2-135m] [--name champion] [--port 8000]
+    python -m vvae_pipeline.llm.serving --champion-json <VVAE_HOME>/artifacts/promoted_adapter/<backbone>/champion.json
+    python -m vvae_pipeline.llm.serving --backbone smollm2-135m            # reads that champion.json
     scripts/serve_champion.sh ...                                       # the same, from .venv-vllm
 
 Run it with the interpreter of a vLLM environment (.venv-vllm on CPU, scripts/setup_vllm_gpu.sh on GPU).
@@ -104,7 +104,7 @@ def server_env(device: str, environ: dict | None = None) -> dict:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m vvae_pipeline.serving", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m vvae_pipeline.llm.serving", description=__doc__.split("\n\n")[0])
     src = p.add_mutually_exclusive_group()
     src.add_argument("--adapter", help="PEFT LoRA folder to serve (e.g. <VVAE_HOME>/artifacts/lora_checkpoint/"
                      "<backbone>/<variant>/adapter)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from resources.storage import StorageResource
-from tests.assets.test_ingest_assets import _checks, _land, _materialize
+from tests.dagster.test_ingest_assets import _checks, _land, _materialize
 from vvae_pipeline.ingest.demo import generate_demo
 from vvae_pipeline.ingest.landing import batch_key
 

@@ -3,7 +3,7 @@ evaluate.run / evaluate.report code, with the real MLflow registry (SQLite store
 storage root): the first adapter becomes champion, a clearly better challenger is promoted, a
 worse one is kept. The champion's adapter is fetched from the registry and scored in the same
 benchmark run as the challenger; what each adapter "generates" is a policy file inside its
-folder (no model: generating with SmolLM2 is what tests/assets/test_report_asset.py covers)."""
+folder (no model: generating with SmolLM2 is what tests/dagster/test_report_asset.py covers)."""
 
 import json
 import logging
@@ -16,7 +16,7 @@ from assets.partitions import backbone_partitions
 from assets.promotion import PROMOTION_CHECK, promoted_adapter
 from resources.storage import StorageResource
 from resources.tracking import MLflowResource, read_run_ids
-from tests.assets.test_tracking import fake_trained
+from tests.dagster.test_tracking import fake_trained
 from tests.support.benchmark_frames import EXAMPLES, make_test_rows, sft_frame
 from vvae_pipeline.evaluate import report, run
 from vvae_pipeline.params import BenchmarkParams, DialogBenchParams
@@ -130,7 +130,7 @@ def test_weekly_champion_challenger(tmp_path):
     # What serving reads still names week 2's adapter, in a copy week 3's training did not overwrite.
     served = json.loads((storage.artifact_dir("promoted_adapter", BACKBONE) / "champion.json").read_text())
     assert served["version"] == "2" and (Path(served["adapter_path"]) / "policy.txt").read_text() == "human"
-    from vvae_pipeline.serving import champion_json_path, read_champion
+    from vvae_pipeline.llm.serving import champion_json_path, read_champion
 
     assert read_champion(champion_json_path(BACKBONE, storage.root)) == \
         Path(served["adapter_path"])

@@ -14,8 +14,8 @@ from assets import promotion
 pytestmark = pytest.mark.slow  # the MLflow SQLite registry: ~10 s a test on 2 shared cores
 from resources.storage import StorageResource
 from resources.tracking import MLflowResource, Tracker
-from tests.assets.test_promotion import BACKBONE, _report_stub, benchmark, train
-from vvae_pipeline.serving import champion_json_path, read_champion
+from tests.dagster.test_promotion import BACKBONE, _report_stub, benchmark, train
+from vvae_pipeline.llm.serving import champion_json_path, read_champion
 
 
 def _materialize(storage, mlflow):

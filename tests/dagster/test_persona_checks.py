@@ -17,7 +17,7 @@ from assets.priors import PRIOR_CHECKS, persona_priors
 from resources.llm import EncoderResource
 from resources.pseudonyms import PseudonymKeyResource
 from resources.storage import ParquetIOManager, StorageResource
-from tests.assets.test_priors_assets import EXTRACTIONS, checks_by_name, land
+from tests.dagster.test_priors_assets import EXTRACTIONS, checks_by_name, land
 from tests.support.synthetic_extractions import extraction_frame
 from vvae_pipeline.latent import DIMENSION_NAMES, VIBES
 from vvae_pipeline.scrub.sessions import SCRUBBED_COLUMNS
