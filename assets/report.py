@@ -110,8 +110,6 @@ def test_personas(context: dg.AssetExecutionContext, config: InferPersonaConfig,
 
 
 def _previous_summary(context: dg.AssetExecutionContext) -> dict | None:
-    import json
-
     recs = context.instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=REPORT, asset_partitions=[context.partition_key]), limit=1).records
     meta = recs[0].asset_materialization.metadata if recs and recs[0].asset_materialization else {}
@@ -162,10 +160,10 @@ def benchmark_report(context: dg.AssetExecutionContext, config: ReportConfig, st
                                 prompting=prompting.generate_fn(params.decoding.max_new_tokens),
                                 scorer=(lambda: generator.scorer(model_path)) if generator.engine == "vllm" else None)
     out = report.write_report(res, out_dir)
-    context.log.info(out["headline"])
-    tracker.log_benchmark(json.loads(Path(out["paths"]["summary_json"]).read_text()), run_ids)
+    context.log.info(out.headline)
+    tracker.log_benchmark(out.summary, run_ids)
     return dg.MaterializeResult(metadata={
-        "report": dg.MetadataValue.md(out["markdown_inline"]), "headline": out["headline"],
+        "report": dg.MetadataValue.md(out.markdown_inline), "headline": out.headline,
         "test_prompts": int(res.summary.filter(pl.col("system") == "human")["n"][0]),
-        "claims": dg.MetadataValue.json(res.claims), **{k: dg.MetadataValue.path(v) for k, v in out["paths"].items()},
+        "claims": dg.MetadataValue.json(res.claims), **{k: dg.MetadataValue.path(v) for k, v in out.paths.items()},
         **report.headline_numbers(res), **{f"seconds_{k}": round(v, 1) for k, v in res.seconds.items()}})

@@ -69,8 +69,7 @@ def benchmark(storage, tracker) -> tuple[dict, PolicyGenerator]:
     gen = PolicyGenerator()
     res = run.run_benchmark(inputs, gen, BenchmarkParams(max_test_prompts=6, shots=(), include_base=False,
                                                           bootstrap_samples=300), DialogBenchParams())
-    paths = report.write_report(res, out_dir)["paths"]
-    summary = json.loads(Path(paths["summary_json"]).read_text())
+    summary = report.write_report(res, out_dir).summary
     tracker.log_benchmark(summary, run_ids)
     return summary, gen
 

@@ -83,6 +83,6 @@ def test_declared_profile_is_the_detectors_reference():
     # So the human CP rate is measured against the declared phrase: Luna's replies never say it.
     replies = declared.examples["reply"].to_list()
     outputs = {j.system: replies for j in declared.jobs}
-    _, _, human_plain, _ = benchmark.score(plain, {j.system: replies for j in plain.jobs}, params)
-    _, _, human_declared, _ = benchmark.score(declared, outputs, params)
+    human_plain = benchmark.score(plain, {j.system: replies for j in plain.jobs}, params).human
+    human_declared = benchmark.score(declared, outputs, params).human
     assert human_declared["cp"] < human_plain["cp"]

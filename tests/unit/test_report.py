@@ -73,7 +73,7 @@ def test_plan_and_score(frame):
     # Outputs: sp_ft repeats each human reply (distance 0), ft says nothing persona-like.
     replies = plan.examples["reply"].to_list()
     outputs = {j.system: ["ok"] * len(replies) for j in plan.jobs} | {"sp_ft": replies}
-    summary, samples, human, hits = benchmark.score(plan, outputs, PARAMS)
+    summary, samples, human, hits, agents = benchmark.score(plan, outputs, PARAMS)
     assert {d: human[d] for d in ("cp", "ec", "hm")} == pytest.approx(HUMAN_RATES)
     rows = {r["system"]: r for r in summary.to_dicts()}
     assert rows["sp_ft"]["distance"] == 0.0 and rows["p_ft"]["status"] == "not trained"
@@ -81,7 +81,8 @@ def test_plan_and_score(frame):
     assert rows["ft"]["distance_lo"] <= rows["ft"]["distance"] <= rows["ft"]["distance_hi"]
     assert rows["human"]["cp_wilson_lo"] < 0.5 < rows["human"]["cp_wilson_hi"]
     assert samples.filter(pl.col("system") == "sp_ft")["cp"].sum() == 3
-    assert hits["sp_ft"].shape == (6, 3)
+    assert hits["sp_ft"].shape == (6, 3) and set(hits) == {"human", *outputs}
+    assert agents == plan.examples["agent_id"].to_list()
 
 
 def test_no_test_prompt_contains_a_value_seen_only_in_x():
@@ -184,10 +185,13 @@ def test_write_report_from_hand_made_numbers(tmp_path):
     assert '"max_new_tokens": 40' in md and "25.0% [" in md  # DialogBench accuracy with its Wilson interval
     for name in ("rates", "loss", "ablation"):
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG" and f"]({name}.png)" in md
-    assert out["markdown_inline"].count("data:image/png;base64,") == 3
+    assert out.markdown_inline.count("data:image/png;base64,") == 3
     html = (tmp_path / "report.html").read_text()
     assert html.count("<table>") >= 4 and "data:image/png;base64," in html
-    assert json.loads((tmp_path / "summary.json").read_text())["headline"] == "HEADLINE"
+    assert json.loads((tmp_path / "summary.json").read_text()) == out.summary  # what it returns is what it wrote
+    assert out.summary["headline"] == out.headline == "HEADLINE"
+    assert set(out.paths) == {"rates_png", "loss_png", "ablation_png", "report_md", "report_html", "summary_json",
+                              "samples"}
     nums = report.headline_numbers(res)
     assert nums["sp_ft/distance"] == 0.2 and nums["sp_ft/distance_hi"] == pytest.approx(0.3)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -135,9 +136,19 @@ def _hits(texts: Sequence[str], personas: Sequence[Mapping]) -> np.ndarray:
                     ).reshape(len(texts), len(detectors.DETECTORS))
 
 
-def score(p: Plan, outputs: Mapping[str, Sequence[str]], params: BenchmarkParams
-          ) -> tuple[pl.DataFrame, pl.DataFrame, dict, dict]:
-    """(summary per system with intervals, samples per system x example, human rates, hits per system).
+class Scores(NamedTuple):
+    """What ``score`` measured on one plan's outputs."""
+
+    summary: pl.DataFrame  # per system (and "human"): rates, distance, their intervals, status
+    samples: pl.DataFrame  # per system x example: the output and its detector hits
+    human: dict  # the human replies' rates with intervals (``intervals.system_intervals``' "human" entry)
+    hits: dict[str, np.ndarray]  # system (and "human") -> (n_examples, 3) detector hits
+    agents: list[str]  # the test agent of each example, the bootstrap's sampling unit
+
+
+def score(p: Plan, outputs: Mapping[str, Sequence[str]], params: BenchmarkParams) -> Scores:
+    """Summary per system with intervals, samples per system x example, human rates, hits per system
+    and the agent of each example (``Scores``).
 
     Intervals: Wilson per rate, and an agent bootstrap (``params.bootstrap_samples``) for rates and
     for the distance to the human rates.
@@ -165,5 +176,5 @@ def score(p: Plan, outputs: Mapping[str, Sequence[str]], params: BenchmarkParams
                             "language": ex["language"], "output": text, **detectors.detect(text, persona)})
     for v in p.not_trained:
         summary.append({"system": v, "label": VARIANTS[v].label, "kind": "adapter", "status": "not trained", "n": 0})
-    return pl.DataFrame(summary, infer_schema_length=None), pl.DataFrame(samples), human, \
-        {"human": human_hits, **hits, "_agents": agents}
+    return Scores(pl.DataFrame(summary, infer_schema_length=None), pl.DataFrame(samples), human,
+                  {"human": human_hits, **hits}, agents)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -241,12 +242,36 @@ def to_html(md: str, title: str) -> str:
     return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head><body>{body}</body></html>"
 
 
-def write_report(res: BenchmarkResult, out_dir: Path) -> dict:
-    """Write report.md (+ PNGs next to it), report.html (images inlined), summary.json, samples.parquet.
+def summary_of(res: BenchmarkResult) -> dict:
+    """summary.json: every number of the report as JSON (what the promotion, MLflow and next week's
+    week over week read)."""
+    return {
+        "backbone": res.backbone, "human": res.human, "paper_targets": PAPER_TARGETS,
+        "systems": res.summary.to_dicts(), "headline": res.headline, "comparisons": res.comparisons,
+        "claims": res.claims, "week_over_week": res.week_over_week, "protocol": res.protocol,
+        "other_protocols": {k: {"systems": p.summary.to_dicts(), "headline": p.headline, "comparisons": p.comparisons,
+                                "claims": p.claims, "test_persona": p.test_persona}
+                            for k, p in res.other_protocols.items()},
+        "dialogbench": {k: v["tasks"] for k, v in res.dialogbench.items()},
+        # per item, same item order for every system: what a paired accuracy difference needs
+        "dialogbench_correct": {k: [bool(i["correct"]) for i in v.get("items", [])] for k, v in res.dialogbench.items()},
+        "settings": res.settings,
+        "seconds": res.seconds}
 
-    Returns {"markdown_inline": the Markdown with data-URI images (for Dagster metadata),
-    "paths": {name: path}, "headline": the headline verdict, "figures": {name: png bytes}}.
-    """
+
+@dataclass(frozen=True)
+class WrittenReport:
+    """What ``write_report`` wrote."""
+
+    markdown_inline: str  # the Markdown with data-URI images (for Dagster metadata)
+    paths: dict[str, str]  # report_md, report_html, summary_json, samples and one <figure>_png per figure
+    headline: str  # the headline verdict
+    summary: dict  # the content of summary.json (``summary_of``, as read back from JSON)
+
+
+def write_report(res: BenchmarkResult, out_dir: Path) -> WrittenReport:
+    """Write report.md (+ one PNG per figure next to it), report.html (images inlined), summary.json
+    and samples.parquet into ``out_dir``."""
     out_dir = Path(out_dir)
     figures = {"rates": rates_figure(res.summary, res.human), "loss": loss_figure(res.metrics),
                "ablation": ablation_figure(res.summary, res.human)}
@@ -259,25 +284,15 @@ def write_report(res: BenchmarkResult, out_dir: Path) -> dict:
     md_inline = markdown(res, inline)
     atomic_write_bytes(out_dir / "report.md", markdown(res, {k: f"{k}.png" for k in figures}).encode())
     atomic_write_bytes(out_dir / "report.html", to_html(md_inline, f"vvae benchmark: {res.backbone}").encode())
-    atomic_write_json(out_dir / "summary.json", {
-        "backbone": res.backbone, "human": res.human, "paper_targets": PAPER_TARGETS,
-        "systems": res.summary.to_dicts(), "headline": res.headline, "comparisons": res.comparisons,
-        "claims": res.claims, "week_over_week": res.week_over_week, "protocol": res.protocol,
-        "other_protocols": {k: {"systems": p.summary.to_dicts(), "headline": p.headline, "comparisons": p.comparisons,
-                                "claims": p.claims, "test_persona": p.test_persona}
-                            for k, p in res.other_protocols.items()},
-        "dialogbench": {k: v["tasks"] for k, v in res.dialogbench.items()},
-        # per item, same item order for every system: what a paired accuracy difference needs
-        "dialogbench_correct": {k: [bool(i["correct"]) for i in v.get("items", [])] for k, v in res.dialogbench.items()},
-        "settings": res.settings,
-        "seconds": res.seconds})
+    # Through JSON once, so the caller holds exactly what a reader of summary.json gets (tuples as lists).
+    summary = json.loads(json.dumps(summary_of(res), ensure_ascii=False, default=str))
+    atomic_write_json(out_dir / "summary.json", summary)
     buf = io.BytesIO()
     res.samples.write_parquet(buf)
     atomic_write_bytes(out_dir / "samples.parquet", buf.getvalue())
     paths.update(report_md=str(out_dir / "report.md"), report_html=str(out_dir / "report.html"),
                  summary_json=str(out_dir / "summary.json"), samples=str(out_dir / "samples.parquet"))
-    return {"markdown_inline": md_inline, "paths": paths, "headline": res.headline}
-
+    return WrittenReport(md_inline, paths, res.headline, summary)
 
 
 def headline_numbers(res: BenchmarkResult) -> dict[str, float]:

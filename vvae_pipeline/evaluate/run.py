@@ -172,16 +172,15 @@ def _generate(rows: pl.DataFrame, inputs: BenchmarkInputs, generator, params: Be
     if prompting is not None:
         outputs.update({j.system: prompting(j.prompts) for j in plan.jobs
                         if j.kind == "prompting" and j.system not in outputs})
-    summary, samples, human, hits = benchmark.score(plan, outputs, params)
-    agents = hits.pop("_agents")
     generated = {j.system: (j.prompts, outputs[j.system]) for j in plan.jobs if j.system in outputs}
-    return plan, summary, samples, human, hits, agents, generated
+    return plan, benchmark.score(plan, outputs, params), generated
 
 
-def _scores(summary, hits, agents, eval_loss, params: BenchmarkParams, test_persona: str) -> ProtocolScores:
-    headline_hits = {k: v for k, v in hits.items() if k != benchmark.ORACLE}
-    return ProtocolScores(summary, compare(headline_hits, agents, params), headline(summary, headline_hits, agents, params),
-                          claims.evaluate_claims(headline_hits, agents, eval_loss, params.bootstrap_samples, params.seed),
+def _scores(scored: benchmark.Scores, eval_loss, params: BenchmarkParams, test_persona: str) -> ProtocolScores:
+    hits = {k: v for k, v in scored.hits.items() if k != benchmark.ORACLE}
+    return ProtocolScores(scored.summary, compare(hits, scored.agents, params),
+                          headline(scored.summary, hits, scored.agents, params),
+                          claims.evaluate_claims(hits, scored.agents, eval_loss, params.bootstrap_samples, params.seed),
                           test_persona)
 
 
@@ -205,15 +204,15 @@ def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, d
     main = params.headline_protocol if params.headline_protocol in rows_by_protocol else "context"
     eval_loss = {v: m.get("final_eval_loss") for v, m in inputs.metrics.items()}
     # SP+FT fills the test-time z's nulls from the same train-split prior it was trained with.
-    plan, summary, samples, human, hits, agents, generated = _generate(
-        rows_by_protocol[main], inputs, generator, params, prompting, adapters, trained, champion)
-    main_scores = _scores(summary, hits, agents, eval_loss, params, _persona_protocol(rows_by_protocol[main]))
+    plan, scored, generated = _generate(rows_by_protocol[main], inputs, generator, params, prompting, adapters,
+                                        trained, champion)
+    main_scores = _scores(scored, eval_loss, params, _persona_protocol(rows_by_protocol[main]))
     others = {}
     for name, rows in rows_by_protocol.items():
         if name != main:
-            _, o_summary, _, _, o_hits, o_agents, _ = _generate(rows, inputs, generator, params, prompting, adapters,
-                                                                trained, champion, done=generated)
-            others[name] = _scores(o_summary, o_hits, o_agents, eval_loss, params, _persona_protocol(rows))
+            _, o_scored, _ = _generate(rows, inputs, generator, params, prompting, adapters, trained, champion,
+                                       done=generated)
+            others[name] = _scores(o_scored, eval_loss, params, _persona_protocol(rows))
     seconds["generation"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     db_results, note = {}, inputs.dialogbench_note
@@ -241,9 +240,9 @@ def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, d
                 "shots": list(params.shots), "bootstrap_samples": params.bootstrap_samples, "seed": params.seed,
                 "dialogbench_items_per_task": db_params.items_per_task, "not_trained": plan.not_trained}
     return BenchmarkResult(
-        backbone=inputs.backbone, summary=summary, samples=samples, human=human,
+        backbone=inputs.backbone, summary=scored.summary, samples=scored.samples, human=scored.human,
         comparisons=main_scores.comparisons, headline=main_scores.headline, claims=main_scores.claims,
         dialogbench=db_results, dialogbench_note=note if not db_results else "",
-        week_over_week=week_over_week(summary, inputs.previous), metrics=inputs.metrics,
+        week_over_week=week_over_week(scored.summary, inputs.previous), metrics=inputs.metrics,
         encoder_quality=inputs.encoder_quality, settings=settings, seconds=seconds,
         persona_structure=inputs.persona_structure, protocol=main, other_protocols=others)
