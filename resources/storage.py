@@ -1,4 +1,4 @@
-"""Where vvae keeps its data: one root, ``VVAE_HOME`` (default ``./.vvae``).
+"""Where vvae keeps its data: one root, ``VVAE_HOME`` (default ``./.vvae``: backbones.DEFAULT_HOME).
 
     $VVAE_HOME/tables/<asset>[/<partition>].parquet     polars/duckdb-readable tables
     $VVAE_HOME/artifacts/<asset>/<partition>/           adapters, reports, plots
@@ -13,26 +13,25 @@ a temp file in the same folder, then ``os.replace``.
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
+from vvae_pipeline.backbones import default_models_dir, home_dir
 from vvae_pipeline.storage_io import (  # noqa: F401 (re-exported)
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_parquet,
 )
 
-DEFAULT_HOME = ".vvae"
 # How long a step of a run launched outside the main job waits for the home's lock: a demo-size
 # main job took 7.6-24.5 min on 2 cores, a reproduce-size one longer.
 STEP_LOCK_WAIT_S = 4 * 3600
 
 
 def vvae_home() -> Path:
-    return Path(os.environ.get("VVAE_HOME") or DEFAULT_HOME).resolve()
+    return home_dir().resolve()
 
 
 def partition_parts(partition_key: str | None) -> list[str]:
@@ -63,7 +62,7 @@ class StorageResource(dg.ConfigurableResource):
 
     @property
     def models_dir(self) -> Path:
-        return Path(self.models or os.environ.get("VVAE_MODELS_DIR") or self.root / "models")
+        return Path(self.models) if self.models else default_models_dir(self.root)
 
     @property
     def corpora_dir(self) -> Path | None:

@@ -6,12 +6,29 @@ A backbone records where its weights come from:
 - ``hub``: a Hugging Face hub id, for machines that can reach a hub.
 - a local directory, given by the environment variable ``VVAE_MODEL_PATH_<KEY>``
   (key upper-cased, ``-`` and ``.`` as ``_``), which wins over the hub id when set.
+
+Converted weights live in ``default_models_dir()``: ``$VVAE_MODELS_DIR``, else ``<home>/models`` under
+the storage root ``$VVAE_HOME`` (default ``DEFAULT_HOME``; resources/storage.py lays the root out).
+Both are here, in a module every stage may import, so the Dagster layer and ``llm.serving`` share them.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOME = ".vvae"  # the storage root when VVAE_HOME is unset (relative: the working directory)
+
+
+def home_dir() -> Path:
+    """``$VVAE_HOME``, else ``DEFAULT_HOME`` (not resolved)."""
+    return Path(os.environ.get("VVAE_HOME") or DEFAULT_HOME)
+
+
+def default_models_dir(home: str | Path | None = None) -> Path:
+    """Where packaged backbones are converted: ``$VVAE_MODELS_DIR``, else ``<home>/models`` (home: ``home_dir()``)."""
+    return Path(os.environ.get("VVAE_MODELS_DIR") or Path(home or home_dir()) / "models")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from vvae_pipeline.backbones import DEFAULT_BACKBONE, default_models_dir, home_dir
+
 # --max-lora-rank accepts only these (vLLM's choices; an adapter's rank is rounded up to one).
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 DEFAULT_HOST = "127.0.0.1"
@@ -37,8 +39,7 @@ GPU_FLAGS = ["--dtype", "bfloat16", "--gpu-memory-utilization", "0.90", "--max-m
 
 def champion_json_path(backbone: str, home: str | Path | None = None) -> Path:
     """Where promoted_adapter records a backbone's champion: <VVAE_HOME>/artifacts/promoted_adapter/<backbone>/."""
-    home = Path(home or os.environ.get("VVAE_HOME") or ".vvae")
-    return home / "artifacts" / "promoted_adapter" / backbone / "champion.json"
+    return Path(home or home_dir()) / "artifacts" / "promoted_adapter" / backbone / "champion.json"
 
 
 def read_champion(path: str | Path) -> Path:
@@ -110,9 +111,10 @@ def _parser() -> argparse.ArgumentParser:
                      "<backbone>/<variant>/adapter)")
     src.add_argument("--champion-json", help="a JSON file whose 'adapter_path' names the folder (default when no "
                      "--adapter: <VVAE_HOME>/artifacts/promoted_adapter/<backbone>/champion.json)")
-    p.add_argument("--backbone", default="smollm2-135m", help="registry key of the base model (vvae_pipeline.backbones)")
+    p.add_argument("--backbone", default=DEFAULT_BACKBONE,
+                   help="registry key of the base model (vvae_pipeline.backbones)")
     p.add_argument("--base-model", help="base model folder or hub id (default: the backbone's, as training used)")
-    p.add_argument("--models-dir", default=os.environ.get("VVAE_MODELS_DIR"),
+    p.add_argument("--models-dir",
                    help="where packaged backbones are converted (default: $VVAE_MODELS_DIR or <VVAE_HOME>/models)")
     p.add_argument("--name", default=DEFAULT_NAME, help="model name clients send in 'model' (default: champion)")
     p.add_argument("--host", default=DEFAULT_HOST, help="bind address (default 127.0.0.1: this host only)")
@@ -136,8 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from vvae_pipeline.llm.models import resolve_model_path
 
-        home = Path(os.environ.get("VVAE_HOME") or ".vvae")
-        base = resolve_model_path(args.backbone, Path(args.models_dir) if args.models_dir else home / "models")
+        base = resolve_model_path(args.backbone, Path(args.models_dir) if args.models_dir else default_models_dir())
     device = args.device if args.device != "auto" else ("gpu" if shutil.which("nvidia-smi") else "cpu")
     cmd = build_command(base, adapter, name=args.name, host=args.host, port=args.port, device=device,
                         max_model_len=args.max_model_len, extra=extra)
