@@ -12,19 +12,23 @@ which write spans themselves (grounding still checks them) and read the closed o
 (``constrain_open=False, show_closed_options=True``).
 
 The api key is only handed to the engine; it is never logged or put in metadata. Heavy imports
-(torch, transformers, vllm) happen when ``build_engine`` is called, not at import time.
+(torch, transformers, vllm, openai) happen when an engine is built or called, not at import time: the engine
+modules imported here for their defaults import only the standard library at the top.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
 import dagster as dg
 from pydantic import Field
 
-from vvae_pipeline.backbones import DEFAULT_BACKBONE, get_backbone
+from resources.fields import config_only, param_field
+from vvae_pipeline.backbones import DEFAULT_BACKBONE, default_models_dir, get_backbone
+from vvae_pipeline.llm.engines import TransformersEngine, VLLMEngine
+from vvae_pipeline.llm.generation import HFGenerator, VLLMGenerator
+from vvae_pipeline.llm.openai_engine import OpenAIEngine
 from vvae_pipeline.params import ExtractParams
 
 
@@ -36,20 +40,21 @@ class EncoderResource(dg.ConfigurableResource):
                                                         "served model name (default: the backbone's hub id)")
     base_url: str | None = Field(default=None, description="OpenAI-compatible base URL, e.g. http://host:8000/v1")
     api_key: str | None = Field(default=None, description="endpoint key; pass dg.EnvVar(...), never a literal")
-    max_new_tokens: int = Field(default=ExtractParams.max_new_tokens, description="token budget per output "
-                                                                              "(retried once at 2x)")
-    batch_size: int = Field(default=ExtractParams.batch_size, description="prompts per engine call")
-    dtype: str | None = Field(default=None, description="weights dtype (default: the backbone's)")
-    device: str = Field(default="cpu", description="transformers engine device: cpu or cuda")
-    tensor_parallel_size: int = Field(default=1, description="vllm: GPUs per model")
-    max_model_len: int = Field(default=4096, description="vllm: context length to reserve KV cache for")
-    enforce_eager: bool = Field(default=False, description="vllm: skip graph capture (34 s vs 120 s start on CPU)")
-    max_concurrency: int = Field(default=8, description="openai: requests in flight")
-    max_retries: int = Field(default=4, description="openai: retries with exponential backoff")
-    constrain_open: bool | None = Field(default=None, description="open fields choose among candidate spans; "
-                                                                  "None: True for transformers, False for vllm/openai")
-    show_closed_options: bool | None = Field(default=None, description="list closed value sets in the prompt; "
-                                                                       "None: False for transformers, True otherwise")
+    max_new_tokens: int = param_field(ExtractParams, "max_new_tokens", "token budget per output (retried once at 2x)")
+    batch_size: int = param_field(ExtractParams, "batch_size", "prompts per engine call")
+    dtype: str | None = config_only(None, "weights dtype; None: the backbone's (backbones.Backbone.default_dtype)")
+    device: str = param_field(TransformersEngine, "device", "transformers engine device: cpu or cuda")
+    tensor_parallel_size: int = param_field(VLLMEngine, "tensor_parallel_size", "vllm: GPUs per model")
+    max_model_len: int = param_field(VLLMEngine, "max_model_len", "vllm: context length to reserve KV cache for")
+    enforce_eager: bool = param_field(VLLMEngine, "enforce_eager", "vllm: skip graph capture (34 s vs 120 s start "
+                                      "on CPU)")
+    max_concurrency: int = param_field(OpenAIEngine, "max_concurrency", "openai: requests in flight")
+    max_retries: int = param_field(OpenAIEngine, "max_retries", "openai: retries with exponential backoff")
+    # None: follow the engine (prompt_defaults), not ExtractParams' defaults (those suit the small local model).
+    constrain_open: bool | None = config_only(None, "open fields choose among candidate spans; None: True for "
+                                              "transformers, False for vllm/openai")
+    show_closed_options: bool | None = config_only(None, "list closed value sets in the prompt; None: False for "
+                                                   "transformers, True otherwise")
     models_dir: str | None = Field(default=None, description="converted weights folder (default: "
                                                              "$VVAE_MODELS_DIR or <storage>/models)")
 
@@ -63,9 +68,6 @@ class EncoderResource(dg.ConfigurableResource):
 
     def build_engine(self, models_dir: Path | str | None = None):
         """The configured engine (no model is loaded until its first call)."""
-        from vvae_pipeline.llm.engines import TransformersEngine, VLLMEngine
-        from vvae_pipeline.llm.openai_engine import OpenAIEngine
-
         if self.engine == "openai":
             if not self.base_url:
                 raise ValueError("EncoderResource(engine='openai') needs base_url")
@@ -83,7 +85,7 @@ class EncoderResource(dg.ConfigurableResource):
     def _resolve(self, models_dir: Path | str | None) -> str:
         from vvae_pipeline.llm.models import resolve_model_path
 
-        folder = self.models_dir or models_dir or os.environ.get("VVAE_MODELS_DIR") or Path(".vvae") / "models"
+        folder = self.models_dir or models_dir or default_models_dir()
         return resolve_model_path(self.backbone, Path(folder))
 
 
@@ -97,8 +99,8 @@ class PromptingResource(dg.ConfigurableResource):
     base_url: str | None = Field(default=None, description="OpenAI-compatible base URL; None: the local base model")
     model: str | None = Field(default=None, description="served model name")
     api_key: str | None = Field(default=None, description="endpoint key; pass dg.EnvVar(...), never a literal")
-    max_concurrency: int = Field(default=8, description="requests in flight")
-    max_retries: int = Field(default=4, description="retries with exponential backoff")
+    max_concurrency: int = param_field(OpenAIEngine, "max_concurrency", "requests in flight")
+    max_retries: int = param_field(OpenAIEngine, "max_retries", "retries with exponential backoff")
 
     def label(self) -> str:
         return f"openai-compatible:{self.model}" if self.base_url else "local base model"
@@ -109,8 +111,6 @@ class PromptingResource(dg.ConfigurableResource):
             return None
         if not self.model:
             raise ValueError("PromptingResource with base_url needs model")
-        from vvae_pipeline.llm.openai_engine import OpenAIEngine
-
         engine = OpenAIEngine(self.base_url, self.model, api_key=self.api_key, max_concurrency=self.max_concurrency,
                               max_retries=self.max_retries)
         return lambda prompts: engine.chat_text(list(prompts), max_new_tokens)
@@ -125,12 +125,12 @@ class GeneratorResource(dg.ConfigurableResource):
     """
 
     engine: Literal["transformers", "vllm"] = Field(default="transformers", description="transformers or vllm")
-    device: str = Field(default="cpu", description="transformers device: cpu or cuda")
-    dtype: str = Field(default="float32", description="float32 on CPU (bf16 is ~250x slower there), bfloat16 on GPU")
-    torch_threads: int = Field(default=0, description="CPU threads for transformers; 0 keeps torch's default")
+    device: str = param_field(HFGenerator, "device", "transformers device: cpu or cuda")
+    dtype: str = param_field(HFGenerator, "dtype", "float32 on CPU (bf16 is ~250x slower there), bfloat16 on GPU")
+    torch_threads: int = config_only(0, "CPU threads for transformers; 0 keeps torch's default")
     vllm_enforce_eager: bool = Field(default=False, description="skip graph capture (34 s vs 120-140 s start on CPU)")
     vllm_max_model_len: int = Field(default=4096, description="context length to reserve KV cache for")
-    vllm_max_lora_rank: int = Field(default=0, description="0: the largest rank among the adapters")
+    vllm_max_lora_rank: int = param_field(VLLMGenerator, "max_lora_rank", "0: the largest rank among the adapters")
     vllm_gpu_memory_utilization: float = Field(default=0.85, description="share of GPU memory vLLM may take")
 
     def _threads(self) -> None:
@@ -141,16 +141,12 @@ class GeneratorResource(dg.ConfigurableResource):
 
     def scorer(self, model_path: str):
         """A transformers generator (DialogBench needs letter log-probabilities)."""
-        from vvae_pipeline.llm.generation import HFGenerator
-
         self._threads()
         return HFGenerator(model_path, dtype=self.dtype, device=self.device)
 
     def build(self, model_path: str):
         """The configured backend: ``generate_all(jobs, decoding)`` over base + adapters."""
         if self.engine == "vllm":
-            from vvae_pipeline.llm.generation import VLLMGenerator
-
             kwargs = {"dtype": self.dtype, "enforce_eager": self.vllm_enforce_eager,
                       "max_model_len": self.vllm_max_model_len}
             if self.device != "cpu":

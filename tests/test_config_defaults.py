@@ -1,5 +1,13 @@
-"""Every default is stated once: each Dagster Config field takes its default from the params
-dataclass field it maps to (assets.config.param_field), and every field says which one it maps to."""
+"""Every default is stated once.
+
+Run config: each Dagster ``Config`` field in assets/ takes its default from the params dataclass
+field it maps to (resources.fields.param_field), and every field says which one it maps to.
+
+Resources: each ``ConfigurableResource`` / ``ConfigurableIOManager`` field in resources/ that records
+a library source (a params field, or a keyword argument of an engine or generator) has that source's
+default; and a resource field named like a params field either records its source or says it has
+none (``config_only``), so a restated default cannot hide under an unmapped ``Field(...)``.
+"""
 
 import dataclasses
 import importlib
@@ -7,22 +15,26 @@ import pkgutil
 
 import dagster as dg
 import pytest
+from pydantic import Field
 
 import assets
+import resources
 import vvae_pipeline.params as params_module
-from assets.config import PARAMS_KEY, params_default
+from resources.fields import PARAMS_KEY, param_field, params_default, resolve_ref
+from vvae_pipeline.params import TrainParams
 
-PARAMS_CLASSES = {name: cls for name, cls in vars(params_module).items() if dataclasses.is_dataclass(cls)}
+PARAMS_CLASSES = [cls for cls in vars(params_module).values() if dataclasses.is_dataclass(cls)]
+PARAMS_FIELD_NAMES = {f.name for cls in PARAMS_CLASSES for f in dataclasses.fields(cls)}
 
 
-def _config_classes() -> list[type]:
-    for mod in pkgutil.iter_modules(assets.__path__):
-        importlib.import_module(f"assets.{mod.name}")
-    seen, todo = [], list(dg.Config.__subclasses__())
+def _subclasses_in(package, bases: tuple[type, ...]) -> list[type]:
+    for mod in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{mod.name}")
+    seen, todo = [], [sub for base in bases for sub in base.__subclasses__()]
     while todo:
         cls = todo.pop()
         todo += cls.__subclasses__()
-        if cls.__module__.startswith("assets."):
+        if cls.__module__.startswith(f"{package.__name__}."):
             seen.append(cls)
     return sorted(set(seen), key=lambda c: c.__name__)
 
@@ -32,36 +44,58 @@ def _mapped(field) -> str | None | object:
     return extra.get(PARAMS_KEY, ...)
 
 
-CONFIGS = _config_classes()
+def _drift(cls) -> list[str]:
+    """Fields whose default differs from the default of the source they record."""
+    problems = []
+    for name, field in cls.model_fields.items():
+        target = _mapped(field)
+        if target is ... or target is None:
+            continue
+        want = params_default(*resolve_ref(target))
+        if field.default != want:
+            problems.append(f"{cls.__name__}.{name}: default {field.default!r} != {target} {want!r}")
+    return problems
 
 
-def test_the_walk_finds_the_stage_configs():
-    names = {c.__name__ for c in CONFIGS}
-    assert {"SFTConfig", "TrainConfig", "ReportConfig"} <= names
+CONFIGS = _subclasses_in(assets, (dg.Config,))
+RESOURCES = _subclasses_in(resources, (dg.ConfigurableResource, dg.ConfigurableIOManager))
+
+
+def test_the_walks_find_the_stage_configs_and_the_resources():
+    assert {"SFTConfig", "TrainConfig", "ReportConfig"} <= {c.__name__ for c in CONFIGS}
+    assert {"TrainerResource", "EncoderResource", "GeneratorResource", "StorageResource",
+            "ParquetIOManager"} <= {c.__name__ for c in RESOURCES}
 
 
 @pytest.mark.parametrize("cls", CONFIGS, ids=lambda c: c.__name__)
 def test_config_defaults_equal_their_params_defaults(cls):
-    problems = []
-    for name, field in cls.model_fields.items():
-        target = _mapped(field)
-        if target is ...:
-            problems.append(f"{name}: no params mapping (use param_field or config_only)")
-            continue
-        if target is None:  # a run-config-only knob, declared as such
-            continue
-        pcls, attr = target.split(".")
-        want = params_default(PARAMS_CLASSES[pcls], attr)
-        if field.default != want:
-            problems.append(f"{name}: default {field.default!r} != {target} {want!r}")
-    assert not problems, problems
+    unmapped = [f"{name}: no params mapping (use param_field or config_only)"
+                for name, field in cls.model_fields.items() if _mapped(field) is ...]
+    assert not unmapped + _drift(cls)
+
+
+@pytest.mark.parametrize("cls", RESOURCES, ids=lambda c: c.__name__)
+def test_resource_defaults_equal_their_library_defaults(cls):
+    hidden = [f"{name}: named like a params field; use param_field, or config_only if it has no counterpart"
+              for name, field in cls.model_fields.items() if name in PARAMS_FIELD_NAMES and _mapped(field) is ...]
+    assert not hidden + _drift(cls)
+
+
+def test_the_trainer_restates_four_train_params_from_their_source():
+    fields = RESOURCES[[c.__name__ for c in RESOURCES].index("TrainerResource")].model_fields
+    for name in ("device", "dtype", "autocast", "torch_threads"):
+        assert _mapped(fields[name]) == f"vvae_pipeline.params:TrainParams.{name}"
+        assert fields[name].default == getattr(TrainParams(), name)
 
 
 def test_the_check_can_fail():
-    from pydantic import Field
+    class Drifted(dg.ConfigurableResource):
+        learning_rate: float = Field(default=0.5, json_schema_extra={PARAMS_KEY: "vvae_pipeline.params:TrainParams."
+                                                                                 "learning_rate"})
+        max_retries: int = Field(default=9, json_schema_extra={PARAMS_KEY: "vvae_pipeline.llm.openai_engine:"
+                                                                           "OpenAIEngine.max_retries"})
+        seed: int = Field(default=0)  # named like a params field, no source recorded
+        batch_size: int = param_field(params_module.ExtractParams, "batch_size", "agrees with its source")
 
-    class Drifted(dg.Config):
-        lr: float = Field(default=0.5, json_schema_extra={PARAMS_KEY: "TrainParams.learning_rate"})
-
-    field = Drifted.model_fields["lr"]
-    assert field.default != params_default(PARAMS_CLASSES["TrainParams"], "learning_rate")
+    assert [p.split(":")[0] for p in _drift(Drifted)] == ["Drifted.learning_rate", "Drifted.max_retries"]
+    assert _mapped(Drifted.model_fields["seed"]) is ... and "seed" in PARAMS_FIELD_NAMES
