@@ -24,7 +24,11 @@ import pyarrow.parquet as pq
 
 from resources.storage import StorageResource
 
-COLUMN_SCHEMA, ROW_COUNT, PARTITION_ROW_COUNT = "dagster/column_schema", "dagster/row_count", "dagster/partition_row_count"
+COLUMN_SCHEMA, ROW_COUNT, PARTITION_ROW_COUNT = (
+    "dagster/column_schema",
+    "dagster/row_count",
+    "dagster/partition_row_count",
+)
 
 
 def table_schema(model) -> dg.TableSchema:

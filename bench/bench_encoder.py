@@ -189,11 +189,19 @@ def main() -> None:
     base = results["transformers"]
     table = []
     for name, r in results.items():
-        table.append({"engine": name, "items": r["items"], "seconds": r["seconds"], "items_per_s": r["items_per_s"],
-                      "batch_size": r.get("batch_size"), "by_batch_size": r.get("by_batch_size"),
-                      "schema_valid": f"{r['valid']}/{r['items']}",
-                      "agree_with_transformers": f"{sum(a == b for a, b in zip(r['texts'], base['texts']))}/{r['items']}",
-                      "speedup_vs_transformers_best": round(r["items_per_s"] / base["items_per_s"], 2)})
+        table.append(
+            {
+                "engine": name,
+                "items": r["items"],
+                "seconds": r["seconds"],
+                "items_per_s": r["items_per_s"],
+                "batch_size": r.get("batch_size"),
+                "by_batch_size": r.get("by_batch_size"),
+                "schema_valid": f"{r['valid']}/{r['items']}",
+                "agree_with_transformers": f"{sum(a == b for a, b in zip(r['texts'], base['texts']))}/{r['items']}",
+                "speedup_vs_transformers_best": round(r["items_per_s"] / base["items_per_s"], 2),
+            }
+        )
     print("| engine | items/s | speed-up vs transformers (best batch) | schema-valid | agrees with transformers |")
     print("|---|---|---|---|---|")
     for t in table:

@@ -74,8 +74,12 @@ def garbage_figures(df) -> dict:
         vals = df[d].to_list()
         k, n = function_word_share(vals)
         common = Counter(v for v in vals if v).most_common(8)
-        out["function_words"][d] = {"k": k, "n": n, "k_independent": sum(_independent_function_word(v) for v in vals if v),
-                                    "most_common": common}
+        out["function_words"][d] = {
+            "k": k,
+            "n": n,
+            "k_independent": sum(_independent_function_word(v) for v in vals if v),
+            "most_common": common,
+        }
     return out
 
 

@@ -45,8 +45,12 @@ def main() -> None:
         t = time.perf_counter()
         df, st = build_sft(ext, "smollm2-135m", variant, params)
         dt = time.perf_counter() - t
-        results[f"sft/{variant}"] = {"seconds": round(dt, 2), "rows_per_s": round(ext.height / dt),
-                                     "examples": df.height, "splits": {k: v["examples"] for k, v in st["splits"].items()}}
+        results[f"sft/{variant}"] = {
+            "seconds": round(dt, 2),
+            "rows_per_s": round(ext.height / dt),
+            "examples": df.height,
+            "splits": {k: v["examples"] for k, v in st["splits"].items()},
+        }
         print(f"sft {variant}: {df.height:,} examples in {dt:.2f} s = {ext.height / dt:,.0f} rows/s "
               f"(splits {results[f'sft/{variant}']['splits']})")
 

@@ -85,7 +85,10 @@ def main(argv=None) -> int:
           f"[{human['lo']:.1%}, {human['hi']:.1%}]")
     print("| step | adapter | CP | 95% Wilson |\n|---|---|---|---|")
     for r in rows:
-        print(f"| {r['step']} | {r['what']} | {r['k']}/{r['n']} = {r['k'] / r['n']:.1%} | [{r['lo']:.1%}, {r['hi']:.1%}] |")
+        print(
+            f"| {r['step']} | {r['what']} | {r['k']}/{r['n']} = {r['k'] / r['n']:.1%} "
+            f"| [{r['lo']:.1%}, {r['hi']:.1%}] |"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps({"human": human, "curve": rows}, indent=1))
     return 0

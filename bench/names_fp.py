@@ -31,7 +31,9 @@ def corpus_texts(corpus: str, limit: int) -> tuple[list[str], str]:
 
 
 def name_spans(scrubber, texts: list[str], lang: str) -> list[list[tuple[int, int]]]:
-    return [[(f.start, f.end) for f in fs if f.entity == "NAME"] for fs in scrubber.find(texts, lang, [None] * len(texts))]
+    return [
+        [(f.start, f.end) for f in fs if f.entity == "NAME"] for fs in scrubber.find(texts, lang, [None] * len(texts))
+    ]
 
 
 def flagged(cue_free: bool, texts: list[str], lang: str) -> list[list[tuple[int, int]]]:

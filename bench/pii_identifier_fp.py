@@ -56,7 +56,9 @@ def main(argv=None) -> int:
         a = now.find(texts, lang, [None] * len(texts))
         b = before.find(texts, lang, [None] * len(texts))
         changed = [k for k in range(len(texts)) if {(f.start, f.end) for f in a[k]} != {(f.start, f.end) for f in b[k]}]
-        by_type = Counter(f.entity for k in changed for f in a[k] if (f.start, f.end) not in {(g.start, g.end) for g in b[k]})
+        by_type = Counter(
+            f.entity for k in changed for f in a[k] if (f.start, f.end) not in {(g.start, g.end) for g in b[k]}
+        )
         spans, _ = now.placeholders(texts, a)
         left = detect_many(now.replace(texts, spans), lang)
         print(f"{corpus:12s} ({lang}) {len(sessions):,} sessions, {len(texts):,} utterances: newly altered "

@@ -400,16 +400,23 @@ def check_environment(env: Environment, provided: dict[str, set[str]], root: Pat
         problems.append(f"{env.name}: `{mod}` is imported but no distribution of the resolve provides it: {shown}")
     for mod in env.allowed_absent:
         if mod in provided:
-            problems.append(f"{env.name}: ALLOWED_ABSENT `{mod}` is in the resolve ({', '.join(sorted(provided[mod]))}): drop the entry")
+            problems.append(
+                f"{env.name}: ALLOWED_ABSENT `{mod}` is in the resolve ({', '.join(sorted(provided[mod]))}): "
+                f"drop the entry"
+            )
         elif mod not in imported:
-            problems.append(f"{env.name}: ALLOWED_ABSENT `{mod}` is imported by none of {', '.join(env.roles)}: drop the entry")
+            problems.append(
+                f"{env.name}: ALLOWED_ABSENT `{mod}` is imported by none of {', '.join(env.roles)}: drop the entry"
+            )
     return problems
 
 
 RUNTIME_ROLES = ("code location", "trainer", "serving")
 
 
-def undeclared_imports(env: Environment, provided: dict[str, set[str]], root: Path = ROOT) -> tuple[list[str], list[str]]:
+def undeclared_imports(
+    env: Environment, provided: dict[str, set[str]], root: Path = ROOT
+) -> tuple[list[str], list[str]]:
     """Imported modules present only as another distribution's dependency: problems for the runtime
     roles (a dependency's dependency can go away in any upgrade), notes for the tests."""
     declared = set(direct_requirements(root))

@@ -2,7 +2,7 @@
 definitions: nothing before a batch exists, ONE retrain per partition for two batches landed together,
 nothing again without new data, the report after the adapters, and the sensor off by default."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -55,7 +55,7 @@ def chain(tmp_path):
 
 def test_two_batches_landed_together_make_one_retrain_then_one_report(chain):
     instance = chain.instance
-    tick = _next_tick(datetime.now(timezone.utc))
+    tick = _next_tick(datetime.now(UTC))
     assert chain.at(tick - timedelta(hours=2)).total_requested == 0  # the first tick only sets the cursor
 
     # (a) the weekly tick passed, nothing landed yet: nothing runs.
@@ -106,7 +106,7 @@ def test_two_batches_landed_together_make_one_retrain_then_one_report(chain):
 
 def test_a_new_batch_before_the_tick_waits_for_it(chain):
     instance = chain.instance
-    tick = _next_tick(datetime.now(timezone.utc))
+    tick = _next_tick(datetime.now(UTC))
     chain.at(tick - timedelta(days=2))
     instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, ["a-000000000001"])
     _materialize(instance, "persona_extractions", ["a-000000000001"])
@@ -139,7 +139,7 @@ def test_no_retrain_while_a_batch_is_still_running(chain, b_done_before):
     from dagster._core.storage.dagster_run import DagsterRunStatus
 
     instance, defs = chain.instance, chain.defs
-    tick = _next_tick(datetime.now(timezone.utc))
+    tick = _next_tick(datetime.now(UTC))
     chain.at(tick - timedelta(hours=1))
     instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, ["a-000000000001", "b-000000000002"])
     _materialize(instance, "persona_extractions", ["a-000000000001", "b-000000000002"][: 1 + b_done_before])

@@ -19,7 +19,9 @@ def _land(home, sessions, extra_lines=(), name="demo-7.jsonl"):
     landing = home / "landing"
     landing.mkdir(parents=True, exist_ok=True)
     path = landing / name
-    body = "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in sessions) + "".join(l + "\n" for l in extra_lines)
+    body = "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in sessions) + "".join(
+        line + "\n" for line in extra_lines
+    )
     path.write_text(body, encoding="utf-8")
     return path
 
@@ -56,7 +58,9 @@ def test_batch_is_ingested_quarantined_and_scrubbed(tmp_path):
     bad = ['{"session_id": "cut", "agent_id": "a"', json.dumps({**sessions[0], "turns": []})]
     path = _land(tmp_path, sessions, bad)
     key = batch_key(path)
-    result = _materialize(tmp_path, key, run_config={"ops": {"scrubbed_sessions": {"config": {"max_sessions_per_agent": 2}}}})
+    result = _materialize(
+        tmp_path, key, run_config={"ops": {"scrubbed_sessions": {"config": {"max_sessions_per_agent": 2}}}}
+    )
     assert result.success
     checks = _checks(result)
     assert checks == {("raw_sessions", "records_accounted_for"): True, ("raw_sessions", "schema"): True,
@@ -100,7 +104,9 @@ def test_missing_batch_file_is_a_clear_error(tmp_path):
 def test_unreadable_everything_still_accounts_for_every_record(tmp_path):
     path = _land(tmp_path, [], ["not json", '{"session_id": 1}', "\ufffd garbage"], name="junk.jsonl")
     key = batch_key(path)
-    result = _materialize(tmp_path, key, selection=[dg.AssetKey("raw_sessions"), dg.AssetKey("raw_sessions_quarantine")])
+    result = _materialize(
+        tmp_path, key, selection=[dg.AssetKey("raw_sessions"), dg.AssetKey("raw_sessions_quarantine")]
+    )
     assert result.success
     checks = _checks(result)
     assert checks[("raw_sessions", "records_accounted_for")] and checks[("raw_sessions", "schema")]
@@ -115,7 +121,9 @@ def test_agent_names_can_be_kept(tmp_path):
     for s in sessions:  # the agent's display name in its own line
         s["turns"][1]["text"] = f"{s['agent_name']} here. " + s["turns"][1]["text"]
     key = batch_key(_land(tmp_path, sessions))
-    result = _materialize(tmp_path, key, run_config={"ops": {"scrubbed_sessions": {"config": {"scrub_agent_names": False}}}})
+    result = _materialize(
+        tmp_path, key, run_config={"ops": {"scrubbed_sessions": {"config": {"scrub_agent_names": False}}}}
+    )
     assert result.success and all(_checks(result).values())
     scrubbed = pl.read_parquet(StorageResource(home=str(tmp_path)).table_path("scrubbed_sessions", key))
     second = {row["session_id"]: row["turns"][1]["text"] for row in scrubbed.iter_rows(named=True)}
@@ -159,5 +167,7 @@ def test_ids_leave_the_scrub_stage_as_stable_keyed_pseudonyms(tmp_path):
     for t in tables:
         ids = set(t["user_id"]) | set(t["agent_id"]) | set(t["session_id"])
         assert not ids & raw_ids and all(len(i) == 32 for i in ids)
-    assert tables[0].sort("source_line")["session_id"].to_list() == tables[1].sort("source_line")["session_id"].to_list()
+    assert (
+        tables[0].sort("source_line")["session_id"].to_list() == tables[1].sort("source_line")["session_id"].to_list()
+    )
     assert tables[0]["agent_id"].n_unique() == 2

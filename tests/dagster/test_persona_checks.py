@@ -153,10 +153,17 @@ def _materialize_batch(env):
     upstream = dg.AssetSpec("scrubbed_sessions", partitions_def=persona_extractions.partitions_def)
     result = dg.materialize(
         [upstream, persona_extractions, downstream_of_extractions],
-        selection=[persona_extractions, downstream_of_extractions], partition_key=BATCH, instance=env["instance"],
-        resources={"storage": storage, "io_manager": ParquetIOManager(home=env["home"]), "pseudonyms": PseudonymKeyResource(),
-                   "encoder": EncoderResource(engine="openai", base_url="http://127.0.0.1:9/v1", model="none")},
-        raise_on_error=False)
+        selection=[persona_extractions, downstream_of_extractions],
+        partition_key=BATCH,
+        instance=env["instance"],
+        resources={
+            "storage": storage,
+            "io_manager": ParquetIOManager(home=env["home"]),
+            "pseudonyms": PseudonymKeyResource(),
+            "encoder": EncoderResource(engine="openai", base_url="http://127.0.0.1:9/v1", model="none"),
+        },
+        raise_on_error=False,
+    )
     return result
 
 
@@ -172,7 +179,11 @@ def test_extraction_batch_garbage_checks_run_in_the_asset_step(env, monkeypatch,
     top, declared = checks["top_value_share"], checks["declared_agreement"]
     assert not top.passed and not declared.passed
     assert top.metadata["figures"].value["dimensions"]["tone"]["top_share"] == 1.0
-    assert declared.metadata["figures"].value["dimensions"]["catchphrase"] == {"examples": 24, "agreed": 0, "recall": 0.0}
+    assert declared.metadata["figures"].value["dimensions"]["catchphrase"] == {
+        "examples": 24,
+        "agreed": 0,
+        "recall": 0.0,
+    }
     expected = dg.AssetCheckSeverity.ERROR if mode == "block" else dg.AssetCheckSeverity.WARN
     assert top.severity == expected and declared.severity == expected
     assert ("downstream_of_extractions" in _materialized(result)) is (mode == "warn")
@@ -181,7 +192,9 @@ def test_extraction_batch_garbage_checks_run_in_the_asset_step(env, monkeypatch,
 def _named_extract(items, engine, params, declared=None):
     """Clean values but one: a third party's name, lower case and without a cue (issue #26)."""
     df, stats = _planted_extract(items, engine, params, declared)
-    return df.with_columns(tone=pl.lit("calm"), topic=pl.Series(["gaming with roxanne"] + [None] * 23, dtype=pl.Utf8)), stats
+    return df.with_columns(
+        tone=pl.lit("calm"), topic=pl.Series(["gaming with roxanne"] + [None] * 23, dtype=pl.Utf8)
+    ), stats
 
 
 def test_a_name_in_an_extraction_value_is_an_error_in_either_mode(env, monkeypatch, mode):

@@ -54,7 +54,9 @@ def land(env, batches: dict[str, list[dict]]) -> pl.DataFrame:
                                                  session_id=pl.lit(f"{batch}-") + pl.col("session_id"))
         atomic_write_parquet(env["storage"].table_path("persona_extractions", batch), df)
         # Their scrubbed sessions declare no agent profile (declared_profiles reads them).
-        atomic_write_parquet(env["storage"].table_path("scrubbed_sessions", batch), pl.DataFrame(schema=SCRUBBED_COLUMNS))
+        atomic_write_parquet(
+            env["storage"].table_path("scrubbed_sessions", batch), pl.DataFrame(schema=SCRUBBED_COLUMNS)
+        )
         frames.append(df)
     env["instance"].add_dynamic_partitions(BATCH_PARTITIONS_NAME, list(batches))
     return pl.concat(frames)
@@ -167,7 +169,9 @@ def test_sft_dataset_partition_with_card(env):
     meta = result.asset_materializations_for_node("sft_dataset")[0].metadata
     assert meta["dataset_card"].value == card and f"{df.height} examples" in card
     stats = json.loads((card_path.parent / "stats.json").read_text())
-    assert (stats["params"]["seed"], stats["params"]["split_seed"]) == (3, 4) and meta["test_examples"].value == (df["split"] == "test").sum()
+    assert (stats["params"]["seed"], stats["params"]["split_seed"]) == (3, 4) and meta["test_examples"].value == (
+        df["split"] == "test"
+    ).sum()
 
 
 def test_priors_job_of_the_code_location_runs_every_prior_check(env):

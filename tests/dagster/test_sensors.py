@@ -1,7 +1,7 @@
 """landing_sensor and aggregate_schedule evaluated with real contexts on a temp landing folder."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -81,7 +81,7 @@ def test_edited_file_is_a_new_batch_and_lost_cursor_keeps_run_keys(tmp_path):
 
 def test_aggregate_schedule_waits_for_a_batch():
     # Schedule contexts need a persistent instance (an ephemeral one has no instance ref).
-    tick = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+    tick = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
     # Contexts are entered with `with`: a built context that is never exited leaves its instance set
     # as Dagster's current one, and every later Definitions load in the process trips over it.
     with dg.instance_for_test() as instance:

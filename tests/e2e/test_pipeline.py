@@ -99,7 +99,7 @@ def test_report_metrics_come_from_what_the_model_generated(materialized_home, sm
             assert rows[d].cast(pl.Float64).mean() == pytest.approx(s[d])
     assert summary["headline"] and summary["headline"] in (rdir / "report.md").read_text()
     # Every rate and distance carries its 95% interval.
-    for name, s in systems.items():
+    for s in systems.values():
         if s["status"] == "ok":
             assert s["distance_lo"] <= s["distance"] <= s["distance_hi"]
             assert all(s[f"{d}_lo"] <= s[d] <= s[f"{d}_hi"] for d in ("cp", "ec", "hm"))
@@ -141,7 +141,9 @@ def test_test_prompts_hold_no_value_seen_only_in_x(materialized_home):
     home = materialized_home.vvae_home
     sft = _table(home, "sft_dataset")
     test_rows = _table(home, "test_personas")
-    x_read = _table(home, "persona_extractions").filter(pl.col("extraction_id").is_in(test_rows["extraction_id"].implode()))
+    x_read = _table(home, "persona_extractions").filter(
+        pl.col("extraction_id").is_in(test_rows["extraction_id"].implode())
+    )
     prior = train_prior(sft)
     in_prior = set(prior["value"].to_list())
     # Values x shows: what the encoder read from (c, x), and the demo generator's truth of (c, x).

@@ -113,5 +113,7 @@ def test_all_three_variants_trained_on_opening_turns_too(cped_run):
         assert metrics["data"]["train"]["invalid"] == 0, metrics["data"]["train"]["invalid_reasons"]
         train = metrics["data"]["train"]
         assert train["examples"] + train["dropped_too_long"] == rows.filter(pl.col("split") == "train").height
-    summary = json.loads((cped_run.home / "artifacts" / "benchmark_report" / "smollm2-135m" / "summary.json").read_text())
+    summary = json.loads(
+        (cped_run.home / "artifacts" / "benchmark_report" / "smollm2-135m" / "summary.json").read_text()
+    )
     assert {"human", *VARIANTS} <= {s["system"] for s in summary["systems"]}

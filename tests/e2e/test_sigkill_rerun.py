@@ -132,7 +132,11 @@ def test_sigkill_at_every_stage_then_rerun_completes(tmp_path, models_dir, monke
     assert [job for job, _, ok in res["runs"] if ok] == ["priors_job", "train_job", "report_job"]
     assert len(res["reused_batches"]) == 1
 
-    raw, scrubbed, ext = _table(home, "raw_sessions"), _table(home, "scrubbed_sessions"), _table(home, "persona_extractions")
+    raw, scrubbed, ext = (
+        _table(home, "raw_sessions"),
+        _table(home, "scrubbed_sessions"),
+        _table(home, "persona_extractions"),
+    )
     assert raw.height == scrubbed.height == 24  # one session per agent, each once
     assert ext.height == N_EXAMPLES and ext["extraction_id"].n_unique() == N_EXAMPLES
     sft = _table(home, "sft_dataset")

@@ -52,7 +52,10 @@ def sft_frame(variants=("ft", "p_ft", "sp_ft"), backbone: str = "smollm2-135m") 
                 "agent_id": agent, "backbone": backbone, "variant": variant, "split": split, "language": lang,
                 "messages": messages, "reply": reply, **dims, "origins": json.dumps(origins),
             })
-    overrides = {"messages": pl.List(pl.Struct({"role": pl.Utf8, "content": pl.Utf8})), **dict.fromkeys(DIMENSION_NAMES, pl.Utf8)}
+    overrides = {
+        "messages": pl.List(pl.Struct({"role": pl.Utf8, "content": pl.Utf8})),
+        **dict.fromkeys(DIMENSION_NAMES, pl.Utf8),
+    }
     df = pl.DataFrame(rows, schema_overrides=overrides)
     df = df.select(list(SFTExample.to_schema().columns))
     report = validate(df, SFTExample)

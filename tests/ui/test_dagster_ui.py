@@ -37,7 +37,8 @@ ASSETS = ["raw_sessions", "raw_sessions_quarantine", "scrubbed_sessions", "perso
           "lora_checkpoint", "test_personas", "benchmark_report", "promoted_adapter", "merged_model"]
 LOCATION = "assets.definitions"  # workspace.yaml loads this python_module; the UI names it so
 # Restores default SIGINT/SIGTERM before exec: a process started from a background shell job
-# inherits SIGINT ignored and would outlive the test (seen on these machines: it ignored SIGTERM/SIGINT until the default handlers were restored).
+# inherits SIGINT ignored and would outlive the test (seen on these machines: it ignored SIGTERM/SIGINT
+# until the default handlers were restored).
 EXEC_WITH_DEFAULT_SIGNALS = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
                              "signal.signal(signal.SIGTERM, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])")
 STARTUP_S = 180  # code location import + webserver; 8-10 s idle, much more on 2 busy cores

@@ -124,7 +124,9 @@ def test_a_catchphrase_repeats_across_sessions_and_occurs_in_x():
         assert found["catchphrase"] == expected
     # Said in earlier turns but not in x: not this example's catchphrase.
     me = cand.agent_evidence(two, "en", two_ids)
-    assert cand.find_candidates(["far out", "sure thing"], [], "en", me, others, reply="sure thing")["catchphrase"] == []
+    assert (
+        cand.find_candidates(["far out", "sure thing"], [], "en", me, others, reply="sure thing")["catchphrase"] == []
+    )
 
 
 @pytest.mark.parametrize("phrase, lang", [("然后呢", "zh"), ("而且", "zh"), ("which", "en"), ("anyway", "en")])

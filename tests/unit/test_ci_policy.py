@@ -47,8 +47,16 @@ def test_only_gpu_tests_may_skip_and_module_skips_fail(tmp_path):
         "def test_known_bug():\n    assert False\n")
     (folder / "test_module_skip.py").write_text(
         "import pytest\npytest.skip('vllm is not importable here', allow_module_level=True)\n")
-    args = ["-p", "tests.support.ci_policy", "--continue-on-collection-errors", "-o", "markers=gpu: needs a CUDA device", "--rootdir", str(folder),
-            str(folder)]
+    args = [
+        "-p",
+        "tests.support.ci_policy",
+        "--continue-on-collection-errors",
+        "-o",
+        "markers=gpu: needs a CUDA device",
+        "--rootdir",
+        str(folder),
+        str(folder),
+    ]
     rc, out, summary = _pytest(args, tmp_path, ci=True, cwd=folder)
     assert rc == 1, out
     assert "1 failed" in out and "1 skipped" in out and "1 xfailed" in out and "1 error" in out, out

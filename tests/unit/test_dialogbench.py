@@ -67,8 +67,15 @@ def test_rotation_puts_every_choice_in_every_position():
 
 def _item(gold_index: int) -> dict:
     choices = ["red", "green", "blue", "gold"]
-    return {"id": f"ed-{gold_index}", "task": "ED", "language": "en", "query": "q", "history": [{"speaker": "A", "text": "t"}],
-            "choices": choices, "label": db.LETTERS[gold_index]}
+    return {
+        "id": f"ed-{gold_index}",
+        "task": "ED",
+        "language": "en",
+        "query": "q",
+        "history": [{"speaker": "A", "text": "t"}],
+        "choices": choices,
+        "label": db.LETTERS[gold_index],
+    }
 
 
 def test_evaluate_cancels_position_bias():
@@ -118,6 +125,10 @@ def test_smollm2_scoring_matches_full_forward(shared_data, smollm2_path):
             letters = [sorted({tok.encode(v, add_special_tokens=False)[0] for v in (c, " " + c)}) for c in "ABCD"]
             full = [float(torch.logsumexp(logp[i], 0)) for i in letters]
             assert fast[r] == pytest.approx(full, abs=1e-3)
-    by_prompt = {json.dumps(db.render(i, db.rotate(i["choices"], r))): scored[i["id"]][r] for i in items for r in range(4)}
+    by_prompt = {
+        json.dumps(db.render(i, db.rotate(i["choices"], r))): scored[i["id"]][r] for i in items for r in range(4)
+    }
     res = db.evaluate(items, lambda prompts, n: [by_prompt[json.dumps(p)] for p in prompts])
-    assert set(res["tasks"]) == {"IC-en", "ED-zh"} and all(sum(t["picked_position"]) == 4 for t in res["tasks"].values())
+    assert set(res["tasks"]) == {"IC-en", "ED-zh"} and all(
+        sum(t["picked_position"]) == 4 for t in res["tasks"].values()
+    )

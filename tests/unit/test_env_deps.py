@@ -105,7 +105,9 @@ def test_declared_but_never_imported_fails(source_copy):
         provided.setdefault(real.get(dist, dist.replace("-", "_")), set()).add(dist)
     baseline = deps.unused_requirements([provided], source_copy)
     try:
-        pyproject.write_text(original.replace('dependencies = [\n', 'dependencies = [\n    "dagster-pandera==0.29.27",\n', 1))
+        pyproject.write_text(
+            original.replace("dependencies = [\n", 'dependencies = [\n    "dagster-pandera==0.29.27",\n', 1)
+        )
         problems = deps.unused_requirements([provided], source_copy)
     finally:
         pyproject.write_text(original)
@@ -135,7 +137,9 @@ def test_sdist_falls_back_to_its_name():
 def test_setup_scripts_install_the_extras_the_check_resolves(env):
     text = (ROOT / env.script).read_text()
     extras = ",".join(env.extras)
-    assert re.search(rf"(EXTRAS|VVAE_EXTRAS)(=|:-){re.escape(extras)}\b", text), f"{env.script} does not install .[{extras}]"
+    assert re.search(rf"(EXTRAS|VVAE_EXTRAS)(=|:-){re.escape(extras)}\b", text), (
+        f"{env.script} does not install .[{extras}]"
+    )
     known = set(deps.direct_requirements()) | set(
         __import__("tomllib").loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
     assert set(env.extras) <= known

@@ -168,7 +168,12 @@ def test_no_pii_in_values_fails_without_showing_the_value(dimension, value, kind
 
 
 def test_no_pii_in_values_passes_persona_values_and_is_a_prior_rule():
-    clean = _prior(_rows(nickname=["sunshine", "宝贝", "小伙子", "captain"], catchphrase=["no worries at all", "说白了"],
-                         topic=["stargazing", "钓鱼"]))
+    clean = _prior(
+        _rows(
+            nickname=["sunshine", "宝贝", "小伙子", "captain"],
+            catchphrase=["no worries at all", "说白了"],
+            topic=["stargazing", "钓鱼"],
+        )
+    )
     assert no_pii_in_values(clean).passed
     assert PRIOR_RULES["no_pii_in_values"] is no_pii_in_values

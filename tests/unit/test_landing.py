@@ -15,10 +15,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def session(sid="s1", **over):
-    rec = {"session_id": sid, "agent_id": "a1", "user_id": "u1", "agent_name": "Luna", "user_name": "Emily Carter",
-           "language": "en",
-           "turns": [{"role": "user", "text": "hi there"}, {"role": "agent", "text": "hello!", "ts": "2026-01-01T00:00:00Z"}],
-           "annotations": [{"turn_index": 1, "rewritten_text": "hey you!", "annotator_id": "ann_1"}]}
+    rec = {
+        "session_id": sid,
+        "agent_id": "a1",
+        "user_id": "u1",
+        "agent_name": "Luna",
+        "user_name": "Emily Carter",
+        "language": "en",
+        "turns": [
+            {"role": "user", "text": "hi there"},
+            {"role": "agent", "text": "hello!", "ts": "2026-01-01T00:00:00Z"},
+        ],
+        "annotations": [{"turn_index": 1, "rewritten_text": "hey you!", "annotator_id": "ann_1"}],
+    }
     rec.update(over)
     return rec
 
@@ -32,7 +41,9 @@ def write_jsonl(path: Path, lines: list) -> Path:
 
 
 def test_package_schema_is_the_documented_one():
-    assert json.loads((REPO / "docs" / "session.schema.json").read_text()) == json.loads(landing.SCHEMA_PATH.read_text())
+    assert json.loads((REPO / "docs" / "session.schema.json").read_text()) == json.loads(
+        landing.SCHEMA_PATH.read_text()
+    )
 
 
 def test_good_file_is_accepted_and_matches_contract(tmp_path):
@@ -154,11 +165,31 @@ def _mutations(rng):
     """Valid sessions and single mutations of them: every rule of the schema, and type swaps."""
     junk = [None, True, 0, 1.5, -1, 1.0, "", " ", "x" * 201, "x" * 8001, [], {}, ["a"], {"a": 1}, "en", "agent"]
     base = session("s", x_source="original_reply", agent_profile={"catchphrase": "okie dokie", "hobby": None})
-    paths = [("session_id",), ("agent_id",), ("user_id",), ("agent_name",), ("user_name",), ("language",),
-             ("x_source",), ("turns",), ("annotations",), ("turns", 0), ("turns", 0, "role"), ("turns", 0, "text"),
-             ("turns", 1, "ts"), ("annotations", 0), ("annotations", 0, "turn_index"),
-             ("annotations", 0, "rewritten_text"), ("annotations", 0, "annotator_id"), ("extra",), ("turns", 0, "extra"),
-             ("agent_profile",), ("agent_profile", "catchphrase"), ("agent_profile", "hobby"), ("agent_profile", "extra")]
+    paths = [
+        ("session_id",),
+        ("agent_id",),
+        ("user_id",),
+        ("agent_name",),
+        ("user_name",),
+        ("language",),
+        ("x_source",),
+        ("turns",),
+        ("annotations",),
+        ("turns", 0),
+        ("turns", 0, "role"),
+        ("turns", 0, "text"),
+        ("turns", 1, "ts"),
+        ("annotations", 0),
+        ("annotations", 0, "turn_index"),
+        ("annotations", 0, "rewritten_text"),
+        ("annotations", 0, "annotator_id"),
+        ("extra",),
+        ("turns", 0, "extra"),
+        ("agent_profile",),
+        ("agent_profile", "catchphrase"),
+        ("agent_profile", "hobby"),
+        ("agent_profile", "extra"),
+    ]
     yield base
     for _ in range(3000):
         rec = json.loads(json.dumps(base))
@@ -192,7 +223,9 @@ def test_fast_validator_agrees_with_jsonschema():
 
 def test_enormous_line_and_double_annotation(tmp_path):
     huge = session("big", turns=[{"role": "user", "text": "y" * 7000}] * 160)  # ~1.1 MB on one line
-    double = session("dbl", annotations=[{"turn_index": 1, "rewritten_text": "a"}, {"turn_index": 1, "rewritten_text": "b"}])
+    double = session(
+        "dbl", annotations=[{"turn_index": 1, "rewritten_text": "a"}, {"turn_index": 1, "rewritten_text": "b"}]
+    )
     p = write_jsonl(tmp_path / "b.jsonl", [huge, double, session("ok")])
     raw, q, stats = landing.read_landed_file(p, "b-1")
     assert raw["session_id"].to_list() == ["ok"] and stats["read"] == 3

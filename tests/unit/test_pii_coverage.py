@@ -98,7 +98,7 @@ def test_every_covered_class_has_fresh_probes_in_both_languages():
     short = {(cls, lang): per[cls, lang] for cls in covered for lang in ("en", "zh") if per[cls, lang] < 2}
     assert not short, f"classes with fewer than 2 probes in a language: {short}"
     assert {p for _l, _c, p, _t, _v in PROBES} == {"user", "agent", "x", "profile"}
-    for lang, cls, _p, text, value in PROBES:
+    for _lang, cls, _p, text, value in PROBES:
         assert value in text, (cls, value)
     # Fresh: no value appears in the earlier probe sets or in the recognizers' own source.
     others = [ROOT / "tests/support/pii_probe.py", ROOT / "tests/support/pii_probe_v2.py",
@@ -132,7 +132,7 @@ def _scrub(probes, scrubber) -> tuple[pl.DataFrame, list[str]]:
     scrubbed, _ = scrub_sessions(raw, ScrubParams(), scrubber)
     scrubbed = scrubbed.sort("source_line")
     out = []
-    for (lang, _c, place, _t, _v), row in zip(probes, scrubbed.iter_rows(named=True)):
+    for (_lang, _c, place, _t, _v), row in zip(probes, scrubbed.iter_rows(named=True)):
         out.append({"user": lambda r: r["turns"][0]["text"], "agent": lambda r: r["turns"][1]["text"],
                     "x": lambda r: r["annotations"][0]["rewritten_text"],
                     "profile": lambda r: json.loads(r["agent_profile"])["hobby"]}[place](row))
@@ -148,7 +148,7 @@ def test_v3_probes_are_all_removed_through_scrub_sessions(scrubber):
     scrubbed, outs = _scrub(PROBES, scrubber)
     hit, total = Counter(), Counter()
     missed = []
-    for (lang, cls, place, text, value), out in zip(PROBES, outs):
+    for (lang, cls, place, _text, value), out in zip(PROBES, outs):
         total[cls, lang] += 1
         if leaked(value, out):
             missed.append((cls, lang, place, out))

@@ -143,6 +143,10 @@ def test_a_name_or_placeholder_never_enters_the_prior():
 def test_a_name_never_enters_an_agent_profile():
     from vvae_pipeline.encode.profiles import agent_profiles
 
-    rows = [{"nickname": "Emily", "agent_id": "a"}, {"nickname": "Emily", "agent_id": "a"}, {"nickname": "kiddo", "agent_id": "a"}]
+    rows = [
+        {"nickname": "Emily", "agent_id": "a"},
+        {"nickname": "Emily", "agent_id": "a"},
+        {"nickname": "kiddo", "agent_id": "a"},
+    ]
     profiles = agent_profiles(extraction_frame(rows))
     assert profiles.filter(pl.col("dimension") == "nickname")["value"].to_list() == ["kiddo"]

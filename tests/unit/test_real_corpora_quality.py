@@ -29,7 +29,7 @@ def test_real_corpus_quality_table_with_baselines(shared_data, smollm2_path):
         assert stats["status"]["failed"] == 0
         result = results[corpus] = rc.evaluate(corpus, df, labels)
         assert result["n_matched"] == N_ITEMS
-        for dim, rep in result["dimensions"].items():
+        for rep in result["dimensions"].values():
             null = rep["baselines"]["always_null"]
             assert null["n_pred"] == 0 and null["precision"] is None and null["null_rate"] == 1.0
             assert null["recall"] == (0.0 if rep["n_true"] else None)

@@ -164,8 +164,15 @@ def test_sampling_rate_fills_its_share_of_nulls_with_sp_fts_draws(key):
 
 
 def test_agent_mode_imputation_by_hand():
-    rows = [{"agent_id": "a", "hobby": "chess"}, {"agent_id": "a", "hobby": "golf"}, {"agent_id": "a", "hobby": "chess"},
-            {"agent_id": "a"}, {"agent_id": "b", "tone": "calm"}, {"agent_id": "b"}, {"agent_id": "c"}]
+    rows = [
+        {"agent_id": "a", "hobby": "chess"},
+        {"agent_id": "a", "hobby": "golf"},
+        {"agent_id": "a", "hobby": "chess"},
+        {"agent_id": "a"},
+        {"agent_id": "b", "tone": "calm"},
+        {"agent_id": "b"},
+        {"agent_id": "c"},
+    ]
     df = normalize_persona_columns(extraction_frame(rows))
     out, stats = apply_variant(df, build_priors(df)[0], VARIANTS["agent_mode_ft"], seed=0, training=True)
     assert out["hobby"].to_list() == ["chess", "golf", "chess", "chess", None, None, None]

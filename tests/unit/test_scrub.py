@@ -185,7 +185,9 @@ def test_subsample_caps_busy_agents_seeded():
     assert not a.equals(subsample_agents(df, 10, seed=1))
     # Adding another busy agent does not change the first agent's sample.
     b = subsample_agents(_many({"busy": 50, "quiet": 3, "other": 40}), 10, seed=0)
-    assert set(b.filter(pl.col("agent_id") == "busy")["session_id"]) == set(a.filter(pl.col("agent_id") == "busy")["session_id"])
+    assert set(b.filter(pl.col("agent_id") == "busy")["session_id"]) == set(
+        a.filter(pl.col("agent_id") == "busy")["session_id"]
+    )
     with pytest.raises(ValueError, match=">= 1"):
         subsample_agents(df, 0, seed=0)
 

@@ -56,10 +56,23 @@ EXAMPLES = [
     ("handle weibo", "zh", "@小红花123", (), True),
 ]
 
-ASCII_CONTEXT = st.lists(st.one_of(st.sampled_from(list(CJK_CONTEXT)), st.sampled_from(list(FULLWIDTH)),
-                                   st.sampled_from(EMOJI), st.sampled_from(MARKUP)), min_size=1, max_size=4).map("".join)
-EDGE_CONTEXT = st.lists(st.one_of(st.sampled_from(list(FULLWIDTH)), st.sampled_from(EMOJI),
-                                  st.sampled_from([m for m in MARKUP if m.strip()])), min_size=1, max_size=4).map("".join)
+ASCII_CONTEXT = st.lists(
+    st.one_of(
+        st.sampled_from(list(CJK_CONTEXT)),
+        st.sampled_from(list(FULLWIDTH)),
+        st.sampled_from(EMOJI),
+        st.sampled_from(MARKUP),
+    ),
+    min_size=1,
+    max_size=4,
+).map("".join)
+EDGE_CONTEXT = st.lists(
+    st.one_of(
+        st.sampled_from(list(FULLWIDTH)), st.sampled_from(EMOJI), st.sampled_from([m for m in MARKUP if m.strip()])
+    ),
+    min_size=1,
+    max_size=4,
+).map("".join)
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +92,9 @@ def test_found_with_the_same_span_in_any_context(scrubber, family, lang, value, 
         text = prefix + value + suffix
         found = scrubber.find([text], lang, [rx], [hint])[0]
         spans = {(f.start, f.end) for f in found}
-        assert (len(prefix), len(prefix) + len(value)) in spans, (text, [(f.entity, text[f.start:f.end]) for f in found])
+        assert (len(prefix), len(prefix) + len(value)) in spans, (
+            text,
+            [(f.entity, text[f.start : f.end]) for f in found],
+        )
 
     check()

@@ -31,7 +31,9 @@ def _caught(scrubber, lang: str, text: str, name: str) -> bool:
 
 def test_probe_set_is_fresh_and_large_enough():
     support = Path(__file__).resolve().parents[1] / "support"
-    old = (support / "pii_probe.py").read_text(encoding="utf-8") + (support / "pii_probe_v2.py").read_text(encoding="utf-8")
+    old = (support / "pii_probe.py").read_text(encoding="utf-8") + (support / "pii_probe_v2.py").read_text(
+        encoding="utf-8"
+    )
     old_words = {w.lower() for w in re.findall(r"[A-Za-z]{3,}", old)}
     # Nor any example in the recognizers' sources (the name lists they load are data, not examples).
     root = Path(__file__).resolve().parents[2]

@@ -17,7 +17,11 @@ from vvae_pipeline.sft.persona_prompt import HEADER, OPENING_TURN, render_system
 from vvae_pipeline.sft.splits import assign_splits
 from vvae_pipeline.variants import VARIANT_KEYS
 
-CTX = [{"role": "user", "text": "free tonight?"}, {"role": "agent", "text": "maybe"}, {"role": "user", "text": "movie?"}]
+CTX = [
+    {"role": "user", "text": "free tonight?"},
+    {"role": "agent", "text": "maybe"},
+    {"role": "user", "text": "movie?"},
+]
 ROWS = [
     {"agent_id": "a1", "tone": "calm", "hobby": "hiking", "context": CTX, "reply": "sure, you know"},
     {"agent_id": "a1", "vibe": "warm", "batch_id": "b2", "source_file": "b2.jsonl", "source_line": 7},

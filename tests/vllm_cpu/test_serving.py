@@ -4,8 +4,8 @@ and a LoRA adapter, queried over HTTP like a client would (run from .venv-vllm).
     .venv-vllm/bin/python -m pytest tests/vllm_cpu/test_serving.py
 
 Server start (process launched -> /v1/models answers): 74 s and 94 s in two runs on the 2-core machine
-while another benchmark ran (the whole module: 105 s and 134 s). The server is stopped (SIGTERM to its process group, then
-SIGKILL after 30 s) whatever the test's outcome.
+while another benchmark ran (the whole module: 105 s and 134 s). The server is stopped (SIGTERM to its process group,
+then SIGKILL after 30 s) whatever the test's outcome.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ pytestmark = pytest.mark.vllm
 
 @pytest.fixture(scope="module")
 def engine(smollm2_path):
-    # CPU settings measured on 2-core CI machines: 2 GiB KV cache, threads bound to both cores (1.7x over the default binding), fp32 (bf16 ~5x slower), eager (34 s start vs 120-140 s).
+    # CPU settings measured on 2-core CI machines: 2 GiB KV cache, threads bound to both cores (1.7x over the
+    # default binding), fp32 (bf16 ~5x slower), eager (34 s start vs 120-140 s).
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
     os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "0-1")
     # Engine core in this process: pytest's __main__ cannot be re-imported by a spawned worker.

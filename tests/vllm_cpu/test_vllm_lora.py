@@ -54,9 +54,13 @@ def test_base_and_lora_requests_in_one_engine(tmp_path, smollm2_path):
     write_lora(smollm2_path, adapter)
     prompts = [[{"role": "user", "content": "Sorry I am late, the bus broke down."}],
                [{"role": "user", "content": "你好，今天过得怎么样？"}]]
-    out = vllm_generate(smollm2_path, {"base": (None, prompts), "base_again": (None, prompts), "sp_ft": (adapter, prompts)},
-                        DecodingParams(max_new_tokens=8), max_lora_rank=8,
-                        engine_kwargs={"dtype": "float32", "enforce_eager": True, "max_model_len": 1024})
+    out = vllm_generate(
+        smollm2_path,
+        {"base": (None, prompts), "base_again": (None, prompts), "sp_ft": (adapter, prompts)},
+        DecodingParams(max_new_tokens=8),
+        max_lora_rank=8,
+        engine_kwargs={"dtype": "float32", "enforce_eager": True, "max_model_len": 1024},
+    )
     assert all(len(v) == 2 and all(isinstance(t, str) and t for t in v) for v in out.values())
     assert out["base"] == out["base_again"]  # greedy and seeded: reproducible
     assert out["sp_ft"] != out["base"]  # the LoRARequest reached the model

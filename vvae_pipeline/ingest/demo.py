@@ -24,15 +24,17 @@ TOPICS = {
 }
 
 USER_LINES = {
-    "en": ["Ugh, {kw} was exhausting today.", "Do you have any plans for the weekend?", "I can't stop thinking about {kw}.",
-           "What do you think I should do about {kw}?", "Guess what happened at {kw} today!", "I'm bored, talk to me.",
-           "Honestly I feel a bit lonely tonight.", "Can you recommend something to cheer me up?"],
+    "en": ["Ugh, {kw} was exhausting today.", "Do you have any plans for the weekend?",
+           "I can't stop thinking about {kw}.", "What do you think I should do about {kw}?",
+           "Guess what happened at {kw} today!", "I'm bored, talk to me.", "Honestly I feel a bit lonely tonight.",
+           "Can you recommend something to cheer me up?"],
     "zh": ["今天{kw}累死了。", "周末你有什么安排吗？", "我一直在想{kw}的事。", "你觉得{kw}这件事我该怎么办？",
            "猜猜今天{kw}发生了什么！", "好无聊啊，陪我聊聊天。", "今晚有点孤单。", "有什么能让我开心一点的吗？"],
 }
 AGENT_LINES = {
     "en": ["That sounds like a lot, tell me more about the {kw}.", "Take a deep breath, one thing at a time.",
-           "Honestly, I think you handled the {kw} better than you think.", "Maybe treat yourself tonight, you deserve it.",
+           "Honestly, I think you handled the {kw} better than you think.",
+           "Maybe treat yourself tonight, you deserve it.",
            "Oh wow, I did not see that coming!", "How about we plan something fun for the {kw}?",
            "I'm listening, what happened next?", "Sleep on it and decide tomorrow."],
     "zh": ["听起来好辛苦，跟我说说{kw}的事吧。", "先深呼吸，一件一件来。", "我觉得{kw}你处理得比你想的好。",
@@ -77,7 +79,8 @@ def _user_turn(rng: random.Random, lang: str, kw: str, user_name: str, pii_rate:
         handle = user_name.split()[0].lower() if lang == "en" else f"{rng.randint(1000, 9999)}"
         pii = rng.choice(PII_LINES[lang]).format(
             n4=f"{rng.randint(1000, 9999)}", n4b=f"{rng.randint(1000, 9999)}", num=rng.randint(3, 899),
-            email=f"{handle}{rng.randint(1, 99)}@example.com", user_name=user_name, handle=f"{handle}_{rng.randint(10, 99)}",
+            email=f"{handle}{rng.randint(1, 99)}@example.com", user_name=user_name,
+            handle=f"{handle}_{rng.randint(10, 99)}",
         )
         text = f"{text} {pii}"
     return text

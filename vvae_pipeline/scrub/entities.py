@@ -1,5 +1,6 @@
-"""The scrub stage's entity vocabulary (its params live in vvae_pipeline.params): importing this module loads no Presidio (about 6 s of
-CPU on these machines), so the Dagster layer can build its Config without paying for it."""
+"""The scrub stage's entity vocabulary (its params live in vvae_pipeline.params): importing this module loads
+no Presidio (about 6 s of CPU on these machines), so the Dagster layer can build its Config without paying for
+it."""
 
 from __future__ import annotations
 

@@ -172,10 +172,11 @@ ACCOUNT_RULES = [
 
 # ---------------------------------------------------------------- platform handles
 # The platform's name (or its usual abbreviation), an optional ID word, a separator, the ID.
-_PLATFORMS = ("微信", "威信", "扣扣", "qq", "微博", "抖音", "快手", "b站", "哔哩哔哩", "bilibili", "小红书", "红书", "知乎",
-              "豆瓣", "贴吧", "钉钉", "视频号", "wechat", "weixin", "weibo", "douyin", "kuaishou", "xiaohongshu", "rednote",
-              "instagram", "tiktok", "telegram", "discord", "twitter", "snapchat", "facebook", "kakao", "kakaotalk",
-              "reddit", "github", "twitch", "youtube", "linkedin", "skype", "whatsapp", "mastodon", "bluesky")
+_PLATFORMS = ("微信", "威信", "扣扣", "qq", "微博", "抖音", "快手", "b站", "哔哩哔哩", "bilibili", "小红书", "红书",
+              "知乎", "豆瓣", "贴吧", "钉钉", "视频号", "wechat", "weixin", "weibo", "douyin", "kuaishou",
+              "xiaohongshu", "rednote", "instagram", "tiktok", "telegram", "discord", "twitter", "snapchat",
+              "facebook", "kakao", "kakaotalk", "reddit", "github", "twitch", "youtube", "linkedin", "skype",
+              "whatsapp", "mastodon", "bluesky")
 # An ID after a bare space: a digit, "_" or a dot before two lower-case letters (the prefilter's
 # hints, hints.py, fire on each of these).
 _LOOKS_LIKE_ID = re.compile(r"[0-9_]|[A-Za-z0-9]\.[a-z]{2}")
@@ -313,7 +314,8 @@ IDENTIFIER_HINT = "|".join([
 IDENTIFIER_HINT_WORDS = (
     *_PLATFORMS, "v信", "vx", "wx", "u/", "uid", "user id", "用户id",
     *(p + sep + w for p in _WORD_PLATFORMS for sep in ("", " ")
-      for w in ("id", "号", "账号", "帐号", "uid", "用户名", "handle", "username", "user name", "account", "名", ":", "：", "=")),
+      for w in ("id", "号", "账号", "帐号", "uid", "用户名", "handle", "username", "user name", "account", "名",
+                ":", "：", "=")),
     "born", "birth", "dob", "d.o.b", "bday", "b-day", "生日", "出生", "生于", "dot", "艾特", "圈a",
 )
 
@@ -360,7 +362,7 @@ class IdentifierRecognizer(EntityRecognizer):
             for kw in rule.keywords:
                 if kw not in hits:
                     hits[kw] = list(_keyword_hits(low, (kw,)))
-            for start, end in (h for kw in rule.keywords for h in hits[kw]):
+            for _start, end in (h for kw in rule.keywords for h in hits[kw]):
                 m = rx.match(text, end)
                 if m is None:
                     continue

@@ -196,7 +196,9 @@ def _zh_patterns() -> tuple[list[tuple[re.Pattern, int]], re.Pattern]:
     g = gazetteer()
     compound = "|".join(map(re.escape, g["zh_compound_surnames"]))
     all_sur = f"(?:{compound}|[{g['zh_surnames']}])"
-    clear_sur = "(?:" + compound + "|[" + "".join(c for c in g["zh_surnames"] if c not in g["zh_surnames_ambiguous"]) + "])"
+    clear_sur = (
+        "(?:" + compound + "|[" + "".join(c for c in g["zh_surnames"] if c not in g["zh_surnames_ambiguous"]) + "])"
+    )
     honorific = "|".join(map(re.escape, g["zh_honorifics"]))
     given = "[\u4e00-\u9fff]"
     cue = "(?:我叫|叫我|我的名字是|名字是|名字叫|我姓)[ ]?"
@@ -270,7 +272,11 @@ class GazetteerNameRecognizer(EntityRecognizer):
             start = end = None
             if word in self.first:
                 start, end = tok.span()
-            elif word in self.titles and i + 1 < len(tokens) and re.fullmatch(r"\.?[ ]", text[tok.end():tokens[i + 1].start()]):
+            elif (
+                word in self.titles
+                and i + 1 < len(tokens)
+                and re.fullmatch(r"\.?[ ]", text[tok.end() : tokens[i + 1].start()])
+            ):
                 i += 1
                 start, end = tokens[i].span()
             if start is None:

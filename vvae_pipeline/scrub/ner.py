@@ -63,7 +63,9 @@ class SpacyPersonRecognizer(EntityRecognizer):
         artifacts = self.engine.process_text(text, self.supported_language)
         # Fresh results: the inner recognizer's metadata names a recognizer the analyzer's registry
         # does not hold, and Presidio then drops the results by its per-recognizer thresholds.
-        return [RecognizerResult("PERSON", r.start, r.end, r.score) for r in self.inner.analyze(text, ["PERSON"], artifacts)]
+        return [
+            RecognizerResult("PERSON", r.start, r.end, r.score) for r in self.inner.analyze(text, ["PERSON"], artifacts)
+        ]
 
 
 class TransformersPersonRecognizer(EntityRecognizer):

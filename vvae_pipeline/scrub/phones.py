@@ -1,8 +1,8 @@
 """Phone numbers with Google's libphonenumber (``phonenumbers``), region hints per language.
 
 Candidates are digit runs not glued to Latin letters or other digits, so numbers glued to CJK
-text ("电话13812345678吧") are candidates too; libphonenumber decides. A number counts when libphonenumber calls it valid for one of the
-language's regions and it has 10+ digits or is written like a dialled number (a leading + / 0 / (
+text ("电话13812345678吧") are candidates too; libphonenumber decides. A number counts when libphonenumber calls it
+valid for one of the language's regions and it has 10+ digits or is written like a dialled number (a leading + / 0 / (
 or separated groups), or, for the fictional ranges examples are written with (UK 07700 900xxx),
 when it is a possible number of 9+ digits written like a dialled one. Bare 8-digit runs
 ("20230517", "12345678") are valid numbers in some European plans and stay. The regex rules in

@@ -93,7 +93,8 @@ RULES: dict[str, list[Rule]] = {
         # US / NANP: (415) 555-0134, 415-555-0134, +1 415 555 0134.
         Rule(rf"(?<![{_W}+])(?:\+?1[ .-]?)?(?:\(\d{{3}}\)[ ]?|\d{{3}}[ .-])\d{{3}}[ .-]\d{{4}}(?!\d)", 0.85),
         # International: +CC then 2-5 groups, 7-15 digits in all (E.164).
-        Rule(rf"(?<![{_W}+])\+\d{{1,3}}(?:[ .-]?(?:\(\d{{1,5}}\)|\d{{1,5}})){{2,5}}(?!\d)", 0.8, validate=phone_digits_ok),
+        Rule(rf"(?<![{_W}+])\+\d{{1,3}}(?:[ .-]?(?:\(\d{{1,5}}\)|\d{{1,5}})){{2,5}}(?!\d)", 0.8,
+             validate=phone_digits_ok),
     ],
     "PASSPORT": [
         # CN e-passports: E + 8 digits or E + letter + 7 digits; older G/D/S/P/H + 8 digits.
@@ -130,8 +131,8 @@ RULES: dict[str, list[Rule]] = {
         # 3-2-4 with one kind of separator, the SSA's never-issued areas excluded (000, 666, 9xx).
         Rule(r"(?<![\d-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-])", 0.95),
         # Nine digits right after SSN / social security (number).
-        Rule(r"(?:ssn|social security(?: number| no\.?)?)[ ]*(?:is|#|:|：|是)?[ ]*((?!000|666|9\d\d)\d{3}[- ]?\d{2}[- ]?\d{4})"
-             r"(?!\d)", 0.95, group=1, flags=re.IGNORECASE),
+        Rule(r"(?:ssn|social security(?: number| no\.?)?)[ ]*(?:is|#|:|：|是)?[ ]*"
+             r"((?!000|666|9\d\d)\d{3}[- ]?\d{2}[- ]?\d{4})(?!\d)", 0.95, group=1, flags=re.IGNORECASE),
     ],
     "ADDRESS": ADDRESS_RULES,
 }

@@ -143,7 +143,8 @@ def _name_in(name: str, low: str) -> bool:
 
 # ------------------------------------------------------------------ issue #26 identifier classes
 # Texts with neither a digit, @, :// nor www. reach the detectors below only through this trigger.
-_ID_TRIGGER = re.compile(r"[a-z0-9]\.[a-z]|[一幺两][三四五六七八九]|\b(?:zero|one|two|three|four|five|six|seven|eight|nine)\b"
+_ID_TRIGGER = re.compile(r"[a-z0-9]\.[a-z]|[一幺两][三四五六七八九]"
+                         r"|\b(?:zero|one|two|three|four|five|six|seven|eight|nine)\b"
                          r"|\bat\b|艾特|圈a|[_#]|u/|护照|passport|"
                          r"bilibili|b站|小红书|红书|抖音|douyin|微博|weibo|微信|wechat|weixin|insta|tiktok|telegram|discord|"
                          r"twitter|snapchat|facebook|reddit|github|快手|知乎|ig\b|line\b|tg\b|fb\b")
@@ -232,8 +233,8 @@ def _es_id(tok: str) -> bool:
 # within a few characters: (kind, keywords, the token's minimum digit count).
 _KEYWORD_SCANS = (
     ("VEHICLE", ("车牌", "牌照", "号牌", "plate", "registration", "reg", "rego", "车架号", "vin"), 1),
-    ("NATIONAL_ID", ("身份证", "身分证", "证件号", "回乡证", "通行证", "identity card", "id card", "national id", "hkid",
-                     "nric", "bir", "dni", "nie"), 5),
+    ("NATIONAL_ID", ("身份证", "身分证", "证件号", "回乡证", "通行证", "identity card", "id card", "national id",
+                     "hkid", "nric", "bir", "dni", "nie"), 5),
     ("DEVICE_ID", ("imei", "meid", "serial", "s/n", "sn", "序列号", "串号"), 3),
     ("LICENCE", ("licence", "license", "certificate", "permit", "驾驶证", "驾照", "行驶证", "执照", "证书", "资格证",
                  "执业证", "许可证"), 4),
@@ -242,10 +243,10 @@ _KEYWORD_SCANS = (
     ("PASSPORT", ("passport", "护照"), 6),
     ("US_SSN", ("ssn", "social security"), 9),
     ("HANDLE", ("bilibili", "b站", "哔哩哔哩", "小红书", "红书", "xiaohongshu", "抖音", "douyin", "快手", "kuaishou",
-                "微博", "weibo", "微信", "v信", "vx", "wx", "wechat", "weixin", "qq", "扣扣", "知乎", "豆瓣", "instagram",
-                "insta", "ig", "tiktok", "telegram", "tg", "discord", "twitter", "snapchat", "snap", "facebook", "fb",
-                "line", "steam", "reddit", "github", "twitch", "youtube", "linkedin", "kakao", "whatsapp", "uid",
-                "user id", "用户id", "u/"), 0),
+                "微博", "weibo", "微信", "v信", "vx", "wx", "wechat", "weixin", "qq", "扣扣", "知乎", "豆瓣",
+                "instagram", "insta", "ig", "tiktok", "telegram", "tg", "discord", "twitter", "snapchat", "snap",
+                "facebook", "fb", "line", "steam", "reddit", "github", "twitch", "youtube", "linkedin", "kakao",
+                "whatsapp", "uid", "user id", "用户id", "u/"), 0),
 )
 _FILLER = {"number", "no", "num", "id", "uid", "is", "was", "my", "handle", "username", "name", "account", "code",
            "plate", "card", "of", "the", "号", "号码", "账号", "是", "为", "搜", "编号", "上", "的"}

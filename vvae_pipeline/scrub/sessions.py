@@ -68,11 +68,11 @@ def _keep_agent_names(agent_names: list, texts: list[str], starts: list[int], fi
                                if not (f.entity == "NAME" and texts[k][f.start:f.end].casefold() in kept)]
 
 
-def scrub_sessions(raw: pl.DataFrame, params: ScrubParams = ScrubParams(),
+def scrub_sessions(raw: pl.DataFrame, params: ScrubParams | None = None,
                    scrubber: Scrubber | None = None, id_key: str = DEV_KEY) -> tuple[pl.DataFrame, dict]:
     """``id_key``: the HMAC key of the user/agent/session pseudonyms (pseudonyms.py)."""
     with gc_paused():
-        scrubbed, stats = _scrub_sessions(raw, params, scrubber)
+        scrubbed, stats = _scrub_sessions(raw, params or ScrubParams(), scrubber)
     return pseudonymize(scrubbed, id_key), stats
 
 

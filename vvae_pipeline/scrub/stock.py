@@ -1,5 +1,6 @@
-"""Presidio's predefined recognizers where one exists (US SSN, UK NHS and NINO, IBAN, credit
-cards, UK plates and driving licences, MAC addresses, URLs, ES/IT/FI/SE national IDs), run on ``text.ascii_view`` so their ``\\b`` boundaries also hold next to CJK text.
+"""Presidio's predefined recognizers where one exists (US SSN, UK NHS and NINO, IBAN, credit cards, UK plates
+and driving licences, MAC addresses, URLs, ES/IT/FI/SE national IDs), run on ``text.ascii_view`` so their
+``\\b`` boundaries also hold next to CJK text.
 
 Context words are not used (the analyzer runs without an NLP engine), so each recognizer keeps
 its results from ``min_score`` up: the stock SSN patterns below 0.5 are bare 9-digit runs

@@ -36,11 +36,14 @@ MAX_FREQ = 300
 CUE_FREE = True  # off only to measure what the plain-verb contexts add (bench/names_fp.py)
 NAME_TAGS = frozenset({"nr", "nrfg", "nrt"})
 # Dictionary person-name tags on words that are everyday words in chat (seen on LCCC).
-STOP = frozenset("谢谢 刘海 胡萝卜 胡子 白发 白白 熊猫 段时间 王道 宁可 安静 玉米 华丽 高升 原谅 明白 夏威夷 唐人街 汤圆 "
-                 "钟爱 田螺 白搭 雷雨 江浙沪 金风玉露 龙门阵 黄头发 白衬衣 韩服 沈阳人 韩国菜 杜英科 冯氏 孙子 "
-                 "周末 周围 周年 林子 石头 方面 高兴 黄金 马上 余额 万一 程序 史上 毛衣 严重 武器 钱包 雷锋 "
-                 "龙虾 叶子 夏天 江湖 白天 金额 任务 向上 于是 常常 付款 黎明 孔子 熊孩子 龚喜 谢邀 周日 周一 周二 周三 周四 周五 周六 "
-                 "周天 周边 周期 周到 方式 方法 方向 方案 高中 高手 白色 金色 荣幸 乔氏".split())
+STOP = frozenset(
+    "谢谢 刘海 胡萝卜 胡子 白发 白白 熊猫 段时间 王道 宁可 安静 玉米 华丽 高升 原谅 明白 夏威夷 唐人街 汤圆 "
+    "钟爱 田螺 白搭 雷雨 江浙沪 金风玉露 龙门阵 黄头发 白衬衣 韩服 沈阳人 韩国菜 杜英科 冯氏 孙子 "
+    "周末 周围 周年 林子 石头 方面 高兴 黄金 马上 余额 万一 程序 史上 毛衣 严重 武器 钱包 雷锋 "
+    "龙虾 叶子 夏天 江湖 白天 金额 任务 向上 于是 常常 付款 黎明 孔子 熊孩子 龚喜 谢邀 "
+    "周日 周一 周二 周三 周四 周五 周六 "
+    "周天 周边 周期 周到 方式 方法 方向 方案 高中 高手 白色 金色 荣幸 乔氏".split()
+)
 
 
 def _wordlike(word: str, freq: dict, tags: dict) -> bool:
@@ -53,7 +56,9 @@ def _wordlike(word: str, freq: dict, tags: dict) -> bool:
 RELATION_CUE = ("同事|老板|领导|上司|经理|主管|朋友|闺蜜|室友|舍友|同学|老师|师傅|男朋友|女朋友|男友|女友|老公|老婆|"
                 "前任|前男友|前女友|表哥|表姐|表弟|表妹|堂哥|堂姐|堂弟|堂妹|邻居|房东|客户|学生|徒弟|哥们|兄弟|"
                 "姐妹|发小|对象|舅舅|姑姑|阿姨|叔叔|伯伯|医生|同桌|队友|网友|搭档|师兄|师姐|师弟|师妹|助理|秘书")
-_CUE_BEFORE = re.compile(rf"(?:(?:我|我的|他的|她的|我们)(?:{RELATION_CUE})(?:叫|是)?|(?:{RELATION_CUE})|跟|和|给|找|问|叫|帮|陪|见|约)$")
+_CUE_BEFORE = re.compile(
+    rf"(?:(?:我|我的|他的|她的|我们)(?:{RELATION_CUE})(?:叫|是)?|(?:{RELATION_CUE})|跟|和|给|找|问|叫|帮|陪|见|约)$"
+)
 _CUE_AFTER = re.compile(r"^(?:说|告诉|问我|跟我说|和我说|给我发|昨天|今天|居然|竟然|那个人|这个人|这人|那人)")
 _FUNCTION = frozenset("的了吗呢吧啊呀哦说是在和跟把被也都就又还很太")
 # Plain verbs that take a person as object, with no relation word: 上周遇见林X了, 还记得那个X吗 (X a name).
@@ -87,7 +92,9 @@ def hint() -> re.Pattern:
     before = f"(?:{RELATION_CUE}|{PLAIN_VERBS}|[跟和给找问叫帮陪见约])(?:叫|是)?"
     # PLAIN_AFTER is not here: the clause-start rule never takes an everyday-word surname.
     after = "(?:说|告诉|问我|跟我说|和我说|给我发|昨天|今天|居然|竟然|那个人|这个人|这人|那人)"
-    return re.compile(f"[{clear}][{CJK}]|" + "|".join(sorted(compound)) + f"|{before}[{amb}]|[{amb}][{CJK}]{{1,3}}{after}")
+    return re.compile(
+        f"[{clear}][{CJK}]|" + "|".join(sorted(compound)) + f"|{before}[{amb}]|[{amb}][{CJK}]{{1,3}}{after}"
+    )
 
 
 @lru_cache(maxsize=1)
@@ -173,9 +180,16 @@ def find_names(text: str) -> list[tuple[int, int]]:
         pos = 0
         for w in pseg.lcut(text):
             s, pos = pos, pos + len(w.word)
-            if (w.flag in NAME_TAGS and s not in taken and 2 <= len(w.word) <= 4 and _surname_len(w.word)
-                    and w.word not in STOP and not _wordlike(w.word, freq, tags) and (w.word[0] not in ambiguous or _surname_len(w.word) == 2)
-                    and w.word[-1] not in _FUNCTION):
+            if (
+                w.flag in NAME_TAGS
+                and s not in taken
+                and 2 <= len(w.word) <= 4
+                and _surname_len(w.word)
+                and w.word not in STOP
+                and not _wordlike(w.word, freq, tags)
+                and (w.word[0] not in ambiguous or _surname_len(w.word) == 2)
+                and w.word[-1] not in _FUNCTION
+            ):
                 out.append((s, pos))
     return out
 
@@ -225,7 +239,9 @@ def _plain_context(text: str, freq: dict, tags: dict) -> list[tuple[int, int]]:
                 after = bool(_PLAIN_AFTER.match(text, end)) or end == len(text) or not re.match(f"[{CJK}]", text[end])
                 if length == n + 1 and not after:
                     continue
-                if (verb and (name[0] not in ambiguous or n == 2 or after)) or (clause and _PLAIN_AFTER.match(text, end)):
+                if (verb and (name[0] not in ambiguous or n == 2 or after)) or (
+                    clause and _PLAIN_AFTER.match(text, end)
+                ):
                     found = (i, end)
                     break
         if found:

@@ -116,11 +116,13 @@ def dataset_card(stats: dict) -> str:
         f"{stats['n_examples']} examples from {stats['n_input_rows']} extraction rows "
         f"({stats['n_failed_skipped']} failed extractions and {stats['n_blank_reply_skipped']} blank replies "
         f"left out). Persona template `{stats['template']}`, "
-        f"sampling seed {p['seed']}, split seed {p['split_seed']}, split fractions train {p['train_fraction']} / validation "
+        f"sampling seed {p['seed']}, split seed {p['split_seed']}, split fractions train {p['train_fraction']} "
+        f"/ validation "
         f"{p['validation_fraction']} / test {p['test_fraction']} by agent"
         + (f", at most {p['max_examples_per_split']} examples per split." if p["max_examples_per_split"] else "."),
         f"{stats['with_system_message']} examples carry a persona system message. Languages: "
-        + ", ".join(f"{k} {v}" for k, v in stats["languages"].items()) + ".",
+        + ", ".join(f"{k} {v}" for k, v in stats["languages"].items())
+        + ".",
         "",
         "| split | examples | agents |",
         "|---|---:|---:|",
@@ -153,7 +155,8 @@ def train_prior(sft: pl.DataFrame) -> pl.DataFrame:
         for d in DIMENSION_NAMES:
             if origins.get(d) == OBSERVED and r[d] is not None:
                 row[d] = r[d]
-    frame = pl.DataFrame([{"extraction_id": e, "status": "ok", **{d: v.get(d) for d in DIMENSION_NAMES}}
-                          for e, v in seen.items()],
-                         schema={"extraction_id": pl.Utf8, "status": pl.Utf8, **dict.fromkeys(DIMENSION_NAMES, pl.Utf8)})
+    frame = pl.DataFrame(
+        [{"extraction_id": e, "status": "ok", **{d: v.get(d) for d in DIMENSION_NAMES}} for e, v in seen.items()],
+        schema={"extraction_id": pl.Utf8, "status": pl.Utf8, **dict.fromkeys(DIMENSION_NAMES, pl.Utf8)},
+    )
     return build_priors(frame)[0]

@@ -113,10 +113,11 @@ def render_system(persona: dict[str, str | None], language: str = "en") -> str |
 def with_messages(df: pl.DataFrame, system: str = "system") -> pl.DataFrame:
     """``df`` plus ``messages``: [system?] + history (agent -> assistant) + final assistant ``reply``.
 
-    Needs ``context`` (list of {role, text}), ``reply`` and the (nullable) ``system`` column; a row
-    whose context holds no turn with text gets ``OPENING_TURN`` (in its ``language``, English when
-    the frame has no such column) as its history. Built as one long (row, role, content) frame aggregated once: ``list.eval`` over structs and
-    ``concat_list`` of struct lists cost 28 s and 10 s for 1M rows of 3 turns; this costs ~4 s.
+    Needs ``context`` (list of {role, text}), ``reply`` and the (nullable) ``system`` column; a row whose
+    context holds no turn with text gets ``OPENING_TURN`` (in its ``language``, English when the frame has no
+    such column) as its history. Built as one long (row, role, content) frame aggregated once: ``list.eval``
+    over structs and ``concat_list`` of struct lists cost 28 s and 10 s for 1M rows of 3 turns; this costs
+    ~4 s.
     """
     lang = pl.col("language") if "language" in df.columns else pl.lit("en")
     base = df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), "context", system, "reply",

@@ -12,7 +12,8 @@ every agent turn (up to ``max_annotations`` per session) becomes an annotation w
 |                |          | and speaker), display name = speaker name | scene                    |
 | ConvAI2 wild   | en       | the persona bot (bot_profile)             | the human volunteer      |
 
-    python -m vvae_pipeline.ingest.adapters dailydialog ../shared/data/dailydialog_en $VVAE_HOME/landing/dd.jsonl --limit 500
+    python -m vvae_pipeline.ingest.adapters dailydialog ../shared/data/dailydialog_en \
+        $VVAE_HOME/landing/dd.jsonl --limit 500
 """
 
 from __future__ import annotations
