@@ -21,6 +21,8 @@ import json
 import logging
 from dataclasses import dataclass, replace
 
+from vvae_pipeline.params import ExtractParams
+
 log = logging.getLogger(__name__)
 
 Messages = list[dict]
@@ -54,7 +56,7 @@ class Engine(abc.ABC):
                      len(results), max_tokens, max_tokens * self.retry_factor)
             again = self._generate([prompts[i] for i in redo], [schemas[i] for i in redo],
                                    max_tokens * self.retry_factor)
-            for i, r in zip(redo, again):
+            for i, r in zip(redo, again, strict=True):
                 results[i] = replace(r, retried=True)
         return results
 
@@ -102,7 +104,7 @@ def weights_fingerprint(path: str) -> str:
 class TransformersEngine(Engine):
     name = "transformers"
 
-    def __init__(self, model_path: str, model_name: str | None = None, batch_size: int = 16,
+    def __init__(self, model_path: str, model_name: str | None = None, batch_size: int = ExtractParams.batch_size,
                  dtype: str = "float32", device: str = "cpu", constrained: bool = True, compact: bool = False):
         self.model_path = model_path
         self.model = model_name or model_path
