@@ -176,21 +176,22 @@ def find_names(text: str) -> list[tuple[int, int]]:
     if CUE_FREE:
         out += _plain_context(text, freq, tags)  # overlaps merge into their union (engine.py)
     if unknown:  # unknown surname-initial words: let the POS-HMM decide (slow, so only here)
-        taken = {s for s, _ in out}
-        pos = 0
-        for w in pseg.lcut(text):
-            s, pos = pos, pos + len(w.word)
-            if (
-                w.flag in NAME_TAGS
-                and s not in taken
-                and 2 <= len(w.word) <= 4
-                and _surname_len(w.word)
-                and w.word not in STOP
-                and not _wordlike(w.word, freq, tags)
-                and (w.word[0] not in ambiguous or _surname_len(w.word) == 2)
-                and w.word[-1] not in _FUNCTION
-            ):
-                out.append((s, pos))
+        out += _pos_tagged_names(text, {s for s, _ in out})
+    return out
+
+
+def _pos_tagged_names(text: str, taken: set[int]) -> list[tuple[int, int]]:
+    """Spans jieba's POS-HMM tags as person names, starting with a surname, not already ``taken``."""
+    jieba, pseg = _jieba()
+    _, _, ambiguous = _surnames()
+    freq, tags = jieba.dt.FREQ, pseg.dt.word_tag_tab
+    out, pos = [], 0
+    for w in pseg.lcut(text):
+        s, pos = pos, pos + len(w.word)
+        if (w.flag in NAME_TAGS and s not in taken and 2 <= len(w.word) <= 4 and _surname_len(w.word)
+                and w.word not in STOP and not _wordlike(w.word, freq, tags)
+                and (w.word[0] not in ambiguous or _surname_len(w.word) == 2) and w.word[-1] not in _FUNCTION):
+            out.append((s, pos))
     return out
 
 
