@@ -51,7 +51,8 @@ class ExtractConfig(dg.Config):
     closed_evidence: bool = param_field(ExtractParams, "closed_evidence", "abstention rule: relationship/personality "
                                         "are asked only with values whose cue words occur")
     use_capabilities: bool = param_field(ExtractParams, "use_capabilities", "leave null the dimensions the engine's "
-                                         "row of the capability table (measured on real labelled dialogue) does not answer")
+                                         "row of the capability table (measured on real labelled dialogue) does not "
+                                         "answer")
     use_cache: bool = config_only(True, "reuse outputs cached under <home>/cache/extract (keyed by prompt, schema, "
                                   "budget, engine, weights, decoding)")
     truth_path: str | None = config_only(None, "score the batch against this truth table (e.g. the demo's "
@@ -113,21 +114,16 @@ def persona_extractions(context: dg.AssetExecutionContext, config: ExtractConfig
         "not_answered_by_engine": dg.MetadataValue.json(stats["not_answered_by_engine"]),
     }
     if config.truth_path:  # scored only when the run config names a truth table
-        from vvae_pipeline.encode.quality import score
-        from vvae_pipeline.scrub.pseudonyms import pseudonymize
+        from vvae_pipeline.encode.quality import score_batch, summary
 
         truth = Path(config.truth_path)
         if not truth.exists():
             raise dg.Failure(f"truth_path {truth} does not exist")
-        # The demo truth has platform session ids; the scrub stage turned them into pseudonyms.
-        quality = score(df, pseudonymize(pl.read_parquet(truth), pseudonyms.key, {"session_id": "session"}))
-        quality.update(batch=batch, engine=engine.name, model=engine.model)
+        quality = score_batch(df, pl.read_parquet(truth), pseudonyms.key, batch=batch, engine=engine.name,
+                              model=engine.model)
         atomic_write_json(storage.artifact_dir("persona_extractions", batch) / "quality.json", quality)
-        metadata["quality_macro_f1"] = quality["macro_f1"]
-        metadata["quality"] = dg.MetadataValue.json(
-            {d: {k: m[k] for k in ("precision", "recall", "null_rate")} for d, m in quality["dimensions"].items()})
-        per_dim = {d: (m["precision"], m["recall"]) for d, m in quality["dimensions"].items()}
-        context.log.info(f"encoder quality (macro F1 {quality['macro_f1']}), (precision, recall): {json.dumps(per_dim)}")
+        metadata.update(quality_macro_f1=quality["macro_f1"], quality=dg.MetadataValue.json(summary(quality)))
+        context.log.info(f"encoder quality (macro F1 {quality['macro_f1']}): {json.dumps(summary(quality))}")
     yield dg.Output(df, metadata=metadata)
     yield from EXTRACTION_CHECKS.results(df)
     yield from EXTRACTION_GARBAGE.results(df, scrubbed_sessions)

@@ -14,8 +14,11 @@ from vvae_pipeline.encode.quality import (
     markdown,
     rate_ci,
     score,
+    score_batch,
+    summary,
 )
 from vvae_pipeline.schemas import AgentProfile, validate
+from vvae_pipeline.scrub.pseudonyms import pseudonym
 
 
 def test_rate_intervals_are_wilson_rounded_and_absent_without_n():
@@ -112,3 +115,15 @@ def test_evaluate_counts_agents_recovered():
     res = rc.evaluate("cped", ex, labels)["dimensions"]["personality"]
     assert res["agent_recovered"]["k"] == 1 and res["agent_recovered"]["n"] == 2
     assert res["baselines"]["majority"]["n_correct"] == 2  # "outgoing" is 2 of the 3 examples' truth
+
+
+def test_a_batch_is_scored_against_truth_named_by_platform_session_ids():
+    dims = latent.DIMENSION_NAMES
+    row = {d: None for d in dims}
+    extractions = pl.DataFrame([{"session_id": pseudonym("session", "s1", "k"), "turn_index": 3,
+                                 **row, "nickname": "Sunny"}])
+    truth = pl.DataFrame([{"session_id": "s1", "turn_index": 3, **row, "nickname": "sunny"}])
+    quality = score_batch(extractions, truth, "k", batch="b1", engine="fake")
+    assert quality["n_matched"] == 1 and (quality["batch"], quality["engine"]) == ("b1", "fake")
+    assert summary(quality)["nickname"] == {"precision": 1.0, "recall": 1.0, "null_rate": 0.0}
+    assert score_batch(extractions, truth, "another key")["n_matched"] == 0  # the ids are pseudonyms under the key

@@ -12,6 +12,10 @@ Per dimension, over the examples present in both tables:
 A truth cell is a set of accepted values (a real profile can name several hobbies) or null; the
 demo's truth has one value. Values are compared after ``latent.normalize`` ("Sunshine" = "sunshine",
 "❤️" = "❤"); ``match`` can be loosened per dimension (``hobby_match``).
+
+``score_batch`` is what the persona_extractions asset calls when its run config names a truth table:
+the truth's platform session ids are pseudonymized as the scrub stage did, then ``score``; ``summary``
+is the per-dimension precision / recall / null rate it shows as metadata.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from vvae_pipeline.latent import DIMENSION_NAMES, normalize
+from vvae_pipeline.scrub.pseudonyms import pseudonymize
 from vvae_pipeline.uncertainty import bootstrap_ci, wilson
 
 KEYS = ("session_id", "turn_index")
@@ -36,7 +41,8 @@ def exact(pred: str, truth: frozenset) -> bool:
 
 
 def _stems(text: str) -> set[str]:
-    return {w[:5] for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 4} | set(re.findall(r"[\u4e00-\u9fff]{2,}", text))
+    words = {w[:5] for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 4}
+    return words | set(re.findall(r"[\u4e00-\u9fff]{2,}", text))
 
 
 def hobby_match(pred: str, truth: frozenset) -> bool:
@@ -49,7 +55,7 @@ def hobby_match(pred: str, truth: frozenset) -> bool:
 def _counts(pred: Sequence[str | None], true: Sequence[Truth], match: Match) -> tuple[int, int, int]:
     n_pred = sum(p is not None for p in pred)
     n_true = sum(bool(t) for t in true)
-    correct = sum(p is not None and bool(t) and match(p, t) for p, t in zip(pred, true))
+    correct = sum(p is not None and bool(t) and match(p, t) for p, t in zip(pred, true, strict=True))
     return n_pred, n_true, correct
 
 
@@ -73,7 +79,8 @@ def metrics(pred: Sequence[str | None], true: Sequence[Truth], match: Match = ex
     n = len(pred)
     has_pred = np.array([p is not None for p in pred], dtype=float)
     has_true = np.array([bool(t) for t in true], dtype=float)
-    hits = np.array([p is not None and bool(t) and match(p, t) for p, t in zip(pred, true)], dtype=float)
+    hits = np.array([p is not None and bool(t) and match(p, t) for p, t in zip(pred, true, strict=True)],
+                    dtype=float)
 
     def boot_f1(w: np.ndarray) -> np.ndarray:  # F1 of each resample; 0 where it has no value at all
         denom = w @ has_pred + w @ has_true
@@ -130,6 +137,20 @@ def score(extractions: pl.DataFrame, truth: pl.DataFrame, dims: Sequence[str] = 
     f1s = [m["f1"] for m in out.values() if m["f1"] is not None]
     return {"n_matched": joined.height, "n_extractions": extractions.height,
             "macro_f1": _r(sum(f1s) / len(f1s)) if f1s else None, "dimensions": out}
+
+
+def score_batch(extractions: pl.DataFrame, truth: pl.DataFrame, id_key: str, **labels) -> dict:
+    """``score`` of one batch against a truth table that names sessions by their platform ids (the demo's
+    <home>/demo/truth.parquet): those become pseudonyms under ``id_key``, as the scrub stage made them.
+    ``labels`` (e.g. batch, engine, model) are added to the result."""
+    quality = score(extractions, pseudonymize(truth, id_key, {"session_id": "session"}))
+    quality.update(labels)
+    return quality
+
+
+def summary(quality: dict) -> dict[str, dict]:
+    """{dimension: {precision, recall, null_rate}} of a ``score`` result."""
+    return {d: {k: m[k] for k in ("precision", "recall", "null_rate")} for d, m in quality["dimensions"].items()}
 
 
 def _r(x: float | None) -> float | None:
