@@ -26,7 +26,7 @@ from assets.automation import after_upstream
 from assets.partitions import backbone_partitions
 from resources.storage import StorageResource, atomic_write_json
 from resources.tracking import MLflowResource, registered_model_name
-from vvae_pipeline.evaluate.promotion import Decision, decide
+from vvae_pipeline.evaluate.promotion import CHALLENGER, Decision, decide_promotion
 from vvae_pipeline.failpoints import failpoint
 from vvae_pipeline.storage_io import atomic_write_dir
 
@@ -52,7 +52,7 @@ INTENT = "promotion_intent.json"
 
 
 def champion_info(backbone: str, version, adapter: Path) -> dict:
-    return {"adapter_path": str(adapter), "registered_model": registered_model_name(backbone, "sp_ft"),
+    return {"adapter_path": str(adapter), "registered_model": registered_model_name(backbone, CHALLENGER),
             "version": str(version), "backbone": backbone}
 
 
@@ -135,20 +135,9 @@ def promoted_adapter(context: dg.AssetExecutionContext, storage: StorageResource
     repaired = reconcile(storage, tracker, backbone, out)
     if repaired:
         context.log.warning(f"promotion state: {repaired}")
-    challenger, champion = tracker.latest_version(backbone, "sp_ft"), tracker.champion(backbone)
-    settings = summary.get("settings", {})
-    registry = settings.get("registry") or {}
-    scored = registry.get("sp_ft_run_id")
-    c_version, k_version = challenger and challenger["version"], champion and champion["version"]
-    if challenger and scored and challenger["run_id"] != scored:
-        d = Decision(False, f"the benchmark scored sp_ft run {scored}, not the newest version {c_version} "
-                            f"(run {challenger['run_id']}): re-run benchmark_report", c_version, k_version)
-    elif repaired and "champion_version" in registry and registry["champion_version"] != k_version:
-        # The repair moved the champion after the benchmark scored the old one: its numbers are not this champion's.
-        d = Decision(False, f"the benchmark scored champion version {registry['champion_version']}, the repaired "
-                            f"registry names {k_version}: re-run benchmark_report", c_version, k_version)
-    else:
-        d = decide(summary, c_version, k_version, settings.get("bootstrap_samples", 2000), settings.get("seed", 0))
+    challenger, champion = tracker.latest_version(backbone, CHALLENGER), tracker.champion(backbone)
+    d = decide_promotion(summary, challenger, champion, champion_repaired=bool(repaired))
+    c_version, k_version = d.challenger_version, d.champion_version
     moved = bool(d.promote and promote(storage, tracker, backbone, c_version, k_version, out))
     if d.promote and not moved:
         d.reason += "; but the registry alias could not be moved (see the warning)"
@@ -157,7 +146,7 @@ def promoted_adapter(context: dg.AssetExecutionContext, storage: StorageResource
     context.log.info(("promoted: " if moved else "kept: ") + d.reason)
     table = side_by_side(d)
     meta = {"decision": ("promoted " if moved else "kept ") + d.reason, "promoted": moved,
-            "registered_model": registered_model_name(backbone, "sp_ft"),
+            "registered_model": registered_model_name(backbone, CHALLENGER),
             "champion_version": now or "none", "challenger_version": c_version or "none",
             "previous_champion_version": k_version or "none", "systems": dg.MetadataValue.md(table),
             "champion_json": dg.MetadataValue.path(str(out / "champion.json")),

@@ -24,6 +24,7 @@ from resources.llm import EncoderResource, GeneratorResource, PromptingResource
 from resources.storage import StorageResource
 from resources.tracking import MLflowResource, read_run_ids
 from vvae_pipeline import schemas
+from vvae_pipeline.evaluate.systems import SP_FT
 from vvae_pipeline.params import BenchmarkParams, DecodingParams, DialogBenchParams
 from vvae_pipeline.variants import VARIANT_KEYS
 
@@ -143,7 +144,7 @@ def benchmark_report(context: dg.AssetExecutionContext, config: ReportConfig, st
     adapters, metrics = read_trained(trained_dir, VARIANT_KEYS)
     # The registry's champion SP+FT adapter, when it is not this week's, is scored alongside it.
     tracker, run_ids = mlflow.tracker(storage.root, context.log), read_run_ids(trained_dir, VARIANT_KEYS)
-    champion, registry = tracker.champion_for_benchmark(backbone, run_ids.get("sp_ft"), out_dir / "champion_adapter")
+    champion, registry = tracker.champion_for_benchmark(backbone, run_ids.get(SP_FT), out_dir / "champion_adapter")
     items, note = dialogbench_corpora.load_items(storage.corpora_dir, db_params)
     model_path = resolve_model_path(backbone, storage.models_dir)
     inputs = run.BenchmarkInputs(backbone, model_path, sft, test_personas, adapters, metrics, items, note,

@@ -3,7 +3,7 @@
 - ``wilson(k, n)``: the Wilson score interval of a proportion k/n
   (``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``). With n = 0 there is no
   information: (0, 1).
-- ``bootstrap(statistic, units)``: a paired percentile bootstrap over sampling units
+- ``bootstrap(statistic, units, n_boot)``: a paired percentile bootstrap over sampling units
   (``scipy.stats.bootstrap``, ``method="percentile"``). The unit is what was sampled: a test agent
   for the benchmark (replies of one agent are not independent), a DialogBench item, an encoder
   quality example. Each resample draws units with replacement and weighs every row by how often
@@ -15,6 +15,9 @@ Why percentile and not BCa: BCa's acceleration is a ratio of jackknife moments, 
 unit has the same value (a system with all-zero rates), and scipy then returns NaN bounds; the
 percentile interval of such data is (0, 0). With fewer than two units there is nothing to
 resample (scipy refuses): both bounds are the point estimate.
+
+``fmt_ci`` prints a number with its interval, the one way the report, the claims, the verdicts and
+the promotion's reasons write them.
 """
 
 from __future__ import annotations
@@ -38,11 +41,13 @@ def wilson(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float
 Statistic = Callable[[np.ndarray], np.ndarray]
 
 
-def bootstrap(statistic: Statistic, units: Sequence, n_boot: int = 2000, seed: int = 0,
+def bootstrap(statistic: Statistic, units: Sequence, n_boot: int, seed: int = 0,
               confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
     """Percentile bootstrap interval of ``statistic`` over the sampling units of the rows.
 
     ``units``: the unit of each row (an agent id; ``range(n)`` when rows are independent).
+    ``n_boot``: the number of resamples; no default here, the caller's parameters state it
+    (``BenchmarkParams.bootstrap_samples`` for the benchmark and the promotion).
     ``statistic(w)``: w is (n_resamples, n_rows), each row's weight in a resample (how often its
     unit was drawn; all ones is the data as observed); it returns an array whose last axis is the
     resample, e.g. (n_resamples,) for one quantity or (k, n_resamples) for k of them.
@@ -67,8 +72,21 @@ def bootstrap(statistic: Statistic, units: Sequence, n_boot: int = 2000, seed: i
     return np.asarray(res.confidence_interval.low), np.asarray(res.confidence_interval.high)
 
 
-def bootstrap_ci(statistic: Statistic, units: Sequence, n_boot: int = 2000, seed: int = 0,
+def bootstrap_ci(statistic: Statistic, units: Sequence, n_boot: int, seed: int = 0,
                  confidence: float = CONFIDENCE) -> tuple[float, float]:
     """``bootstrap`` of a statistic that returns one quantity per resample, as two floats."""
     lo, hi = bootstrap(statistic, units, n_boot, seed, confidence)
     return float(lo), float(hi)
+
+
+def fmt_ci(point: float | None, ci: Sequence[float | None] | None, spec: str = ".3f", prose: bool = False) -> str:
+    """A number with its interval: "0.530 [0.412, 0.650]" (a table cell whose header says what the
+    interval is), or with ``prose`` "0.530 (95% CI 0.412 to 0.650)". ``spec`` formats all three
+    (".3f", "+.1%", ...). "-" without a point; the point alone when the interval or a bound is missing."""
+    if point is None:
+        return "-"
+    text = format(float(point), spec)
+    if ci is None or len(ci) != 2 or any(b is None for b in ci):
+        return text
+    lo, hi = (format(float(b), spec) for b in ci)
+    return f"{text} ({CONFIDENCE:.0%} CI {lo} to {hi})" if prose else f"{text} [{lo}, {hi}]"

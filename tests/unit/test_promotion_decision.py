@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from vvae_pipeline.evaluate import intervals
-from vvae_pipeline.evaluate.promotion import decide, paired_accuracy_difference
+from vvae_pipeline.evaluate.promotion import bootstrap_settings, decide, decide_promotion, paired_accuracy_difference
+from vvae_pipeline.params import BenchmarkParams
 
 AGENTS = [f"a{i // 3}" for i in range(30)]  # 10 agents x 3 prompts
 RNG = np.random.default_rng(0)
@@ -71,6 +72,26 @@ def test_same_version_or_missing_champion_run_is_kept():
 
 def test_paired_accuracy_difference_needs_the_same_items():
     with pytest.raises(ValueError):
-        paired_accuracy_difference([True], [True, False])
-    r = paired_accuracy_difference([True, True, False, True], [True, False, False, False])
+        paired_accuracy_difference([True], [True, False], 500)
+    r = paired_accuracy_difference([True, True, False, True], [True, False, False, False], 500)
     assert r["difference"] == pytest.approx(0.5) and r["ci"][0] <= 0.5 <= r["ci"][1]
+
+
+def test_the_promotion_bootstraps_like_the_benchmark():
+    assert bootstrap_settings({"settings": {"bootstrap_samples": 300, "seed": 4}}) == (300, 4)
+    default = BenchmarkParams()
+    assert bootstrap_settings({}) == (default.bootstrap_samples, default.seed)
+
+
+def test_a_summary_of_other_adapters_is_not_decided_on():
+    s = summary(HUMAN.copy(), FAR)
+    s["settings"] = {"registry": {"sp_ft_run_id": "r2", "champion_version": "1"}}
+    challenger, champion = {"version": "2", "run_id": "r2"}, {"version": "1", "run_id": "r1"}
+    assert decide_promotion(s, challenger, champion).promote  # what was scored is what the registry names
+    newer = decide_promotion(s, {"version": "3", "run_id": "r3"}, champion)
+    assert not newer.promote and "scored sp_ft run r2, not the newest version 3" in newer.reason
+    assert (newer.challenger_version, newer.champion_version) == ("3", "1")
+    moved = decide_promotion(s, challenger, {"version": "0", "run_id": "r0"}, champion_repaired=True)
+    assert not moved.promote and "scored champion version 1, the repaired registry names 0" in moved.reason
+    # Without a repair the champion the alias names is the one benchmark_report fetched: decided.
+    assert decide_promotion(s, challenger, champion, champion_repaired=True).promote

@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 
 from vvae_pipeline.evaluate import detectors, intervals
+from vvae_pipeline.evaluate.systems import BASE, CHAMPION, FT, HUMAN, ORACLE, P_FT, SP_FT, shot_system
 from vvae_pipeline.evaluate.deployment_persona import context_exchanges, variant_prompts
 from vvae_pipeline.evaluate.prompting import shot_prompts
 from vvae_pipeline.latent import DIMENSION_NAMES
@@ -33,8 +34,6 @@ from vvae_pipeline.params import BenchmarkParams
 from vvae_pipeline.variants import VARIANT_KEYS, VARIANTS
 
 PAPER_TARGETS = {"cp": 0.0857, "ec": 0.0641, "hm": 0.0216}
-ORACLE = "p_ft_oracle"
-CHAMPION = "champion"
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ def choose_examples(test: pl.DataFrame, n: int, seed: int) -> list[str]:
 
 
 def _oracle_prompts(sft: pl.DataFrame, chosen: list[str]) -> list[Messages] | None:
-    rows = sft.filter((pl.col("variant") == "p_ft") & pl.col("extraction_id").is_in(chosen))
+    rows = sft.filter((pl.col("variant") == P_FT) & pl.col("extraction_id").is_in(chosen))
     if rows.height != len(chosen):
         return None
     by_id = {r["extraction_id"]: r["messages"] for r in rows.iter_rows(named=True)}
@@ -110,13 +109,13 @@ def plan(test_rows: pl.DataFrame, sft: pl.DataFrame, priors: pl.DataFrame, train
             not_trained.append(v)
             continue
         jobs.append(Job(v, VARIANTS[v].label, "adapter", v, variant_prompts(rows, priors, v, params.seed)))
-        if v == "sp_ft" and champion:
+        if v == SP_FT and champion:
             jobs.append(Job(CHAMPION, "SP+FT champion (registry alias)", "champion", CHAMPION, jobs[-1].prompts))
-    if params.oracle_diagnostic and trained.get("p_ft") and (oracle := _oracle_prompts(sft, chosen)):
-        jobs.append(Job(ORACLE, "P+FT with oracle z (read from x; diagnostic only)", "oracle", "p_ft", oracle))
-    bare = variant_prompts(rows, priors, "ft", params.seed)
+    if params.oracle_diagnostic and trained.get(P_FT) and (oracle := _oracle_prompts(sft, chosen)):
+        jobs.append(Job(ORACLE, "P+FT with oracle z (read from x; diagnostic only)", "oracle", P_FT, oracle))
+    bare = variant_prompts(rows, priors, FT, params.seed)
     if params.include_base:
-        jobs.append(Job("base", "base (untuned)", "base", None, bare))
+        jobs.append(Job(BASE, "base (untuned)", "base", None, bare))
     # k-shot: the prompt's history is the bare one; the shots are the agent's past exchanges from
     # the contexts of its other sessions (never a target reply).
     shot_rows = [{"messages": [*p, {"role": "assistant", "content": ""}], "agent_id": r["agent_id"],
@@ -126,7 +125,7 @@ def plan(test_rows: pl.DataFrame, sft: pl.DataFrame, priors: pl.DataFrame, train
     test_time_z = rows.select(DIMENSION_NAMES).to_dicts()
     for k in params.shots:
         prompts = shot_prompts(shot_rows, test_time_z, k, pool=pool, seed=params.seed)
-        jobs.append(Job(f"{k}-shot", f"{k}-shot persona prompt", "prompting", None, prompts))
+        jobs.append(Job(shot_system(k), f"{k}-shot persona prompt", "prompting", None, prompts))
     return Plan(examples, personas, jobs, not_trained)
 
 
@@ -158,9 +157,9 @@ def score(p: Plan, outputs: Mapping[str, Sequence[str]], params: BenchmarkParams
     hits = {j.system: _hits(outputs[j.system], p.personas) for j in p.jobs}
     human_hits = _hits(human_texts, p.personas)
     iv = intervals.system_intervals(hits, human_hits, agents, params.bootstrap_samples, params.seed)
-    human = {d: iv["human"][d] for d in detectors.DETECTORS}
+    human = {d: iv[HUMAN][d] for d in detectors.DETECTORS}
     summary, samples = [], []
-    systems = [("human", "human replies (target)", "human", human_texts)]
+    systems = [(HUMAN, "human replies (target)", "human", human_texts)]
     systems += [(j.system, j.label, j.kind, list(outputs[j.system])) for j in p.jobs]
     for name, label, kind, texts in systems:
         e = iv[name]
@@ -177,4 +176,4 @@ def score(p: Plan, outputs: Mapping[str, Sequence[str]], params: BenchmarkParams
     for v in p.not_trained:
         summary.append({"system": v, "label": VARIANTS[v].label, "kind": "adapter", "status": "not trained", "n": 0})
     return Scores(pl.DataFrame(summary, infer_schema_length=None), pl.DataFrame(samples), human,
-                  {"human": human_hits, **hits}, agents)
+                  {HUMAN: human_hits, **hits}, agents)

@@ -11,8 +11,10 @@ a paired one:
   of accuracy(challenger) - accuracy(champion) on the same items must not lie entirely below 0.
   When either system has no DialogBench result the decision says so and does not block on it.
 
-The first adapter of a backbone (no champion yet) becomes the champion. Pure functions: no
-registry, no Dagster.
+The first adapter of a backbone (no champion yet) becomes the champion. Before any of that,
+``decide_promotion`` refuses to decide on a summary that scored other adapters than the registry
+now names (a newer sp_ft version, or a champion the registry repair moved). Pure functions: no
+registry, no Dagster; the bootstrap's resamples and seed are the benchmark's own (its settings).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from vvae_pipeline.evaluate.systems import CHAMPION, SP_FT
+from vvae_pipeline.params import BenchmarkParams
 from vvae_pipeline.uncertainty import bootstrap_ci
 
-CHALLENGER, CHAMPION = "sp_ft", "champion"
+CHALLENGER = SP_FT
 
 
 @dataclass
@@ -44,7 +48,7 @@ def _accuracy(correct: list) -> float | None:
     return float(np.mean([bool(c) for c in correct])) if correct else None
 
 
-def paired_accuracy_difference(a: list, b: list, n_boot: int = 2000, seed: int = 0) -> dict:
+def paired_accuracy_difference(a: list, b: list, n_boot: int, seed: int = 0) -> dict:
     """accuracy(a) - accuracy(b) on the same items (same order), with an item-bootstrap 95% interval."""
     if len(a) != len(b) or not a:
         raise ValueError(f"paired accuracy needs the same non-empty items, got {len(a)} and {len(b)}")
@@ -62,8 +66,34 @@ def _system(summary: dict, name: str) -> dict | None:
             "dialogbench_accuracy": _accuracy(correct) if correct else None}
 
 
-def decide(summary: dict, challenger_version: str | None, champion_version: str | None,
-           n_boot: int = 2000, seed: int = 0) -> Decision:
+def bootstrap_settings(summary: dict) -> tuple[int, int]:
+    """(resamples, seed) of the benchmark that wrote ``summary`` (its settings), BenchmarkParams'
+    defaults where a summary does not say."""
+    settings, default = summary.get("settings") or {}, BenchmarkParams()
+    return (int(settings.get("bootstrap_samples", default.bootstrap_samples)),
+            int(settings.get("seed", default.seed)))
+
+
+def decide_promotion(summary: dict, challenger: dict | None, champion: dict | None,
+                     champion_repaired: bool = False) -> Decision:
+    """promoted_adapter's rule. ``challenger``: the newest sp_ft registry version ({version, run_id}),
+    ``champion``: the version the alias names (None: none yet), ``champion_repaired``: this run's
+    reconcile moved champion.json or the alias. Kept, with the reason, when ``summary`` scored another
+    sp_ft run or another champion than these; else ``decide``."""
+    c_version, k_version = challenger and challenger["version"], champion and champion["version"]
+    registry = (summary.get("settings") or {}).get("registry") or {}
+    scored = registry.get("sp_ft_run_id")
+    if challenger and scored and challenger["run_id"] != scored:
+        return Decision(False, f"the benchmark scored sp_ft run {scored}, not the newest version {c_version} "
+                               f"(run {challenger['run_id']}): re-run benchmark_report", c_version, k_version)
+    if champion_repaired and "champion_version" in registry and registry["champion_version"] != k_version:
+        # The repair moved the champion after the benchmark scored the old one: its numbers are not this champion's.
+        return Decision(False, f"the benchmark scored champion version {registry['champion_version']}, the "
+                               f"repaired registry names {k_version}: re-run benchmark_report", c_version, k_version)
+    return decide(summary, c_version, k_version)
+
+
+def decide(summary: dict, challenger_version: str | None, champion_version: str | None) -> Decision:
     """Promote ``challenger_version`` (the newest sp_ft registry version) over ``champion_version``
     (None: no champion yet) on the numbers of one benchmark ``summary`` (summary.json)."""
     ch = _system(summary, CHALLENGER)
@@ -92,7 +122,7 @@ def decide(summary: dict, challenger_version: str | None, champion_version: str 
     db, db_note = None, ""
     correct = summary.get("dialogbench_correct") or {}
     if correct.get(CHALLENGER) and correct.get(CHAMPION):
-        db = paired_accuracy_difference(correct[CHALLENGER], correct[CHAMPION], n_boot, seed)
+        db = paired_accuracy_difference(correct[CHALLENGER], correct[CHAMPION], *bootstrap_settings(summary))
     else:
         db_note = "; DialogBench not run for both systems, not checked"
 

@@ -17,6 +17,7 @@ import polars as pl
 
 from vvae_pipeline.evaluate import benchmark, claims, dialogbench, intervals
 from vvae_pipeline.evaluate.deployment_persona import with_declared_persona
+from vvae_pipeline.evaluate.systems import BASE, CHAMPION, FT, HUMAN, ORACLE, P_FT, SP_FT, shot_system
 from vvae_pipeline.llm.generation import GenerateFn
 from vvae_pipeline.params import BenchmarkParams, DialogBenchParams
 from vvae_pipeline.sft.build import train_prior
@@ -24,8 +25,8 @@ from vvae_pipeline.sft.build import train_prior
 log = logging.getLogger(__name__)
 
 # Pairs the headline compares when both systems ran: (a, b) reads "is a closer to human than b?".
-COMPARISONS = (("sp_ft", "p_ft"), ("sp_ft", "ft"), ("p_ft", "ft"), ("sp_ft", "base"), ("ft", "base"),
-               ("sp_ft", "0-shot"), ("sp_ft", benchmark.CHAMPION))
+COMPARISONS = ((SP_FT, P_FT), (SP_FT, FT), (P_FT, FT), (SP_FT, BASE), (FT, BASE), (SP_FT, shot_system(0)),
+               (SP_FT, CHAMPION))
 
 
 @dataclass
@@ -109,7 +110,7 @@ def compare(hits: Mapping, agents: list[str], params: BenchmarkParams) -> list[d
     out = []
     for a, b in COMPARISONS:
         if a in hits and b in hits:
-            d = intervals.paired_difference(hits[a], hits[b], hits["human"], agents, params.bootstrap_samples,
+            d = intervals.paired_difference(hits[a], hits[b], hits[HUMAN], agents, params.bootstrap_samples,
                                             params.seed)
             out.append({"a": a, "b": b, **d, "verdict": intervals.verdict(a, b, d)})
     return out
@@ -125,7 +126,7 @@ def headline(summary: pl.DataFrame, hits: Mapping, agents: list[str], params: Be
             f"{best['distance']:.3f} (95% CI {best['distance_lo']:.3f}-{best['distance_hi']:.3f})")
     unresolved = []
     for other in ok["system"].to_list()[1:]:
-        d = intervals.paired_difference(hits[best["system"]], hits[other], hits["human"], agents,
+        d = intervals.paired_difference(hits[best["system"]], hits[other], hits[HUMAN], agents,
                                         params.bootstrap_samples, params.seed)
         if not d["resolved"]:
             unresolved.append(other)
@@ -177,7 +178,7 @@ def _generate(rows: pl.DataFrame, inputs: BenchmarkInputs, generator, params: Be
 
 
 def _scores(scored: benchmark.Scores, eval_loss, params: BenchmarkParams, test_persona: str) -> ProtocolScores:
-    hits = {k: v for k, v in scored.hits.items() if k != benchmark.ORACLE}
+    hits = {k: v for k, v in scored.hits.items() if k != ORACLE}
     return ProtocolScores(scored.summary, compare(hits, scored.agents, params),
                           headline(scored.summary, hits, scored.agents, params),
                           claims.evaluate_claims(hits, scored.agents, eval_loss, params.bootstrap_samples, params.seed),
@@ -198,8 +199,8 @@ def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, d
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     trained = {v: True for v in inputs.adapters}
-    champion = bool(inputs.champion_adapter) and "sp_ft" in inputs.adapters
-    adapters = {**inputs.adapters, **({benchmark.CHAMPION: inputs.champion_adapter} if champion else {})}
+    champion = bool(inputs.champion_adapter) and SP_FT in inputs.adapters
+    adapters = {**inputs.adapters, **({CHAMPION: inputs.champion_adapter} if champion else {})}
     rows_by_protocol = protocol_rows(inputs.test_rows, inputs.declared)
     main = params.headline_protocol if params.headline_protocol in rows_by_protocol else "context"
     eval_loss = {v: m.get("final_eval_loss") for v, m in inputs.metrics.items()}
@@ -219,9 +220,9 @@ def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, d
     if inputs.dialogbench_items:
         model = scorer() if scorer is not None else generator
         # The champion is scored wherever SP+FT is, so the promotion can compare them item by item.
-        systems = [*db_params.systems, *([benchmark.CHAMPION] if champion and "sp_ft" in db_params.systems else [])]
+        systems = [*db_params.systems, *([CHAMPION] if champion and SP_FT in db_params.systems else [])]
         for system in systems:
-            if system != "base" and system not in adapters:
+            if system != BASE and system not in adapters:
                 continue
             log.info("benchmark: DialogBench for %s (%d items)", system, len(inputs.dialogbench_items))
             with model.using(adapters.get(system)) as m:
