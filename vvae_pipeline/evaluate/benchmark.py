@@ -25,9 +25,9 @@ import numpy as np
 import polars as pl
 
 from vvae_pipeline.evaluate import detectors, intervals
-from vvae_pipeline.evaluate.systems import BASE, CHAMPION, FT, HUMAN, ORACLE, P_FT, SP_FT, shot_system
 from vvae_pipeline.evaluate.deployment_persona import context_exchanges, variant_prompts
 from vvae_pipeline.evaluate.prompting import shot_prompts
+from vvae_pipeline.evaluate.systems import BASE, CHAMPION, FT, HUMAN, ORACLE, P_FT, SP_FT, shot_system
 from vvae_pipeline.latent import DIMENSION_NAMES
 from vvae_pipeline.llm.generation import Messages, prompt_messages
 from vvae_pipeline.params import BenchmarkParams
