@@ -289,14 +289,12 @@ def _say(msg: str, t0: float) -> None:
 def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[str, ...] | None = None,
                  size: str = "demo", seed: int = 0, data: Path | None = None,
                  persona_source: str | None = None, recompute: bool = False) -> PipelineResult:
+    """Land -> register the batches -> plan the jobs -> run them in order, stopping at the first failure."""
     import dagster as dg
 
     from assets.definitions import build_definitions
-    from assets.partitions import BATCH_PARTITIONS_NAME, backbone_variant_key
-    from assets.rerun import MAIN_JOB_TAG, materialization_work, settle_in_flight_runs
-    from assets.sensors import done_batches
+    from assets.rerun import settle_in_flight_runs
     from resources.storage import StorageResource
-    from vvae_pipeline.ingest.landing import batch_key
 
     t0 = time.time()
     get_backbone(backbone)
@@ -319,59 +317,90 @@ def run_pipeline(home: Path, backbone: str = DEFAULT_BACKBONE, variants: tuple[s
 
     # One demo per home (land_demo refuses another), so its truth has one fixed place.
     truth = home / "demo" / "truth.parquet"
+    keys = _land(storage, truth, size, seed, cfg, data, t0)
+    result = PipelineResult(home=home, dagster_home=dagster_home, batch_keys=keys)
+    done = _register_batches(instance, keys, recompute, t0)
+    result.reused_batches += [k for k in keys if k in done]
+    defs = build_definitions(home=home)
+    for job_name, partition in _job_plan(keys, done, backbone, variants):
+        run_config = _run_config(cfg, job_name, truth if data is None else None, persona_source)
+        if not _execute(defs, instance, job_name, partition, run_config, result, t0):
+            break
+    result.report_dir = storage.artifact_dir("benchmark_report", backbone)
+    result.seconds = time.time() - t0
+    return result
+
+
+def _land(storage, truth: Path, size: str, seed: int, cfg: dict, data: Path | None, t0: float) -> list[str]:
+    """The demo (data None) or the given files into the landing folder; their batch keys."""
+    from vvae_pipeline.ingest.landing import batch_key
+
     if data is None:
         path, new = land_demo(storage.landing_dir, truth, size, seed, cfg["demo"])
-        landed = [path]
         if new:
             _say(f"landed the {size} demo (seed {seed}) at {path}", t0)
-    else:
-        landed = []
-        for path, new in land_data(storage.landing_dir, data_files(Path(data))):
-            landed.append(path)
-            _say(f"{'landed' if new else 'already landed'} {path}", t0)
-    keys = [batch_key(p) for p in landed]
-    result = PipelineResult(home=home, dagster_home=dagster_home, batch_keys=keys)
+        return [batch_key(path)]
+    keys = []
+    for path, new in land_data(storage.landing_dir, data_files(Path(data))):
+        keys.append(batch_key(path))
+        _say(f"{'landed' if new else 'already landed'} {path}", t0)
+    return keys
 
-    defs = build_definitions(home=home)
+
+def _register_batches(instance, keys: list[str], recompute: bool, t0: float) -> dict[str, str]:
+    """Adds the batches' partitions; returns those already ingested, scrubbed and encoded (reused,
+    the sensor's test) unless ``recompute``, with what says so."""
+    from assets.partitions import BATCH_PARTITIONS_NAME
+    from assets.sensors import done_batches
+
     new_keys = [k for k in keys if not instance.has_dynamic_partition(BATCH_PARTITIONS_NAME, k)]
     if new_keys:
         instance.add_dynamic_partitions(BATCH_PARTITIONS_NAME, new_keys)
     others = sorted(set(instance.get_dynamic_partitions(BATCH_PARTITIONS_NAME)) - set(keys))
     if others:
         _say(f"{len(others)} earlier batch(es) of this home feed the priors and SFT sets too", t0)
-
-    # A batch whose content is already ingested, scrubbed and encoded is reused (the sensor's test).
     done = {} if recompute else done_batches(instance, keys)
     for key in keys:
         if key in done:
-            result.reused_batches.append(key)
             _say(f"reused batch {key}: {done[key]} (--recompute to ingest, scrub and encode it again)", t0)
+    return done
+
+
+def _job_plan(keys: list[str], done: dict, backbone: str, variants: tuple[str, ...]) -> list[tuple[str, str | None]]:
+    from assets.partitions import backbone_variant_key
+
     plan = [("batch_job", k) for k in keys if k not in done] + [("priors_job", None)]
     plan += [("train_job", backbone_variant_key(backbone, v)) for v in variants]
-    plan += [("report_job", backbone)]
-    for job_name, partition in plan:
-        _say(f"running {job_name}" + (f" [{partition}]" if partition else ""), t0)
-        job = defs.resolve_job_def(job_name)
-        run_config = {**cfg["jobs"].get(job_name, {}), "loggers": {"console": {"config": {"log_level": "INFO"}}}}
-        if job_name == "batch_job" and data is None:
-            # The demo's truth: the encoder is scored on this batch only because we say so.
-            run_config = _with_op_config(run_config, "persona_extractions", truth_path=str(truth))
-        if job_name == "report_job":
-            run_config = _with_op_config(run_config, "benchmark_report", headline_protocol=persona_source)
-        res = job.execute_in_process(instance=instance, partition_key=partition, run_config=run_config,
-                                     raise_on_error=False, tags={MAIN_JOB_TAG: "1"})
-        result.runs.append((job_name, str(partition or ""), res.success))
-        result.checks += [check_outcome(ev.event_specific_data) for ev in res.all_events
-                          if ev.event_type_value == "ASSET_CHECK_EVALUATION"]
-        for work in materialization_work(res.all_events):
-            result.work.append(work)
-            _say(f"  {work.asset} [{work.partition}]: {work.text}", t0)
-        _say(f"{job_name} {'succeeded' if res.success else 'FAILED'}", t0)
-        if not res.success:
-            break
-    result.report_dir = storage.artifact_dir("benchmark_report", backbone)
-    result.seconds = time.time() - t0
-    return result
+    return plan + [("report_job", backbone)]
+
+
+def _run_config(cfg: dict, job_name: str, truth: Path | None, persona_source: str) -> dict:
+    run_config = {**cfg["jobs"].get(job_name, {}), "loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    if job_name == "batch_job" and truth is not None:
+        # The demo's truth: the encoder is scored on this batch only because we say so.
+        run_config = _with_op_config(run_config, "persona_extractions", truth_path=str(truth))
+    if job_name == "report_job":
+        run_config = _with_op_config(run_config, "benchmark_report", headline_protocol=persona_source)
+    return run_config
+
+
+def _execute(defs, instance, job_name: str, partition: str | None, run_config: dict, result: PipelineResult,
+             t0: float) -> bool:
+    """One job in process, tagged as the main job's; its run, checks and work go into ``result``."""
+    from assets.rerun import MAIN_JOB_TAG, materialization_work
+
+    _say(f"running {job_name}" + (f" [{partition}]" if partition else ""), t0)
+    res = defs.resolve_job_def(job_name).execute_in_process(instance=instance, partition_key=partition,
+                                                            run_config=run_config, raise_on_error=False,
+                                                            tags={MAIN_JOB_TAG: "1"})
+    result.runs.append((job_name, str(partition or ""), res.success))
+    result.checks += [check_outcome(ev.event_specific_data) for ev in res.all_events
+                      if ev.event_type_value == "ASSET_CHECK_EVALUATION"]
+    for work in materialization_work(res.all_events):
+        result.work.append(work)
+        _say(f"  {work.asset} [{work.partition}]: {work.text}", t0)
+    _say(f"{job_name} {'succeeded' if res.success else 'FAILED'}", t0)
+    return res.success
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -395,7 +424,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from resources.storage import vvae_home
-    from vvae_pipeline.storage_io import atomic_write_json
 
     variants = expand_variants(args.variants) or None
     from assets.rerun import RunsInFlight
@@ -412,16 +440,27 @@ def main(argv: list[str] | None = None) -> int:
     except (HomeConflict, FileNotFoundError) as exc:
         print(f"vvae: {exc}", file=sys.stderr)
         return 2
-    decision = result.decision
-    # What ran, for scripts and the end-to-end test: jobs, partitions, success, failed checks.
+    _write_result(result, variants or tuple(load_preset(args.size)["variants"]), args)
+    _print_summary(result)
+    return 0 if result.decision.ok else 1
+
+
+def _write_result(result: PipelineResult, variants: tuple[str, ...], args: argparse.Namespace) -> None:
+    """What ran, for scripts and the end-to-end test: jobs, partitions, success, failed checks."""
+    from vvae_pipeline.storage_io import atomic_write_json
+
     atomic_write_json(result.home / "main_result.json", {
-        "runs": result.runs, "failed_checks": result.failed_checks, "warnings": decision.warnings,
+        "runs": result.runs, "failed_checks": result.failed_checks, "warnings": result.decision.warnings,
         "checks": [[c.name, c.passed, c.severity] for c in result.checks],
-        "seconds": round(result.seconds, 1), "variants": list(variants or load_preset(args.size)["variants"]),
+        "seconds": round(result.seconds, 1), "variants": list(variants),
         "size": args.size, "data": str(args.data) if args.data else None,
         "report_dir": str(result.report_dir), "dagster_home": str(result.dagster_home),
         "batch_key": result.batch_key, "batch_keys": result.batch_keys, "reused_batches": result.reused_batches,
         "work": [[w.asset, w.partition, w.reused, w.text] for w in result.work]})
+
+
+def _print_summary(result: PipelineResult) -> None:
+    decision = result.decision
     print()
     for key in result.reused_batches:
         print(f"  reused batch_job {key} (already materialized)")
@@ -437,8 +476,6 @@ def main(argv: list[str] | None = None) -> int:
     if decision.ok:
         print(f"report: {result.report_dir / 'report.html'}  (and report.md)")
         print(f"browse it all: make dev  (Dagster UI at http://127.0.0.1:3000, instance {result.dagster_home})")
-    return 0 if decision.ok else 1
-
 
 if __name__ == "__main__":
     sys.exit(main())
