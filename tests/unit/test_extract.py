@@ -327,3 +327,20 @@ def test_a_declared_value_that_x_shows_is_a_candidate(items):
     en = df.filter(pl.col("session_id") == "s_en", pl.col("turn_index") == 5).row(0, named=True)
     assert en["catchphrase"] == "no worries at all"
     assert en["hobby"] != "sailing"  # declared, but x does not show it
+
+
+def test_the_generation_timer_leaves_the_planning_out(items, monkeypatch):
+    """stats["seconds"] and items_per_s time generate_cached only, not the candidate search before it."""
+    import time
+
+    from vvae_pipeline.encode import extract as extract_module
+
+    slow_planning = extract_module.batch_evidence
+
+    def batch_evidence(rows):
+        time.sleep(0.5)
+        return slow_planning(rows)
+
+    monkeypatch.setattr(extract_module, "batch_evidence", batch_evidence)
+    _, stats = extract(items, FakeEngine(), ExtractParams())
+    assert stats["n_generated"] == 3 and stats["seconds"] < 0.5

@@ -20,6 +20,7 @@ import json
 import logging
 import time
 from collections import Counter
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -103,7 +104,8 @@ _TEXT = {
         "roles": {"user": "user", "agent": "agent"},
     },
     "zh": {
-        "system": "阅读对话，用 JSON 描述 agent 的人设。每个字段默认填 null；只有 agent 的话明确体现时才填选项中的值，不要猜。",
+        "system": "阅读对话，用 JSON 描述 agent 的人设。每个字段默认填 null；"
+                  "只有 agent 的话明确体现时才填选项中的值，不要猜。",
         "chat": "对话（最近几轮）：", "reply": "agent 的回复：", "fields": "字段（选项）：",
         "roles": {"user": "用户", "agent": "agent"},
     },
@@ -197,13 +199,21 @@ def decode_schema(candidates: dict[str, list[str]], constrain_open: bool, off: f
     return schema
 
 
-def extract(items: pl.DataFrame, engine: Engine, params: ExtractParams,
-            declared: dict[str, dict[str, str | None]] | None = None) -> tuple[pl.DataFrame, dict]:
-    """Run the encoder over ``items`` (from ``build_items``); rows per ``schemas.PersonaExtraction``.
-    ``declared``: {agent_id: declared profile} (``profiles.declared_dicts``), whose values x shows
-    are candidates."""
-    t0 = time.perf_counter()
-    rows = items.to_dicts()
+@dataclass
+class Plan:
+    """What the engine is asked, per item (``plan_prompts``): binding candidates, decode schema, prompt, cache key."""
+
+    rows: list[dict]
+    candidates: list[dict[str, list[str]]]
+    schemas: list[dict]
+    prompts: list[list[dict]]
+    keys: list[str]
+    off: frozenset[str]  # dimensions null without asking (capabilities.unanswered)
+
+
+def plan_prompts(rows: list[dict], engine: Engine, params: ExtractParams,
+         declared: dict[str, dict[str, str | None]] | None = None) -> Plan:
+    """Phase 1, no engine call: per item the candidate spans (batch evidence), schema, prompt and cache key."""
     evidence = batch_evidence(rows)
     # Dimensions this engine was measured not to answer better than the majority class on real
     # labelled dialogue (capabilities.py): null without asking.
@@ -213,25 +223,32 @@ def extract(items: pl.DataFrame, engine: Engine, params: ExtractParams,
                                            declared.get(r["agent_id"])), params),
               **{d: [] for d in off}} for r in rows]
     schemas = [decode_schema(c, params.constrain_open, off) for c in cands]
-    prompts = [build_prompt(r["context"], r["reply"], r["language"], s, params) for r, s in zip(rows, schemas)]
+    prompts = [build_prompt(r["context"], r["reply"], r["language"], s, params)
+               for r, s in zip(rows, schemas, strict=True)]
     identity, decoding = (engine.identity(), engine.decoding()) if rows else ("", {})
     keys = [cache_key(PROMPT_VERSION, p, s, params.max_new_tokens, engine.name, identity, decoding)
-            for p, s in zip(prompts, schemas)]
+            for p, s in zip(prompts, schemas, strict=True)]
+    return Plan(rows, cands, schemas, prompts, keys, off)
 
+
+def generate_cached(p: Plan, engine: Engine, params: ExtractParams) -> tuple[dict[str, Result], int, int]:
+    """Phase 2: ({cache key: result} for every item, distinct keys read from the cache, engine calls).
+    One engine call per distinct key not in the cache, ``params.batch_size`` at a time, each batch
+    committed to the cache as it completes."""
     cache = ExtractCache(params.cache_dir) if params.cache_dir else None
-    done: dict[str, Result] = cache.get_many(keys) if cache is not None else {}
-    n_cached = sum(k in done for k in dict.fromkeys(keys))
-    todo, queued = [], set()
-    for i, k in enumerate(keys):  # one engine call per distinct key
-        if k not in done and k not in queued:
-            queued.add(k)
-            todo.append(i)
     try:
+        done: dict[str, Result] = cache.get_many(p.keys) if cache is not None else {}
+        n_cached = sum(k in done for k in dict.fromkeys(p.keys))
+        todo, queued = [], set()
+        for i, k in enumerate(p.keys):  # one engine call per distinct key
+            if k not in done and k not in queued:
+                queued.add(k)
+                todo.append(i)
         for start in range(0, len(todo), params.batch_size):
             chunk = todo[start : start + params.batch_size]
-            out = engine.generate_json([prompts[i] for i in chunk], [schemas[i] for i in chunk],
+            out = engine.generate_json([p.prompts[i] for i in chunk], [p.schemas[i] for i in chunk],
                                        params.max_new_tokens)
-            fresh = {keys[i]: r for i, r in zip(chunk, out)}
+            fresh = {p.keys[i]: r for i, r in zip(chunk, out, strict=True)}
             done.update(fresh)
             if cache is not None:
                 cache.put_many(fresh)
@@ -239,19 +256,20 @@ def extract(items: pl.DataFrame, engine: Engine, params: ExtractParams,
     finally:
         if cache is not None:
             cache.close()
-    gen_s = time.perf_counter() - t0
+    return done, n_cached, len(todo)
 
+
+def parse_results(p: Plan, done: dict[str, Result], engine: Engine) -> tuple[list[dict], dict[str, int], int]:
+    """Phase 3: (one extraction row per item, grounding rejections per dimension, off-schema values).
+    Values not grounded in the agent's text, off the schema or holding PII are nulled with a reason."""
     out_rows, rejections = [], {d: 0 for d in latent.DIMENSION_NAMES}
     off_schema = 0
     unfit: dict[str, bool] = {}  # value -> holds PII (pii_kinds), once per distinct value
-    for r, c, k in zip(rows, cands, keys):
+    for r, c, k in zip(p.rows, p.candidates, p.keys, strict=True):
         res = done[k]
         parsed = parse_output(res.text, " ".join(agent_texts(r["context"], r["reply"])), c)
-        parsed.reasons.update(dict.fromkeys(off, NOT_CAPABLE) if parsed.ok else {})
-        if not parsed.ok:
-            status = "failed"
-        else:
-            status = "retried" if res.retried else "ok"
+        parsed.reasons.update(dict.fromkeys(p.off, NOT_CAPABLE) if parsed.ok else {})
+        status = ("retried" if res.retried else "ok") if parsed.ok else "failed"
         for d in parsed.rejected:
             rejections[d] += 1
         # No name, placeholder or structured PII in a value (the blocking no_pii_in_values check).
@@ -267,14 +285,29 @@ def extract(items: pl.DataFrame, engine: Engine, params: ExtractParams,
             "null_reasons": json.dumps(parsed.reasons, sort_keys=True), "raw_output": res.text,
             "engine": engine.name, "model": engine.model, "prompt_version": PROMPT_VERSION,
         })
+    return out_rows, rejections, off_schema
+
+
+def extract(items: pl.DataFrame, engine: Engine, params: ExtractParams,
+            declared: dict[str, dict[str, str | None]] | None = None) -> tuple[pl.DataFrame, dict]:
+    """Run the encoder over ``items`` (from ``build_items``); rows per ``schemas.PersonaExtraction``.
+    ``declared``: {agent_id: declared profile} (``profiles.declared_dicts``), whose values x shows
+    are candidates. Three phases: ``plan_prompts``, ``generate_cached`` (cache + engine), ``parse_results``.
+    ``seconds`` and ``items_per_s`` time ``generate_cached`` only (cache reads and writes included)."""
+    rows = items.to_dicts()
+    p = plan_prompts(rows, engine, params, declared)
+    t0 = time.perf_counter()
+    done, n_cached, n_generated = generate_cached(p, engine, params)
+    gen_s = time.perf_counter() - t0
+    out_rows, rejections, off_schema = parse_results(p, done, engine)
     df = _frame(out_rows, items)
     stats = {
-        "n_items": len(rows), "n_cached": n_cached, "n_generated": len(todo),
+        "n_items": len(rows), "n_cached": n_cached, "n_generated": n_generated,
         "status": {s: int((df["status"] == s).sum()) for s in ("ok", "retried", "failed")} if rows else {},
         "grounding_rejections": sum(rejections.values()), "grounding_rejections_by_dim": rejections,
         "off_schema_values": off_schema,
-        "null_rate": null_rates(df), "seconds": round(gen_s, 2), "not_answered_by_engine": sorted(off),
-        "items_per_s": round(len(todo) / gen_s, 3) if todo and gen_s > 0 else None,
+        "null_rate": null_rates(df), "seconds": round(gen_s, 2), "not_answered_by_engine": sorted(p.off),
+        "items_per_s": round(n_generated / gen_s, 3) if n_generated and gen_s > 0 else None,
     }
     return df, stats
 
