@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-CJK_RE = re.compile(f"[{CJK}]")
 # Full-width forms of the characters PII is written with: digits, letters, @ + - . _ # / and
 # the ideographic space. Other full-width punctuation keeps its role as a delimiter.
 _FOLDED = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz@+-._#/"
