@@ -26,26 +26,11 @@ from assets.automation import after_upstream
 from assets.partitions import backbone_partitions
 from resources.storage import StorageResource, atomic_write_json
 from resources.tracking import MLflowResource, registered_model_name
-from vvae_pipeline.evaluate.promotion import CHALLENGER, Decision, decide_promotion
+from vvae_pipeline.evaluate.promotion import CHALLENGER, decide_promotion, side_by_side
 from vvae_pipeline.failpoints import failpoint
 from vvae_pipeline.storage_io import atomic_write_dir
 
 PROMOTION_CHECK = "challenger_promoted"
-
-
-def _fmt(s: dict | None) -> list[str]:
-    if not s:
-        return ["-", "-"]
-    lo, hi = s["distance_ci"]
-    acc = s.get("dialogbench_accuracy")
-    return [f"{s['distance']:.3f} ({lo:.3f}-{hi:.3f})", "-" if acc is None else f"{acc:.1%}"]
-
-
-def side_by_side(d: Decision) -> str:
-    rows = [("challenger", d.challenger_version), ("champion", d.champion_version)]
-    lines = ["| system | version | distance to human (95% CI) | DialogBench accuracy |", "|---|---|---|---|"]
-    lines += [f"| {name} | {v or '-'} | " + " | ".join(_fmt(d.systems.get(name))) + " |" for name, v in rows]
-    return "\n".join(lines)
 
 
 INTENT = "promotion_intent.json"

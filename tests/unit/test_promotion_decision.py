@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from vvae_pipeline.evaluate import intervals
-from vvae_pipeline.evaluate.promotion import bootstrap_settings, decide, decide_promotion, paired_accuracy_difference
+from vvae_pipeline.evaluate.promotion import (
+    bootstrap_settings,
+    decide,
+    decide_promotion,
+    paired_accuracy_difference,
+    side_by_side,
+)
 from vvae_pipeline.params import BenchmarkParams
 
 AGENTS = [f"a{i // 3}" for i in range(30)]  # 10 agents x 3 prompts
@@ -95,3 +101,11 @@ def test_a_summary_of_other_adapters_is_not_decided_on():
     assert not moved.promote and "scored champion version 1, the repaired registry names 0" in moved.reason
     # Without a repair the champion the alias names is the one benchmark_report fetched: decided.
     assert decide_promotion(s, challenger, champion, champion_repaired=True).promote
+
+
+def test_side_by_side_prints_distance_intervals_as_the_report_does():
+    db = {"sp_ft": [True] * 40, "champion": [True] * 39 + [False]}
+    table = side_by_side(decide(summary(HUMAN.copy(), FAR, db), "2", "1"))
+    assert "| challenger | 2 | 0.000 [0.000, 0.000] | 100.0% |" in table
+    assert "| champion | 1 | " in table and "| 97.5% |" in table
+    assert "| champion | - | - | - |" in side_by_side(decide(summary(HUMAN.copy(), None), None, None))

@@ -243,3 +243,16 @@ def test_encoder_quality_is_read_per_batch_and_tabled(tmp_path):
     block = _quality_block(quality)
     assert "macro F1 0.31 over 40" in block and "| hobby | 0.25 [0.10, 0.40] | 0.05 [0.00, 0.10] | 0.00 [0.00, 0.00] | 50% / 80% |" in block
     assert "No encoder quality" in _quality_block(load_encoder_quality(tmp_path / "missing"))
+
+
+def test_week_over_week_prints_both_intervals_alike():
+    """The previous interval was printed as a raw tuple, `0.530 (0.0, 1.1319231422671772)`."""
+    res = _result({"sp_ft": 0.2, "ft": 0.4})
+    previous = {"systems": [  # as read back from last week's summary.json
+        {"system": "sp_ft", "status": "ok", "distance": 0.53, "distance_lo": 0.0, "distance_hi": 1.1319231422671772},
+        {"system": "ft", "status": "ok", "distance": 0.9}]}  # a summary from before intervals were written
+    res.week_over_week = run.week_over_week(res.summary, previous)
+    md = report.markdown(res, {})
+    assert "| sp_ft | 0.530 [0.000, 1.132] | 0.200 [0.100, 0.300] | not resolved (intervals overlap) |" in md
+    assert "| ft | 0.900 | 0.400 [0.300, 0.500] | not resolved (intervals overlap) |" in md
+    assert "(0.0, 1.13" not in md and "None" not in md

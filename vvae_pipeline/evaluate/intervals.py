@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from vvae_pipeline.evaluate.systems import HUMAN
-from vvae_pipeline.uncertainty import bootstrap, bootstrap_ci, wilson
+from vvae_pipeline.uncertainty import bootstrap, bootstrap_ci, fmt_ci, wilson
 
 DETECTORS = ("cp", "ec", "hm")
 
@@ -82,5 +82,5 @@ def verdict(name_a: str, name_b: str, diff: Mapping) -> str:
         return f"{name_a} is closer to the human rates than {name_b}"
     if lo > 0:
         return f"{name_b} is closer to the human rates than {name_a}"
-    return (f"not resolved: {name_a} vs {name_b} distance difference {diff['difference']:+.3f} "
-            f"(95% CI {lo:+.3f} to {hi:+.3f}) includes 0")
+    return (f"not resolved: {name_a} vs {name_b} distance difference "
+            f"{fmt_ci(diff['difference'], diff['ci'], '+.3f', prose=True)} includes 0")

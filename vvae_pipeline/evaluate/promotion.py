@@ -25,7 +25,7 @@ import numpy as np
 
 from vvae_pipeline.evaluate.systems import CHAMPION, SP_FT
 from vvae_pipeline.params import BenchmarkParams
-from vvae_pipeline.uncertainty import bootstrap_ci
+from vvae_pipeline.uncertainty import bootstrap_ci, fmt_ci
 
 CHALLENGER = SP_FT
 
@@ -126,17 +126,26 @@ def decide(summary: dict, challenger_version: str | None, champion_version: str 
     else:
         db_note = "; DialogBench not run for both systems, not checked"
 
-    lo, hi = dist["ci"]
-    if not hi < 0:
-        return keep(f"not closer beyond the interval: distance difference {dist['difference']:+.3f} "
-                    f"(95% CI {lo:+.3f} to {hi:+.3f}) does not lie below 0{db_note}",
+    dist_text = "distance difference " + fmt_ci(dist["difference"], dist["ci"], "+.3f", prose=True)
+    if not dist["ci"][1] < 0:
+        return keep(f"not closer beyond the interval: {dist_text} does not lie below 0{db_note}",
                     distance_difference=dist, dialogbench_difference=db)
+    db_text = db and "difference " + fmt_ci(db["difference"], db["ci"], "+.1%", prose=True)
     if db is not None and db["ci"][1] < 0:
-        return keep(f"closer to human (distance difference {dist['difference']:+.3f}, 95% CI {lo:+.3f} to "
-                    f"{hi:+.3f}) but DialogBench accuracy drops {db['difference']:+.1%} (95% CI "
-                    f"{db['ci'][0]:+.1%} to {db['ci'][1]:+.1%}, entirely below 0)",
+        return keep(f"closer to human ({dist_text}) but DialogBench accuracy drops: {db_text}, entirely below 0",
                     distance_difference=dist, dialogbench_difference=db)
-    db_text = (f", DialogBench accuracy difference {db['difference']:+.1%} (95% CI {db['ci'][0]:+.1%} to "
-               f"{db['ci'][1]:+.1%})" if db else db_note)
-    return Decision(True, f"closer to human: distance difference {dist['difference']:+.3f} (95% CI {lo:+.3f} to "
-                    f"{hi:+.3f}){db_text}", challenger_version, champion_version, systems, dist, db)
+    return Decision(True, f"closer to human: {dist_text}" + (f", DialogBench accuracy {db_text}" if db else db_note),
+                    challenger_version, champion_version, systems, dist, db)
+
+
+def side_by_side(d: Decision) -> str:
+    """The challenger and the champion as a Markdown table: version, distance to the human rates
+    with its interval, DialogBench accuracy."""
+    rows = []
+    for name, version in (("challenger", d.challenger_version), ("champion", d.champion_version)):
+        s = d.systems.get(name) or {}
+        acc = s.get("dialogbench_accuracy")
+        rows.append(f"| {name} | {version or '-'} | {fmt_ci(s.get('distance'), s.get('distance_ci'))} | "
+                    + ("-" if acc is None else f"{acc:.1%}") + " |")
+    return "\n".join(["| system | version | distance to human [95% CI] | DialogBench accuracy |", "|---|---|---|---|",
+                      *rows])

@@ -25,7 +25,9 @@ from vvae_pipeline.evaluate.figures import (
     rates_figure,
 )
 from vvae_pipeline.evaluate.run import PROTOCOLS, BenchmarkResult
+from vvae_pipeline.evaluate.systems import HUMAN
 from vvae_pipeline.storage_io import atomic_write_bytes, atomic_write_json
+from vvae_pipeline.uncertainty import fmt_ci, wilson
 from vvae_pipeline.variants import VARIANTS
 
 
@@ -37,10 +39,9 @@ def _num(x, digits: int = 4) -> str:
     return "-" if x is None else f"{float(x):.{digits}f}"
 
 
-def _ci_pct(r: dict, d: str) -> str:
-    if r.get(d) is None:
-        return "-"
-    return f"{_pct(r[d])} [{_pct(r.get(f'{d}_lo'))}, {_pct(r.get(f'{d}_hi'))}]"
+def _row_ci(r: dict, key: str, spec: str = ".3f") -> str:
+    """A summary row's ``key`` with its interval (``key``_lo, ``key``_hi)."""
+    return fmt_ci(r.get(key), (r.get(f"{key}_lo"), r.get(f"{key}_hi")), spec)
 
 
 def _nulls_filled(v) -> str:
@@ -63,15 +64,13 @@ def _rates_table(s: pl.DataFrame) -> str:
     order = s.with_columns(_missing=pl.col("status") != "ok", _human=pl.col("kind") != "human")
     for r in order.sort(["_human", "_missing", "distance"], nulls_last=True).to_dicts():
         name = f"{r['label']} (`{r['system']}`)" + ("" if r["status"] == "ok" else f": {r['status']}")
-        dist = "-" if r.get("distance") is None else f"{r['distance']:.3f} [{r['distance_lo']:.3f}, {r['distance_hi']:.3f}]"
-        rows.append([name, *(_ci_pct(r, d) for d in DETECTOR_LABELS), dist, str(r.get("n") or 0)])
+        rows.append([name, *(_row_ci(r, d, ".1%") for d in DETECTOR_LABELS), _row_ci(r, "distance"),
+                     str(r.get("n") or 0)])
     rows.append(["paper targets (reference)", *(_pct(PAPER_TARGETS[d]) for d in DETECTOR_LABELS), "-", "-"])
     return _table(["system", "CP [95% CI]", "EC [95% CI]", "HM [95% CI]", "distance to human [95% CI]", "n"], rows)
 
 
 def _dialogbench_table(db: dict[str, dict]) -> str:
-    from vvae_pipeline.uncertainty import wilson
-
     tasks = sorted({t for r in db.values() for t in r["tasks"]})
     rows = []
     for system, r in db.items():
@@ -81,8 +80,8 @@ def _dialogbench_table(db: dict[str, dict]) -> str:
             if s is None:
                 cells.append("-")
                 continue
-            lo, hi = wilson(round(s["accuracy"] * s["n"]), s["n"])
-            cells.append(f"{_pct(s['accuracy'])} [{_pct(lo)}, {_pct(hi)}] (n={s['n']}, chance {_pct(s['chance'])})")
+            ci = wilson(round(s["accuracy"] * s["n"]), s["n"])
+            cells.append(f"{fmt_ci(s['accuracy'], ci, '.1%')} (n={s['n']}, chance {_pct(s['chance'])})")
         rows.append(cells)
     return _table(["system", *[f"{t} accuracy, rotation-debiased [Wilson 95%]" for t in tasks]], rows)
 
@@ -116,10 +115,7 @@ def _structure_block(structure: dict) -> str:
 
 
 def _f1(m: dict | None) -> str:
-    if not m or m.get("f1") is None:
-        return "-"
-    ci = m.get("f1_ci")
-    return f"{m['f1']:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+    return fmt_ci((m or {}).get("f1"), (m or {}).get("f1_ci"), ".2f")
 
 
 def _quality_block(quality: dict) -> str:
@@ -143,7 +139,7 @@ def _quality_block(quality: dict) -> str:
 
 def _comparisons_table(comparisons: list[dict]) -> str:
     return _table(["a", "b", "distance(a) - distance(b) [95% CI]", "verdict"],
-                  [[c["a"], c["b"], f"{c['difference']:+.3f} [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}]", c["verdict"]]
+                  [[c["a"], c["b"], fmt_ci(c["difference"], c["ci"], "+.3f"), c["verdict"]]
                    for c in comparisons]) if comparisons else "No pair of systems to compare."
 
 
@@ -174,63 +170,88 @@ def _other_protocols(res: BenchmarkResult) -> list[str]:
     return out
 
 
-def markdown(res: BenchmarkResult, images: dict[str, str]) -> str:
-    """The report as Markdown; ``images`` maps figure name -> link (file name or data URI)."""
-    s = res.summary
-    n = int(s.filter(pl.col("system") == "human")["n"][0])
-    n_agents = res.samples.filter(pl.col("system") == "human")["agent_id"].n_unique() if res.samples.height else 0
+def _figure(images: dict[str, str], name: str, alt: str) -> list[str]:
+    return [f"![{alt}]({images[name]})", ""] if name in images else []
+
+
+def _intro(res: BenchmarkResult) -> list[str]:
+    n = int(res.summary.filter(pl.col("system") == HUMAN)["n"][0])
+    n_agents = res.samples.filter(pl.col("system") == HUMAN)["agent_id"].n_unique() if res.samples.height else 0
     persona = res.settings.get("test_persona", "inferred from c")
     reference = res.settings.get("reference_persona", "the agent's most frequent observed value")
-    out = [f"# Benchmark report: {res.backbone}", "", f"**{res.headline}**", "",
-           f"{n} test examples from {n_agents} test agents (agent-disjoint from training). Test-time persona: "
-           f"{persona} (never from the target reply). Persona reference for the detectors, per dimension: "
-           f"{reference} (the same for human replies and every system). Intervals: 95%, percentile bootstrap over "
-           "test agents.", "", _protocol_sentence(res), "",
-           "## CP / EC / HM against the human replies", "", _rates_table(s), ""]
-    if "rates" in images:
-        out += [f"![CP/EC/HM per system]({images['rates']})", ""]
-    out += ["## Paired comparisons (same prompts)", "", _comparisons_table(res.comparisons), ""]
-    out += ["## The paper's claims on this run", "", _claims_table(res.claims), ""]
-    out += _other_protocols(res)
-    out += ["## Week over week (previous materialization of this backbone)", ""]
-    out += [_table(["system", "distance then [95% CI]", "distance now [95% CI]", "change"],
-                   [[w["system"], f"{_num(w['distance_then'], 3)} {w['ci_then']}",
-                     f"{w['distance_now']:.3f} [{w['ci_now'][0]:.3f}, {w['ci_now'][1]:.3f}]", w["change"]]
-                    for w in res.week_over_week]) if res.week_over_week else "First report of this backbone.", ""]
-    by_sys = {r["system"]: r for r in s.to_dicts()}
-    abl = []
+    return [f"# Benchmark report: {res.backbone}", "", f"**{res.headline}**", "",
+            f"{n} test examples from {n_agents} test agents (agent-disjoint from training). Test-time persona: "
+            f"{persona} (never from the target reply). Persona reference for the detectors, per dimension: "
+            f"{reference} (the same for human replies and every system). Intervals: 95%, percentile bootstrap over "
+            "test agents.", "", _protocol_sentence(res), ""]
+
+
+def _rates_section(res: BenchmarkResult, images: dict[str, str]) -> list[str]:
+    return ["## CP / EC / HM against the human replies", "", _rates_table(res.summary), "",
+            *_figure(images, "rates", "CP/EC/HM per system"),
+            "## Paired comparisons (same prompts)", "", _comparisons_table(res.comparisons), "",
+            "## The paper's claims on this run", "", _claims_table(res.claims), ""]
+
+
+def _week_over_week_section(res: BenchmarkResult) -> list[str]:
+    table = _table(["system", "distance then [95% CI]", "distance now [95% CI]", "change"],
+                   [[w["system"], fmt_ci(w["distance_then"], w["ci_then"]), fmt_ci(w["distance_now"], w["ci_now"]),
+                     w["change"]] for w in res.week_over_week])
+    return ["## Week over week (previous materialization of this backbone)", "",
+            table if res.week_over_week else "First report of this backbone.", ""]
+
+
+def _ablation_section(res: BenchmarkResult, images: dict[str, str]) -> list[str]:
+    by_sys = {r["system"]: r for r in res.summary.to_dicts()}
+    rows = []
     for key, v in VARIANTS.items():
         r, m = by_sys.get(key) or {}, res.metrics.get(key, {})
-        abl.append([v.label, "yes" if v.use_persona else "no", _nulls_filled(v), v.drop_axis or "-",
-                    f"{v.corrupt:.0%}" if v.corrupt else "-",
-                    *(_ci_pct(r, d) for d in DETECTOR_LABELS), _num(r.get("distance"), 3),
-                    _num(m.get("final_eval_loss")), r.get("status", "no SFT set")])
-    out += ["## Ablation matrix", "", _table(["variant", "persona", "nulls filled", "axis dropped", "values corrupted",
-                                              "CP", "EC", "HM", "distance", "final eval loss", "status"], abl), ""]
-    if "ablation" in images:
-        out += [f"![ablation heatmap]({images['ablation']})", ""]
-    out += ["## Training", ""]
-    out += [_table(["variant", "steps", "epochs", "final eval loss", "real tokens", "seconds"],
+        rows.append([v.label, "yes" if v.use_persona else "no", _nulls_filled(v), v.drop_axis or "-",
+                     f"{v.corrupt:.0%}" if v.corrupt else "-", *(_row_ci(r, d, ".1%") for d in DETECTOR_LABELS),
+                     _num(r.get("distance"), 3), _num(m.get("final_eval_loss")), r.get("status", "no SFT set")])
+    header = ["variant", "persona", "nulls filled", "axis dropped", "values corrupted", "CP", "EC", "HM", "distance",
+              "final eval loss", "status"]
+    return ["## Ablation matrix", "", _table(header, rows), "", *_figure(images, "ablation", "ablation heatmap")]
+
+
+def _training_section(res: BenchmarkResult, images: dict[str, str]) -> list[str]:
+    table = _table(["variant", "steps", "epochs", "final eval loss", "real tokens", "seconds"],
                    [[v, str(m.get("steps", "-")), _num(m.get("epochs"), 2), _num(m.get("final_eval_loss")),
-                     str(m.get("real_tokens", "-")), _num(m.get("seconds"), 1)] for v, m in sorted(res.metrics.items())])
-            if res.metrics else "No adapter metrics found.", ""]
-    if "loss" in images:
-        out += [f"![loss curves]({images['loss']})", ""]
-    out += ["## DialogBench-format tasks", ""]
-    out += [_dialogbench_table(res.dialogbench) if res.dialogbench else f"Skipped: {res.dialogbench_note}", ""]
-    out += ["## Encoder quality", "", _quality_block(res.encoder_quality), ""]
-    out += ["## Persona structure: missingness and orthogonality (training extractions)", "",
+                     str(m.get("real_tokens", "-")), _num(m.get("seconds"), 1)]
+                    for v, m in sorted(res.metrics.items())])
+    return ["## Training", "", table if res.metrics else "No adapter metrics found.", "",
+            *_figure(images, "loss", "loss curves")]
+
+
+def _data_sections(res: BenchmarkResult) -> list[str]:
+    """DialogBench, the encoder's quality and the persona structure."""
+    return ["## DialogBench-format tasks", "",
+            _dialogbench_table(res.dialogbench) if res.dialogbench else f"Skipped: {res.dialogbench_note}", "",
+            "## Encoder quality", "", _quality_block(res.encoder_quality), "",
+            "## Persona structure: missingness and orthogonality (training extractions)", "",
             _structure_block(res.persona_structure), ""]
-    out += ["## Settings", "", "```json", json.dumps({**res.settings, "seconds": res.seconds}, indent=1,
-                                                     ensure_ascii=False, default=str), "```", ""]
-    if res.samples.height:
-        first = res.samples["extraction_id"][0]
-        ex = res.samples.filter(pl.col("extraction_id") == first)
-        out += ["## One test example, every system", "",
-                _table(["system", "output", "CP", "EC", "HM"],
-                       [[r["system"], r["output"][:160], str(r["cp"]), str(r["ec"]), str(r["hm"])] for r in ex.to_dicts()]),
-                ""]
-    return "\n".join(out)
+
+
+def _settings_section(res: BenchmarkResult) -> list[str]:
+    settings = json.dumps({**res.settings, "seconds": res.seconds}, indent=1, ensure_ascii=False, default=str)
+    return ["## Settings", "", "```json", settings, "```", ""]
+
+
+def _example_section(res: BenchmarkResult) -> list[str]:
+    if not res.samples.height:
+        return []
+    first = res.samples["extraction_id"][0]
+    rows = [[r["system"], r["output"][:160], str(r["cp"]), str(r["ec"]), str(r["hm"])]
+            for r in res.samples.filter(pl.col("extraction_id") == first).to_dicts()]
+    return ["## One test example, every system", "", _table(["system", "output", "CP", "EC", "HM"], rows), ""]
+
+
+def markdown(res: BenchmarkResult, images: dict[str, str]) -> str:
+    """The report as Markdown; ``images`` maps figure name -> link (file name or data URI)."""
+    return "\n".join([*_intro(res), *_rates_section(res, images), *_other_protocols(res),
+                      *_week_over_week_section(res), *_ablation_section(res, images),
+                      *_training_section(res, images), *_data_sections(res), *_settings_section(res),
+                      *_example_section(res)])
 
 
 def to_html(md: str, title: str) -> str:
@@ -239,7 +260,8 @@ def to_html(md: str, title: str) -> str:
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(md)
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}img{max-width:100%}")
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head><body>{body}</body></html>"
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head>"
+            f"<body>{body}</body></html>")
 
 
 def summary_of(res: BenchmarkResult) -> dict:
@@ -254,7 +276,8 @@ def summary_of(res: BenchmarkResult) -> dict:
                             for k, p in res.other_protocols.items()},
         "dialogbench": {k: v["tasks"] for k, v in res.dialogbench.items()},
         # per item, same item order for every system: what a paired accuracy difference needs
-        "dialogbench_correct": {k: [bool(i["correct"]) for i in v.get("items", [])] for k, v in res.dialogbench.items()},
+        "dialogbench_correct": {k: [bool(i["correct"]) for i in v.get("items", [])]
+                                for k, v in res.dialogbench.items()},
         "settings": res.settings,
         "seconds": res.seconds}
 

@@ -21,6 +21,7 @@ from vvae_pipeline.evaluate.systems import BASE, CHAMPION, FT, HUMAN, ORACLE, P_
 from vvae_pipeline.llm.generation import GenerateFn
 from vvae_pipeline.params import BenchmarkParams, DialogBenchParams
 from vvae_pipeline.sft.build import train_prior
+from vvae_pipeline.uncertainty import fmt_ci
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def headline(summary: pl.DataFrame, hits: Mapping, agents: list[str], params: Be
         return "No variant has a trained adapter, so no variant can be compared with the human rates."
     best = ok.row(0, named=True)
     lead = (f"{best['label']} (`{best['system']}`) has the smallest distance to the human rates, "
-            f"{best['distance']:.3f} (95% CI {best['distance_lo']:.3f}-{best['distance_hi']:.3f})")
+            + fmt_ci(best["distance"], (best["distance_lo"], best["distance_hi"]), prose=True))
     unresolved = []
     for other in ok["system"].to_list()[1:]:
         d = intervals.paired_difference(hits[best["system"]], hits[other], hits[HUMAN], agents,
@@ -185,6 +186,25 @@ def _scores(scored: benchmark.Scores, eval_loss, params: BenchmarkParams, test_p
                           test_persona)
 
 
+def _dialogbench(inputs: BenchmarkInputs, db_params: DialogBenchParams, model: Callable[[], object],
+                 adapters: dict, champion: bool) -> tuple[dict[str, dict], str]:
+    """DialogBench accuracy per system that has weights ({system: result}) and the note when none was
+    scored. ``model()``: the scorer with ``using(adapter)`` and ``tokenizer``, built only when there are items."""
+    if not inputs.dialogbench_items:
+        return {}, inputs.dialogbench_note
+    scorer, results = model(), {}
+    # The champion is scored wherever SP+FT is, so the promotion can compare them item by item.
+    systems = [*db_params.systems, *([CHAMPION] if champion and SP_FT in db_params.systems else [])]
+    for system in systems:
+        if system != BASE and system not in adapters:
+            continue
+        log.info("benchmark: DialogBench for %s (%d items)", system, len(inputs.dialogbench_items))
+        with scorer.using(adapters.get(system)) as m:
+            results[system] = dialogbench.evaluate(inputs.dialogbench_items,
+                                                   dialogbench.hf_letter_scorer(m, scorer.tokenizer))
+    return results, "" if results else f"none of the DialogBench systems {list(db_params.systems)} has an adapter"
+
+
 def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, db_params: DialogBenchParams,
                   prompting: GenerateFn | None = None, scorer: Callable[[], object] | None = None) -> BenchmarkResult:
     """``generator``: anything with ``generate_all(jobs, decoding)``; ``prompting``: an endpoint for the
@@ -216,26 +236,14 @@ def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, d
             others[name] = _scores(o_scored, eval_loss, params, _persona_protocol(rows))
     seconds["generation"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    db_results, note = {}, inputs.dialogbench_note
-    if inputs.dialogbench_items:
-        model = scorer() if scorer is not None else generator
-        # The champion is scored wherever SP+FT is, so the promotion can compare them item by item.
-        systems = [*db_params.systems, *([CHAMPION] if champion and SP_FT in db_params.systems else [])]
-        for system in systems:
-            if system != BASE and system not in adapters:
-                continue
-            log.info("benchmark: DialogBench for %s (%d items)", system, len(inputs.dialogbench_items))
-            with model.using(adapters.get(system)) as m:
-                db_results[system] = dialogbench.evaluate(inputs.dialogbench_items,
-                                                          dialogbench.hf_letter_scorer(m, model.tokenizer))
-        if not db_results:
-            note = f"none of the DialogBench systems {list(db_params.systems)} has an adapter"
+    db_results, note = _dialogbench(inputs, db_params, scorer or (lambda: generator), adapters, champion)
     seconds["dialogbench"] = time.perf_counter() - t0
     settings = {**inputs.deployment, "backbone": inputs.backbone, "base_model": inputs.base_model,
                 "headline_protocol": main, "protocols": list(rows_by_protocol),
                 "test_persona": main_scores.test_persona,
                 "reference_persona": ("declared agent profile where present, else the agent's most frequent "
-                                      "observed value" if inputs.declared else "the agent's most frequent observed value"),
+                                      "observed value" if inputs.declared
+                                      else "the agent's most frequent observed value"),
                 "declared_agents": len(inputs.declared),
                 "decoding": params.decoding.as_dict(), "max_test_prompts": params.max_test_prompts,
                 "shots": list(params.shots), "bootstrap_samples": params.bootstrap_samples, "seed": params.seed,
@@ -243,7 +251,7 @@ def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, d
     return BenchmarkResult(
         backbone=inputs.backbone, summary=scored.summary, samples=scored.samples, human=scored.human,
         comparisons=main_scores.comparisons, headline=main_scores.headline, claims=main_scores.claims,
-        dialogbench=db_results, dialogbench_note=note if not db_results else "",
+        dialogbench=db_results, dialogbench_note=note,
         week_over_week=week_over_week(scored.summary, inputs.previous), metrics=inputs.metrics,
         encoder_quality=inputs.encoder_quality, settings=settings, seconds=seconds,
         persona_structure=inputs.persona_structure, protocol=main, other_protocols=others)
