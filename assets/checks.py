@@ -70,7 +70,7 @@ def run_rule(rule: Rule, df: pl.DataFrame) -> ValidationReport:
     """A rule that raises is a failed rule, not a crashed check step (the other rules still run)."""
     try:
         return rule(df)
-    except Exception as exc:  # noqa: BLE001 - reported as the rule's failure
+    except Exception as exc:  # any error: reported as the rule's failure
         return ValidationReport(False, df.height, [{"column": "", "check": f"rule raised {type(exc).__name__}: "
                                                     f"{str(exc)[:300]}", "cases": []}])
 
@@ -155,12 +155,13 @@ class FindingChecks:
         severity = persona_check_severity()
         try:
             findings, why = self.evaluate(*inputs), "gave no finding"
-        except Exception as exc:  # noqa: BLE001 - every check reports it instead of crashing the step
+        except Exception as exc:  # any error: every check reports it instead of crashing the step
             findings, why = {}, f"raised {type(exc).__name__}: {str(exc)[:300]}"
         for name in self.descriptions:
             finding = findings.get(name)
             if finding is None:
-                report = ValidationReport(False, inputs[0].height, [{"column": "", "check": f"rule {why}", "cases": []}])
+                report = ValidationReport(False, inputs[0].height,
+                                          [{"column": "", "check": f"rule {why}", "cases": []}])
                 yield check_result(name, self.key, report, severity=severity)
             else:
                 yield check_result(name, self.key, finding.report, severity=severity, figures=finding.figures)

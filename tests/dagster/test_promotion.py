@@ -54,7 +54,7 @@ def train(storage, tracker, policy: str) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     stats = fake_trained(out)
     (out / "adapter" / "policy.txt").write_text(policy)
-    return tracker.log_training(backbone=BACKBONE, variant="sp_ft", out_dir=out, stats=stats, params={}, tags={})
+    return tracker.log_training(backbone=BACKBONE, variant="sp_ft", out_dir=out, stats=stats, tags={})
 
 
 def benchmark(storage, tracker) -> tuple[dict, PolicyGenerator]:
@@ -64,7 +64,8 @@ def benchmark(storage, tracker) -> tuple[dict, PolicyGenerator]:
     run_ids = read_run_ids(trained_dir, VARIANT_KEYS)
     champion, registry = tracker.champion_for_benchmark(BACKBONE, run_ids.get("sp_ft"), out_dir / "champion_adapter")
     df = sft_frame(variants=("ft", "sp_ft"))
-    inputs = run.BenchmarkInputs(BACKBONE, "base", df, make_test_rows(df), {"sp_ft": str(trained_dir / "sp_ft" / "adapter")},
+    inputs = run.BenchmarkInputs(BACKBONE, "base", df, make_test_rows(df),
+                                 {"sp_ft": str(trained_dir / "sp_ft" / "adapter")},
                                  deployment={"registry": registry}, champion_adapter=champion)
     gen = PolicyGenerator()
     res = run.run_benchmark(inputs, gen, BenchmarkParams(max_test_prompts=6, shots=(), include_base=False,

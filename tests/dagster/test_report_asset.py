@@ -24,7 +24,7 @@ def prompting_endpoint():
     seen: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's name
+        def do_POST(self):  # http.server's name for it
             seen.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             body = json.dumps({"choices": [{"message": {"role": "assistant", "content": CANNED},
                                             "finish_reason": "stop"}]}).encode()
@@ -78,7 +78,8 @@ def test_benchmark_report_materializes(prompting_endpoint, tmp_path, smollm2_pat
     human = samples.filter(pl.col("system") == "human")
     assert summary["human"]["cp"] == pytest.approx(human["cp"].mean())
     # Real generations: the perturbed adapter changes what the model says.
-    outs = {s: samples.filter(pl.col("system") == s).sort("extraction_id")["output"].to_list() for s in ("base", "sp_ft")}
+    outs = {s: samples.filter(pl.col("system") == s).sort("extraction_id")["output"].to_list()
+            for s in ("base", "sp_ft")}
     assert outs["base"] != outs["sp_ft"] and all(isinstance(o, str) for o in outs["base"])
     # The 2-shot baseline ran on the endpoint (the paper's API baselines), one request per test prompt.
     url, seen = prompting_endpoint

@@ -153,8 +153,8 @@ def _result(distances: dict[str, float | None], metrics=None, db=None, note="") 
     samples = pl.DataFrame({"system": ["human"], "extraction_id": ["x0"], "agent_id": ["a"], "language": ["en"],
                             "output": ["hi"], "cp": [False], "ec": [False], "hm": [False]})
     return run.BenchmarkResult("smollm2-135m", summary, samples, {"cp": 0.5, "ec": 0.5, "hm": 1 / 6}, [],
-                               "HEADLINE", [], db or {}, note, [], metrics or {}, {}, {"decoding": {"max_new_tokens": 40}},
-                               {"generation": 1.0})
+                               "HEADLINE", [], db or {}, note, [], metrics or {}, {},
+                               {"decoding": {"max_new_tokens": 40}}, {"generation": 1.0})
 
 
 def test_write_report_from_hand_made_numbers(tmp_path):
@@ -231,7 +231,8 @@ def test_encoder_quality_is_read_per_batch_and_tabled(tmp_path):
     from vvae_pipeline.evaluate.report import _quality_block, load_encoder_quality
 
     dim = {"f1": 0.25, "f1_ci": [0.1, 0.4], "null_rate": 0.5, "true_null_rate": 0.8,
-           "baselines": {"majority": {"f1": 0.05, "f1_ci": [0.0, 0.1]}, "always_null": {"f1": 0.0, "f1_ci": [0.0, 0.0]}}}
+           "baselines": {"majority": {"f1": 0.05, "f1_ci": [0.0, 0.1]},
+                         "always_null": {"f1": 0.0, "f1_ci": [0.0, 0.0]}}}
     (tmp_path / "b-1").mkdir()
     (tmp_path / "b-1" / "quality.json").write_text(json.dumps(
         {"macro_f1": 0.31, "n_matched": 40, "engine": "transformers", "model": "m", "dimensions": {"hobby": dim}}))
@@ -241,7 +242,8 @@ def test_encoder_quality_is_read_per_batch_and_tabled(tmp_path):
     quality = load_encoder_quality(tmp_path)
     assert list(quality) == ["b-1"]
     block = _quality_block(quality)
-    assert "macro F1 0.31 over 40" in block and "| hobby | 0.25 [0.10, 0.40] | 0.05 [0.00, 0.10] | 0.00 [0.00, 0.00] | 50% / 80% |" in block
+    assert "macro F1 0.31 over 40" in block
+    assert "| hobby | 0.25 [0.10, 0.40] | 0.05 [0.00, 0.10] | 0.00 [0.00, 0.00] | 50% / 80% |" in block
     assert "No encoder quality" in _quality_block(load_encoder_quality(tmp_path / "missing"))
 
 

@@ -86,7 +86,8 @@ def check_item(item: dict, where: str = "item") -> dict:
     else:
         raise ValueError(f"{where}: label {label!r} names none of the {len(choices)} choices")
     history = [h if isinstance(h, dict) else {"speaker": "", "text": str(h)} for h in item["history"]]
-    return {**item, "history": history, "label": LETTERS[index], "task": item.get("task") or str(item["id"]).split("-")[0].upper(),
+    return {**item, "history": history, "label": LETTERS[index],
+            "task": item.get("task") or str(item["id"]).split("-")[0].upper(),
             "language": item.get("language", "en"), "domain": item.get("domain", "")}
 
 
@@ -145,8 +146,9 @@ def evaluate(items: Sequence[dict], score_letters: LetterScorer) -> dict:
         pred = max(range(n), key=lambda i: sums[k][i])
         if sum(1 for v in sums[k] if v >= sums[k][pred] - 1e-6) > 1:
             pred = -1  # a tie (e.g. a model that picks one letter whatever the content) is no answer
-        per_item.append({"id": item["id"], "gold": item["choices"][gold], "pred": item["choices"][pred] if pred >= 0 else None,
-                         "correct": pred == gold, "rotations_correct": hits[k], "n_rotations": n})
+        per_item.append({"id": item["id"], "gold": item["choices"][gold],
+                         "pred": item["choices"][pred] if pred >= 0 else None, "correct": pred == gold,
+                         "rotations_correct": hits[k], "n_rotations": n})
         t = tasks.setdefault(item["task"] + "-" + item["language"], {"n": 0, "debiased": 0, "per_rotation": 0.0,
                                                                      "chance": 0.0, "all_rotations": 0})
         t["n"] += 1

@@ -33,8 +33,10 @@ def rates_figure(summary: pl.DataFrame, human: dict) -> bytes:
     for k, d in enumerate(DETECTOR_LABELS):
         xs = [i + (k - 1) * width for i in range(len(rows))]
         vals = [100 * r[d] for r in rows]
-        err = [[max(0.0, v - 100 * (r.get(f"{d}_lo") if r.get(f"{d}_lo") is not None else r[d])) for v, r in zip(vals, rows)],
-               [max(0.0, 100 * (r.get(f"{d}_hi") if r.get(f"{d}_hi") is not None else r[d]) - v) for v, r in zip(vals, rows)]]
+        bound = {s: [100 * (r[f"{d}_{s}"] if r.get(f"{d}_{s}") is not None else r[d]) for r in rows]
+                 for s in ("lo", "hi")}
+        err = [[max(0.0, v - lo) for v, lo in zip(vals, bound["lo"], strict=True)],
+               [max(0.0, hi - v) for v, hi in zip(vals, bound["hi"], strict=True)]]
         ax.bar(xs, vals, width, yerr=err, capsize=2, label=DETECTOR_LABELS[d], color=colors[d])
         ax.axhline(100 * human[d], color=colors[d], linestyle="--", linewidth=1)
         ax.axhline(100 * PAPER_TARGETS[d], color=colors[d], linestyle=":", linewidth=1)
