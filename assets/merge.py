@@ -30,11 +30,13 @@ class MergeConfig(dg.Config):
 )
 def merged_model(context: dg.AssetExecutionContext, config: MergeConfig, storage: StorageResource,
                  trainer: TrainerResource) -> dg.MaterializeResult:
+    from vvae_pipeline.train.artifacts import RunArtifacts
     from vvae_pipeline.train.merge import merge_adapter
 
     backbone = context.partition_key.keys_by_dimension["backbone"]
-    adapter = storage.artifact_dir("lora_checkpoint", context.partition_key) / "adapter"
-    if not (adapter / "adapter_config.json").is_file():
+    trained = RunArtifacts(storage.artifact_dir("lora_checkpoint", context.partition_key))
+    adapter = trained.adapter
+    if not trained.complete:
         raise FileNotFoundError(f"lora_checkpoint {context.partition_key} is not materialized ({adapter})")
     out_dir = storage.artifact_dir("merged_model", context.partition_key)
     dtype = config.dtype if config.dtype != "auto" else ("float32" if trainer.device == "cpu" else "bfloat16")

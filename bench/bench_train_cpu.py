@@ -112,6 +112,7 @@ def fp32_eval_loss(model: str, adapter_dir: Path, rows: list[dict], max_length: 
 def run(name: str, rows: list[dict], model: str, **changes) -> dict:
     """One epoch over ``rows``: every arm sees the same examples once, so the losses compare."""
     from vvae_pipeline.params import LoraParams, TrainParams
+    from vvae_pipeline.train.artifacts import RunArtifacts
     from vvae_pipeline.train.run import train_lora
 
     lora = LoraParams(r=16, alpha=32, dropout=changes.pop("dropout", 0.05), top_layers=changes.pop("top_layers", None))
@@ -122,15 +123,15 @@ def run(name: str, rows: list[dict], model: str, **changes) -> dict:
     timer = timer_callback()
     with tempfile.TemporaryDirectory(prefix=f"vvae-bench-{name}-") as out:
         stats = train_lora(rows, model, out, params, backbone="smollm2-135m", variant=name, callbacks=[timer])
-        fp32_loss = fp32_eval_loss(model, Path(out) / "adapter", rows, params.max_length)
+        fp32_loss = fp32_eval_loss(model, RunArtifacts(out).adapter, rows, params.max_length)
     secs = timer.t1 - timer.t0
-    res = {"name": name, "seed": params.seed, "steps": stats["steps"], "real_tokens": stats["real_tokens"],
-           "timed_steps": stats["steps"] - 1, "seconds": round(secs, 2),
+    res = {"name": name, "seed": params.seed, "steps": stats.steps, "real_tokens": stats.real_tokens,
+           "timed_steps": stats.steps - 1, "seconds": round(secs, 2),
            "real_tokens_per_s": round((timer.tok1 - timer.tok0) / secs, 1),
            "mean_train_loss": round(sum(timer.losses) / len(timer.losses), 4),
-           "final_eval_loss": round(stats["final_eval_loss"], 4), "fp32_eval_loss": round(fp32_loss, 4),
+           "final_eval_loss": round(stats.final_eval_loss, 4), "fp32_eval_loss": round(fp32_loss, 4),
            "lora_top_layers": lora.top_layers, "lora_dropout": lora.dropout, "group_by_length": params.group_by_length,
-           "packing": params.packing, "autocast": stats["choice"]["autocast"]}
+           "packing": params.packing, "autocast": stats.choice.autocast}
     print(json.dumps(res), flush=True)
     return res
 

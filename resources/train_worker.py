@@ -5,7 +5,8 @@ when it exits. Started by ``TrainerResource`` through Dagster Pipes, directly or
     python -m resources.train_worker JOB.json
 
 JOB.json (written by the resource): data_path, base_model, out_dir, params, backbone, variant.
-Only rank 0 talks to Dagster (logs); every rank trains. The result is out_dir/metrics.json.
+Only rank 0 talks to Dagster (logs); every rank trains. The result is the run's metrics.json
+(``RunArtifacts.metrics``: ``TrainStats`` as JSON).
 Imports ``dagster_pipes`` only, never ``dagster``.
 """
 
@@ -15,6 +16,10 @@ import json
 import os
 import sys
 from contextlib import nullcontext
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vvae_pipeline.train.stats import TrainStats
 
 
 def load_examples(data_path: str) -> list[dict]:
@@ -24,7 +29,7 @@ def load_examples(data_path: str) -> list[dict]:
     return df.to_dicts()
 
 
-def run(job: dict, emit=print) -> dict:
+def run(job: dict, emit=print) -> TrainStats:
     from vvae_pipeline.train.run import params_from_dict, train_lora
 
     return train_lora(load_examples(job["data_path"]), job["base_model"], job["out_dir"],
@@ -46,7 +51,7 @@ def main(argv: list[str]) -> int:
         emit = pipes.log.info if pipes is not None else print
         stats = run(job, emit)
         if pipes is not None:
-            emit(f"done: {stats['steps']} steps, final eval loss {stats['final_eval_loss']}, {stats['seconds']} s")
+            emit(f"done: {stats.steps} steps, final eval loss {stats.final_eval_loss}, {stats.seconds} s")
     return 0
 
 

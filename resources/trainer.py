@@ -7,7 +7,6 @@ trainer held is gone, so six adapters in a row do not accumulate allocator cache
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -18,6 +17,8 @@ from pydantic import Field
 from resources.fields import param_field
 from resources.storage import atomic_write_json
 from vvae_pipeline.params import TrainParams
+from vvae_pipeline.train.artifacts import RunArtifacts
+from vvae_pipeline.train.stats import TrainStats
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,8 +52,8 @@ class TrainerResource(dg.ConfigurableResource):
         return [python, "-m", "resources.train_worker", str(job_path)]
 
     def train(self, context: dg.AssetExecutionContext, *, data_path: Path, base_model: str, out_dir: Path,
-              params: dict, backbone: str, variant: str) -> dict:
-        """Train one adapter into ``out_dir`` (artifact contract of vvae_pipeline.train.run); returns its metrics."""
+              params: dict, backbone: str, variant: str) -> TrainStats:
+        """Train one adapter into ``out_dir`` (``RunArtifacts``); returns its stats (the metrics.json it wrote)."""
         # The subprocess runs in the package root: hand it absolute paths (a relative VVAE home
         # would otherwise resolve against the wrong folder). Hub ids stay as they are.
         data_path, out_dir = Path(data_path).resolve(), Path(out_dir).resolve()
@@ -60,11 +61,12 @@ class TrainerResource(dg.ConfigurableResource):
             base_model = str(Path(base_model).resolve())
         job = {"data_path": str(data_path), "base_model": base_model, "out_dir": str(out_dir), "params": params,
                "backbone": backbone, "variant": variant}
-        out_dir.mkdir(parents=True, exist_ok=True)
-        job_path = out_dir / "train_job.json"
+        run = RunArtifacts(out_dir)
+        run.out_dir.mkdir(parents=True, exist_ok=True)
+        job_path = run.job
         atomic_write_json(job_path, job)
         # A metrics.json left from an earlier run must not pass for this one's result.
-        (out_dir / "metrics.json").unlink(missing_ok=True)
+        run.metrics.unlink(missing_ok=True)
         if not self.use_subprocess:
             from resources.train_worker import run
 
@@ -74,4 +76,4 @@ class TrainerResource(dg.ConfigurableResource):
             env["OMP_NUM_THREADS"] = str(self.torch_threads)
         client = dg.PipesSubprocessClient(env=env, cwd=str(PACKAGE_ROOT))
         client.run(context=context, command=self.command(job_path), extras={"job": str(job_path)})
-        return json.loads((out_dir / "metrics.json").read_text())
+        return TrainStats.from_json(run.metrics.read_text())

@@ -2,6 +2,7 @@
 Dagster Pipes subprocess with the real SmolLM2 on CPU."""
 
 import json
+from itertools import islice
 from pathlib import Path
 
 import dagster as dg
@@ -15,6 +16,8 @@ from resources.tracking import MLflowResource
 from resources.trainer import TrainerResource
 from vvae_pipeline.latent import DIMENSION_NAMES
 from vvae_pipeline.schemas import MESSAGE, SFTExample, validate
+from vvae_pipeline.train.artifacts import RunArtifacts
+from vvae_pipeline.train.stats import TrainStats
 
 PARTITION = "smollm2-135m|ft"
 TINY_TRAIN = dict(max_steps=6, batch_size=4, grad_accum=1, max_length=256, learning_rate=1e-3, warmup_ratio=0.0,
@@ -27,7 +30,7 @@ def sft_frame(shared: Path, n_train: int = 6, n_val: int = 2) -> pl.DataFrame:
     for split, name, n in (("train", "train/dialogues_train.txt", n_train),
                            ("validation", "validation/dialogues_validation.txt", n_val)):
         with open(shared / "dailydialog_en" / name) as fh:
-            for i, line in zip(range(n), fh):
+            for i, line in enumerate(islice(fh, n)):
                 turns = [t.strip() for t in line.split("__eou__") if t.strip()][:4]
                 turns = turns[: len(turns) - len(turns) % 2]
                 msgs = [{"role": "user" if j % 2 == 0 else "assistant", "content": t} for j, t in enumerate(turns)]
@@ -70,7 +73,8 @@ def test_trainer_resource_owns_where_and_in_what_precision_training_runs():
 def test_missing_sft_dataset_fails_clearly(storage):
     result = materialize(storage)
     assert not result.success
-    assert "sft_dataset smollm2-135m|ft is not materialized" in str(result.get_step_failure_events()[0].event_specific_data.error)
+    error = str(result.get_step_failure_events()[0].event_specific_data.error)
+    assert "sft_dataset smollm2-135m|ft is not materialized" in error
 
 
 def test_contract_breaking_sft_dataset_fails_its_blocking_check(shared_data):
@@ -102,8 +106,10 @@ def test_lora_checkpoint_materializes_in_a_pipes_subprocess(storage, shared_data
     assert result.success
     mat = result.asset_materializations_for_node("lora_checkpoint")[0]
     meta = mat.metadata
-    out = storage.artifact_dir("lora_checkpoint", PARTITION)
-    assert meta["adapter"].value == str(out / "adapter")
+    run = RunArtifacts(storage.artifact_dir("lora_checkpoint", PARTITION))
+    assert {k: meta[k].value for k in ("adapter", "metrics", "loss_curve", "model_card", "train_log")} == {
+        "adapter": str(run.adapter), "metrics": str(run.metrics), "loss_curve": str(run.loss_curve),
+        "model_card": str(run.model_card), "train_log": str(run.train_log)}
     assert meta["steps"].value == 2 and meta["train_rows"].value == 6 and meta["validation_rows"].value == 2
     assert meta["base_model"].value == smollm2_path
     # The worker's numeric log lines reached Dagster through Pipes (and no dialogue text did).
@@ -112,23 +118,24 @@ def test_lora_checkpoint_materializes_in_a_pipes_subprocess(storage, shared_data
     assert not any(df["reply"][0] in m for m in logs)
     assert meta["real_tokens"].value > 0
 
-    metrics = json.loads(Path(meta["metrics"].value).read_text())
-    assert metrics["backbone"] == "smollm2-135m" and metrics["variant"] == "ft" and metrics["steps"] == 2
-    assert metrics["final_eval_loss"] == pytest.approx(meta["final_eval_loss"].value)
-    assert [p["step"] for p in metrics["eval_loss"]] == [2]
-    adapter_cfg = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    metrics = TrainStats.from_json(run.metrics.read_text())
+    assert (metrics.backbone, metrics.variant, metrics.steps) == ("smollm2-135m", "ft", 2)
+    assert metrics.final_eval_loss == pytest.approx(meta["final_eval_loss"].value)
+    assert meta["train_examples_used"].value == metrics.data.train.examples == 6
+    assert [p.step for p in metrics.eval_loss] == [2]
+    adapter_cfg = json.loads(run.adapter_config.read_text())
     assert adapter_cfg["r"] == 4 and sorted(adapter_cfg["target_modules"]) == ["q_proj", "v_proj"]
-    assert (out / "checkpoints" / "checkpoint-2").is_dir()
+    assert (run.checkpoints / "checkpoint-2").is_dir()
 
     # Re-materializing the same run resumes from its last checkpoint instead of training again.
     from safetensors.torch import load_file
 
-    first = load_file(str(out / "adapter" / "adapter_model.safetensors"))
+    first = load_file(str(run.adapter_weights))
     again = materialize(storage, instance, **tiny)
     assert again.success
     meta2 = again.asset_materializations_for_node("lora_checkpoint")[0].metadata
     assert meta2["resumed_from_step"].value == 2 and meta2["steps"].value == 2
-    second = load_file(str(out / "adapter" / "adapter_model.safetensors"))
+    second = load_file(str(run.adapter_weights))
     assert first.keys() == second.keys() and all((first[k] == second[k]).all() for k in first)
     assert meta2["final_eval_loss"].value == pytest.approx(meta["final_eval_loss"].value)
 

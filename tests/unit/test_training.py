@@ -4,10 +4,13 @@ validation loss is logged, a killed run resumes to the same result; packing keep
 import json
 import math
 from dataclasses import replace
+from itertools import islice
 from pathlib import Path
 
 import pytest
 
+from tests.support.train_stats import make_stats
+from vvae_pipeline.train.artifacts import RunArtifacts
 from vvae_pipeline.train.run import (
     LoraParams,
     TrainParams,
@@ -16,6 +19,7 @@ from vvae_pipeline.train.run import (
     resolve,
     train_lora,
 )
+from vvae_pipeline.train.stats import TrainStats
 
 # Tiny: 2 x <=128 tokens a step, r=4 on two projections; a step is ~1-2 s on one busy core.
 TINY = TrainParams(lora=LoraParams(r=4, alpha=8, dropout=0.0, target_modules=("q_proj", "v_proj")),
@@ -47,7 +51,7 @@ def dialogue_rows(shared: Path, n_train: int = 8, n_val: int = 4) -> list[dict]:
     for split, name, n in (("train", "train/dialogues_train.txt", n_train),
                            ("validation", "validation/dialogues_validation.txt", n_val)):
         with open(shared / "dailydialog_en" / name) as fh:
-            for i, line in zip(range(n), fh):
+            for line in islice(fh, n):
                 turns = [t.strip() for t in line.split("__eou__") if t.strip()][:4]
                 turns = turns[: len(turns) - len(turns) % 2]
                 msgs = [{"role": "system", "content": "Persona: tone=casual; vibe=warm"}]
@@ -77,6 +81,48 @@ def test_cpu_bf16_autocast_only_where_the_cpu_multiplies_bf16():
     assert resolve(replace(p, dtype="bfloat16", autocast="bf16"), False, False, False)["autocast"] is None
     with pytest.raises(ValueError, match="autocast"):
         TrainParams(autocast="fp8")
+
+
+def test_train_stats_are_attributes_and_round_trip_through_metrics_json():
+    stats = make_stats()
+    assert TrainStats.from_json(stats.to_json()) == stats
+    with pytest.raises(AttributeError):
+        stats.final_eval_los  # noqa: B018 - a misspelled field is an error where it is read
+    with pytest.raises(AttributeError):
+        stats.data.train.exampels  # noqa: B018
+    with pytest.raises(AttributeError):  # frozen: a typo cannot add a field either
+        stats.final_eval_los = 1.0
+    # The file keeps the layout its readers (the benchmark, through read_trained) know.
+    on_disk = json.loads(stats.to_json())
+    assert on_disk["data"]["train"]["examples"] == 6 and on_disk["lora"]["r"] == 4
+    assert on_disk["train_loss"][0] == {"step": 1, "loss": 2.0} and on_disk["choice"]["device"] == "cpu"
+    with pytest.raises(TypeError):  # a key this code does not know is not read past
+        TrainStats.from_dict({**on_disk, "final_eval_los": 1.0})
+
+
+def test_write_outputs_writes_exactly_the_files_run_artifacts_names(tmp_path):
+    """Fast twin of the tiny real run below: every file write_outputs leaves is a RunArtifacts name,
+    and read_trained finds the adapter and metrics through the same names."""
+    from types import SimpleNamespace
+
+    from vvae_pipeline.train.artifacts import read_trained, write_outputs
+
+    class Model:
+        def save_pretrained(self, path):
+            (Path(path) / "adapter_config.json").write_text("{}")
+            (Path(path) / "adapter_model.safetensors").write_bytes(b"\0")
+
+    stats = make_stats()
+    history = [{"step": p.step, "loss": p.loss} for p in stats.train_loss] + [{"step": 3, "eval_loss": 1.4}]
+    run = RunArtifacts(tmp_path / "smollm2-135m" / "sp_ft")
+    write_outputs(SimpleNamespace(model=Model(), state=SimpleNamespace(log_history=history)), run, stats)
+    assert sorted(p.name for p in run.out_dir.iterdir()) == sorted(
+        p.name for p in (run.adapter, run.metrics, run.loss_curve, run.model_card, run.train_log))
+    assert run.complete and run.adapter_weights.is_file()
+    assert TrainStats.from_json(run.metrics.read_text()) == stats
+    assert "smollm2-135m / sp_ft" in run.model_card.read_text()
+    adapters, metrics = read_trained(run.out_dir.parent, ["ft", "sp_ft"])
+    assert adapters == {"sp_ft": str(run.adapter)} and metrics["sp_ft"]["final_eval_loss"] == 1.4
 
 
 def test_checkpoints_of_another_run_are_discarded(tmp_path):
@@ -147,34 +193,39 @@ def test_tiny_lora_run_trains_adapter_only(tmp_path, smollm2_path, shared_data):
 
     # Under bf16 autocast (the default on a CPU with native bf16) the matmuls run in bf16 while
     # the LoRA weights the optimizer updates stay fp32; without it everything is fp32.
-    assert q_proj.dtype == (torch.bfloat16 if stats["choice"]["autocast"] == "bf16" else torch.float32)
+    assert q_proj.dtype == (torch.bfloat16 if stats.choice.autocast == "bf16" else torch.float32)
     assert seen["lora_dtypes"] == {torch.float32}
     assert seen["trainable"] and all("lora_" in n for n in seen["trainable"])
     assert len(seen["trainable"]) == 30 * 2 * 2  # 30 layers x (q, v) x (A, B)
     assert seen["lora_b_norm"] > 0  # B starts at zero: any mass means the adapter learned
     assert seen["base_checked"] > 200 and seen["base_changed"] == []
 
-    metrics = json.loads((out / "metrics.json").read_text())
-    for key in ("backbone", "variant", "base_model", "steps", "train_loss", "eval_loss", "final_eval_loss",
-                "real_tokens", "seconds"):
-        assert key in metrics, key
-    assert metrics["steps"] == stats["steps"] == 3
-    assert [p["step"] for p in metrics["train_loss"]] == [1, 2, 3]
-    assert [p["step"] for p in metrics["eval_loss"]] == [2, 3]  # every eval step, plus the final one
-    assert all(math.isfinite(p["loss"]) for p in metrics["eval_loss"] + metrics["train_loss"])
-    assert metrics["final_eval_loss"] == metrics["eval_loss"][-1]["loss"]
-    assert 0 < metrics["real_tokens"] <= 3 * 2 * 128
-    assert len((out / "train_log.jsonl").read_text().splitlines()) >= 5
-    assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "smollm2-135m / sp_ft" in (out / "README.md").read_text()
+    # What train writes is exactly what RunArtifacts names, and metrics.json is the returned stats.
+    run = RunArtifacts(out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        p.name for p in (run.adapter, run.metrics, run.loss_curve, run.model_card, run.train_log, run.checkpoints))
+    assert run.complete and run.adapter_weights.is_file() and run.checkpoints.is_dir()
+    metrics = TrainStats.from_json(run.metrics.read_text())
+    assert metrics == stats and isinstance(stats, TrainStats)
+    assert (metrics.backbone, metrics.variant, metrics.base_model) == ("smollm2-135m", "sp_ft", smollm2_path)
+    assert metrics.steps == 3 and metrics.params.lora.target_modules == ("q_proj", "v_proj")
+    assert [p.step for p in metrics.train_loss] == [1, 2, 3]
+    assert [p.step for p in metrics.eval_loss] == [2, 3]  # every eval step, plus the final one
+    assert all(math.isfinite(p.loss) for p in metrics.eval_loss + metrics.train_loss)
+    assert metrics.final_eval_loss == metrics.eval_loss[-1].loss
+    assert 0 < metrics.real_tokens <= 3 * 2 * 128
+    assert metrics.data.train.examples == 8 and metrics.data.validation.examples == 4
+    assert len(run.train_log.read_text().splitlines()) >= 5
+    assert run.loss_curve.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "smollm2-135m / sp_ft" in run.model_card.read_text()
 
-    saved = load_file(str(out / "adapter" / "adapter_model.safetensors"))
+    saved = load_file(str(run.adapter_weights))
     assert saved and all("lora_" in k for k in saved)
     base = AutoModelForCausalLM.from_pretrained(smollm2_path)
     ids = torch.tensor([[1, 2, 3, 4, 5, 6]])
     with torch.no_grad():
         before = base(input_ids=ids).logits
-        tuned = PeftModel.from_pretrained(base, str(out / "adapter"))
+        tuned = PeftModel.from_pretrained(base, str(run.adapter))
         after = tuned(input_ids=ids).logits
     assert not torch.allclose(before, after, atol=1e-4)
 
@@ -203,19 +254,20 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, smollm2_path, 
     ref = train_lora(rows, smollm2_path, tmp_path / "ref", params)
     with pytest.raises(KeyboardInterrupt):
         train_lora(rows, smollm2_path, tmp_path / "cut", params, callbacks=[Crash()])
-    assert sorted(p.name for p in (tmp_path / "cut" / "checkpoints").glob("checkpoint-*")) == ["checkpoint-2"]
+    cut = RunArtifacts(tmp_path / "cut")
+    assert sorted(p.name for p in cut.checkpoints.glob("checkpoint-*")) == ["checkpoint-2"]
     resumed = train_lora(rows, smollm2_path, tmp_path / "cut", params, callbacks=[GrabOptimizer()])
 
-    assert resumed["resumed_from_step"] == 2 and seen["start_step"] == 2
-    assert resumed["steps"] == ref["steps"] == 4
-    saved = torch.load(tmp_path / "cut" / "checkpoints" / "checkpoint-2" / "optimizer.pt", weights_only=True)
+    assert resumed.resumed_from_step == 2 and seen["start_step"] == 2
+    assert resumed.steps == ref.steps == 4
+    saved = torch.load(cut.checkpoints / "checkpoint-2" / "optimizer.pt", weights_only=True)
     saved_avg = [s["exp_avg"] for s in saved["state"].values() if "exp_avg" in s]
     assert seen["exp_avg"] and len(seen["exp_avg"]) == len(saved_avg)
-    assert all(torch.equal(a, b) for a, b in zip(seen["exp_avg"], saved_avg))  # Adam moments restored
-    assert [p["step"] for p in resumed["train_loss"]] == [1, 2, 3, 4]
-    assert resumed["real_tokens"] == ref["real_tokens"]
-    a = load_file(str(tmp_path / "ref" / "adapter" / "adapter_model.safetensors"))
-    b = load_file(str(tmp_path / "cut" / "adapter" / "adapter_model.safetensors"))
+    assert all(torch.equal(a, b) for a, b in zip(seen["exp_avg"], saved_avg, strict=True))  # Adam moments restored
+    assert [p.step for p in resumed.train_loss] == [1, 2, 3, 4]
+    assert resumed.real_tokens == ref.real_tokens
+    a = load_file(str(RunArtifacts(tmp_path / "ref").adapter_weights))
+    b = load_file(str(cut.adapter_weights))
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=1e-5)
@@ -228,7 +280,7 @@ def test_autocast_setting_reaches_the_matmuls(tmp_path, smollm2_path, shared_dat
     down_proj = output_dtype_probe("layers.29.mlp.down_proj")  # not a LoRA target in TINY: a plain Linear
     stats = train_lora(dialogue_rows(shared_data, 2, 1), smollm2_path, tmp_path / autocast,
                        replace(TINY, max_steps=1, max_length=64, autocast=autocast), callbacks=[down_proj])
-    assert stats["choice"]["autocast"] == (None if autocast == "off" else "bf16")
+    assert stats.choice.autocast == (None if autocast == "off" else "bf16")
     assert down_proj.dtype == (torch.float32 if autocast == "off" else torch.bfloat16)
 
 
@@ -244,11 +296,11 @@ def test_gpu_path_packs_rows_and_trains(tmp_path, smollm2_path, shared_data):
     """The GPU path: bf16, padding-free packed rows, Liger/flash-attention when installed."""
     stats = train_lora(dialogue_rows(shared_data, 16, 4), smollm2_path, tmp_path / "gpu",
                        replace(TINY, device="auto", torch_threads=0, max_steps=3, batch_size=1, max_length=512))
-    assert stats["choice"]["device"] == "cuda" and stats["choice"]["packing"] is True
-    assert stats["choice"]["dtype"] == "bfloat16"
+    assert stats.choice.device == "cuda" and stats.choice.packing is True
+    assert stats.choice.dtype == "bfloat16"
     # One packed row of <= 512 tokens holds several ~80-token examples.
-    assert stats["real_tokens"] > 3 * 200
-    assert all(math.isfinite(p["loss"]) for p in stats["train_loss"] + stats["eval_loss"])
+    assert stats.real_tokens > 3 * 200
+    assert all(math.isfinite(p.loss) for p in stats.train_loss + stats.eval_loss)
 
 
 @pytest.mark.parametrize("bad", [dict(warmup_ratio=1.5), dict(batch_size=0), dict(max_steps=0),

@@ -2,14 +2,14 @@
 
 ``train_lora(examples, base_model, out_dir, params)`` tokenises the rows with the backbone's chat
 template (loss only on the final assistant reply x and its end-of-turn token, see masking.py),
-trains a LoRA adapter with per-step validation loss, and writes the artifact contract:
+trains a LoRA adapter with per-step validation loss, and writes the artifact contract
+(``artifacts.RunArtifacts``: adapter folder, metrics.json holding the returned ``stats.TrainStats``,
+loss curve, model card, training log, resumable checkpoints a re-run continues from).
 
-    out_dir/adapter/            PEFT adapter (PeftModel.from_pretrained / vLLM LoRARequest)
-    out_dir/metrics.json        backbone, variant, base_model, steps, train_loss, eval_loss, ...
-    out_dir/loss_curve.png      train and validation loss per step
-    out_dir/README.md           model card
-    out_dir/train_log.jsonl     the trainer's log history, one record per line
-    out_dir/checkpoints/        resumable checkpoints; a re-run continues from the last one
+The run, phase by phase (each a function below): ``_configure`` (LoRA targets, device choice),
+``_checkpoint_dir`` (keep or wipe checkpoints by fingerprint), ``_build_trainer`` (tokenise, load,
+wire trl), ``_fit`` (train, resume, or reload a finished run), ``_final_eval``, ``_collect`` (the
+``TrainStats``), then ``artifacts.write_outputs`` on rank 0.
 
 On a GPU the rows are packed padding-free (trl "bfd": position ids restart per example and the
 attention kernel gets the sequence boundaries); on CPU plain padding is used.
@@ -28,12 +28,20 @@ from pathlib import Path
 from typing import Callable
 
 from vvae_pipeline.backbones import BACKBONES, Backbone
-from vvae_pipeline.params import LoraParams, TrainParams
+from vvae_pipeline.params import LoraParams, TrainParams  # noqa: F401 (re-exported for the tests)
+from vvae_pipeline.train.artifacts import RunArtifacts, loss_series, write_outputs
 from vvae_pipeline.train.masking import tokenize_examples
+from vvae_pipeline.train.stats import (  # noqa: F401 (params_*: re-exported)
+    DataStats,
+    DeviceChoice,
+    SplitStats,
+    TrainStats,
+    params_from_dict,
+    params_to_dict,
+)
 from vvae_pipeline.train.trl_wiring import build_sft_trainer, log_callback
 
 log = logging.getLogger(__name__)
-CHECKPOINTS = "checkpoints"
 
 
 def resolve(params: TrainParams, cuda_available: bool, liger_available: bool, flash_available: bool,
@@ -84,7 +92,7 @@ def fingerprint(examples: list[dict], base_model: str, params: TrainParams) -> s
 
 def prepare_checkpoints(out_dir: Path, fp: str) -> Path:
     """The checkpoint folder for run ``fp``: kept when it belongs to the same run, else emptied."""
-    ckpt = out_dir / CHECKPOINTS
+    ckpt = RunArtifacts(out_dir).checkpoints
     marker = ckpt / "fingerprint.json"
     if ckpt.exists() and (not marker.exists() or json.loads(marker.read_text()).get("fingerprint") != fp):
         log.info("checkpoints in %s belong to another run; starting fresh", ckpt)
@@ -101,11 +109,11 @@ def _datasets(examples: list[dict], tokenizer, max_length: int):
     for split in ("train", "validation"):
         rows = [ex["messages"] for ex in examples if ex.get("split") == split]
         feats, st = tokenize_examples(rows, tokenizer, max_length)
-        stats[split] = st
+        stats[split] = SplitStats(**st)
         out[split] = Dataset.from_list(feats) if feats else None
     if out["train"] is None:
         raise ValueError(f"no trainable examples in the train split (stats: {stats['train']})")
-    return out["train"], out["validation"], stats
+    return out["train"], out["validation"], DataStats(**stats)
 
 
 def _finished(checkpoint: str) -> bool:
@@ -123,19 +131,31 @@ def _load_finished(trainer, checkpoint: str) -> None:
 
 def train_lora(examples: list[dict], base_model: str, out_dir: str | Path, params: TrainParams, *,
                backbone: str = "", variant: str = "",
-               callbacks: list | None = None, emit: Callable[[str], None] | None = None) -> dict:
-    """Train (or resume) one adapter and write the artifact contract under ``out_dir``; returns stats.
+               callbacks: list | None = None, emit: Callable[[str], None] | None = None) -> TrainStats:
+    """Train (or resume) one adapter and write the artifact contract under ``out_dir``; returns its stats.
 
     ``examples``: dicts with ``messages`` and ``split`` (schemas.SFTExample rows).
     """
-    import torch
-    from transformers import AutoModelForCausalLM
-    from transformers.trainer_utils import get_last_checkpoint
-
-    from vvae_pipeline.llm.models import load_tokenizer
-    from vvae_pipeline.train.artifacts import write_outputs
-
     started = time.perf_counter()
+    run = RunArtifacts(out_dir)
+    params, choice = _configure(params, backbone)
+    ckpt_dir = _checkpoint_dir(run, fingerprint(examples, base_model, params))
+    trainer, eval_ds, data = _build_trainer(examples, base_model, params, choice, ckpt_dir, callbacks, emit)
+    last = _fit(trainer, ckpt_dir, emit)
+    final_eval = _final_eval(trainer, eval_ds)
+    if trainer.is_world_process_zero():
+        trainer.save_state()
+    stats = _collect(trainer, last, final_eval, backbone=backbone, variant=variant, base_model=base_model,
+                     params=params, choice=choice, data=data, seconds=time.perf_counter() - started)
+    if trainer.is_world_process_zero():
+        write_outputs(trainer, run, stats)
+    return stats
+
+
+def _configure(params: TrainParams, backbone: str) -> tuple[TrainParams, DeviceChoice]:
+    """``params`` with the backbone's LoRA targets filled in, and what they resolve to on this machine."""
+    import torch
+
     if params.torch_threads:
         torch.set_num_threads(params.torch_threads)
     if params.lora.target_modules is None:
@@ -143,25 +163,42 @@ def train_lora(examples: list[dict], base_model: str, out_dir: str | Path, param
         params = replace(params, lora=replace(params.lora, target_modules=tuple(targets)))
     choice = resolve(params, torch.cuda.is_available(), _importable("liger_kernel"), _importable("flash_attn"),
                      cpu_has_native_bf16())
-    out_dir = Path(out_dir)
-    fp = fingerprint(examples, base_model, params)
+    return params, DeviceChoice(**choice)
+
+
+def _checkpoint_dir(run: RunArtifacts, fp: str) -> Path:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # accelerate launch: rank 0 wipes stale checkpoints first
         from accelerate import PartialState
 
         with PartialState().main_process_first():
-            ckpt_dir = prepare_checkpoints(out_dir, fp) if PartialState().is_main_process else out_dir / CHECKPOINTS
-    else:
-        ckpt_dir = prepare_checkpoints(out_dir, fp)
+            return prepare_checkpoints(run.out_dir, fp) if PartialState().is_main_process else run.checkpoints
+    return prepare_checkpoints(run.out_dir, fp)
+
+
+def _build_trainer(examples: list[dict], base_model: str, params: TrainParams, choice: DeviceChoice, ckpt_dir: Path,
+                   callbacks: list | None, emit: Callable[[str], None] | None):
+    """(trainer, validation dataset or None, tokenisation counts)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from vvae_pipeline.llm.models import load_tokenizer
 
     tokenizer = load_tokenizer(base_model)
-    train_ds, eval_ds, data_stats = _datasets(examples, tokenizer, params.max_length)
-    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=getattr(torch, choice["dtype"]),
-                                                 attn_implementation=choice["attn"])
+    train_ds, eval_ds, data = _datasets(examples, tokenizer, params.max_length)
+    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=getattr(torch, choice.dtype),
+                                                 attn_implementation=choice.attn)
     model.config.use_cache = False
     cbs = list(callbacks or [])
     if emit:
         cbs.append(log_callback(emit))
-    trainer = build_sft_trainer(model, tokenizer, train_ds, eval_ds, params, choice, str(ckpt_dir), cbs)
+    trainer = build_sft_trainer(model, tokenizer, train_ds, eval_ds, params, asdict(choice), str(ckpt_dir), cbs)
+    return trainer, eval_ds, data
+
+
+def _fit(trainer, ckpt_dir: Path, emit: Callable[[str], None] | None) -> str | None:
+    """Train, resuming from the last checkpoint of this run; returns that checkpoint (None: from scratch)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
     last = get_last_checkpoint(str(ckpt_dir))
     if last and _finished(last):
         # Same fingerprint and the checkpoint is the final step: reload instead of training on (the
@@ -173,40 +210,28 @@ def train_lora(examples: list[dict], base_model: str, out_dir: str | Path, param
         if last and emit:
             emit(f"resuming from {Path(last).name}")
         trainer.train(resume_from_checkpoint=last)
-    final_eval = {}
-    if eval_ds is not None:
-        # The last eval step usually coincides with the final step; evaluate again only if it did not.
-        done = [r for r in trainer.state.log_history if "eval_loss" in r and r.get("step") == trainer.state.global_step]
-        final_eval = done[-1] if done else trainer.evaluate()
-    if trainer.is_world_process_zero():
-        trainer.save_state()
-    stats = {
-        "backbone": backbone,
-        "variant": variant,
-        "base_model": base_model,
-        "steps": trainer.state.global_step,
-        "epochs": round(float(trainer.state.epoch or 0.0), 3),
-        "resumed_from_step": int(Path(last).name.split("-")[-1]) if last else 0,
-        "real_tokens": int(trainer.state.num_input_tokens_seen),
-        "final_eval_loss": final_eval.get("eval_loss"),
-        "choice": choice,
-        "lora": asdict(params.lora),
-        "data": data_stats,
-        "seconds": round(time.perf_counter() - started, 2),
-    }
-    if trainer.is_world_process_zero():
-        stats = write_outputs(trainer, out_dir, stats, params)
-    return stats
+    return last
 
 
-def params_to_dict(params: TrainParams) -> dict:
-    return asdict(params)
+def _final_eval(trainer, eval_ds) -> dict:
+    if eval_ds is None:
+        return {}
+    # The last eval step usually coincides with the final step; evaluate again only if it did not.
+    done = [r for r in trainer.state.log_history if "eval_loss" in r and r.get("step") == trainer.state.global_step]
+    return done[-1] if done else trainer.evaluate()
 
 
-def params_from_dict(d: dict) -> TrainParams:
-    """Inverse of ``params_to_dict`` (JSON turns tuples into lists); unknown keys are an error."""
-    d = dict(d)
-    lora = dict(d.pop("lora", {}) or {})
-    if lora.get("target_modules") is not None:
-        lora["target_modules"] = tuple(lora["target_modules"])
-    return TrainParams(lora=LoraParams(**lora), **d)
+def _collect(trainer, last: str | None, final_eval: dict, *, backbone: str, variant: str, base_model: str,
+             params: TrainParams, choice: DeviceChoice, data: DataStats, seconds: float) -> TrainStats:
+    state = trainer.state
+    train_loss, eval_loss = loss_series(state.log_history)
+    return TrainStats(
+        backbone=backbone, variant=variant, base_model=base_model,
+        steps=state.global_step,
+        epochs=round(float(state.epoch or 0.0), 3),
+        resumed_from_step=int(Path(last).name.split("-")[-1]) if last else 0,
+        real_tokens=int(state.num_input_tokens_seen),
+        final_eval_loss=final_eval.get("eval_loss"),
+        choice=choice, data=data, seconds=round(seconds, 2), params=params,
+        train_loss=train_loss, eval_loss=eval_loss,
+    )
