@@ -2,8 +2,9 @@
 
 The run happens in a subprocess (TrainerResource, Dagster Pipes) inside the "gpu" concurrency
 pool, so at most one training holds the accelerator at a time (the pool's limit lives in the
-instance config: ``concurrency: pools: default_limit: 1``). Artifacts follow the contract in
-vvae_pipeline/train/run.py under storage.artifact_dir("lora_checkpoint", partition).
+instance config: ``concurrency: pools: default_limit: 1``). The files it leaves are
+vvae_pipeline.train.artifacts.RunArtifacts under storage.artifact_dir("lora_checkpoint", partition);
+what the materialization shows is artifacts.checkpoint_metadata of them and the run's TrainStats.
 """
 
 
@@ -18,7 +19,8 @@ from resources.tracking import MLflowResource
 from resources.trainer import TrainerResource
 from vvae_pipeline.llm.models import resolve_model_path
 from vvae_pipeline.params import LoraParams, TrainParams
-from vvae_pipeline.train.run import params_to_dict
+from vvae_pipeline.train.artifacts import RunArtifacts, checkpoint_metadata
+from vvae_pipeline.train.stats import TrainStats, params_to_dict
 
 
 class TrainConfig(dg.Config):
@@ -86,39 +88,20 @@ def lora_checkpoint(context: dg.AssetExecutionContext, config: TrainConfig, trai
     if not counts.get("train"):
         raise ValueError(f"sft_dataset {context.partition_key} has no train rows (splits: {counts})")
 
-    out_dir = storage.artifact_dir("lora_checkpoint", context.partition_key)
+    run = RunArtifacts(storage.artifact_dir("lora_checkpoint", context.partition_key))
     base_model = resolve_model_path(backbone, storage.models_dir)
-    stats = trainer.train(context, data_path=data_path, base_model=base_model, out_dir=out_dir,
-                          params=params_to_dict(config.to_params(**trainer.deployment())), backbone=backbone, variant=variant)
-    context.log.info(f"{backbone}/{variant}: {stats['steps']} steps, final eval loss {stats['final_eval_loss']}")
-    final_eval = stats["final_eval_loss"]
-    tracked = track_training(context, mlflow, storage, data_path, base_model, out_dir, stats, counts)
-    return dg.MaterializeResult(metadata={
-        **tracked,
-        "adapter": dg.MetadataValue.path(str(out_dir / "adapter")),
-        "metrics": dg.MetadataValue.path(str(out_dir / "metrics.json")),
-        "loss_curve": dg.MetadataValue.path(str(out_dir / "loss_curve.png")),
-        "model_card": dg.MetadataValue.path(str(out_dir / "README.md")),
-        "train_log": dg.MetadataValue.path(str(out_dir / "train_log.jsonl")),
-        "base_model": dg.MetadataValue.text(base_model),
-        "steps": dg.MetadataValue.int(stats["steps"]),
-        "resumed_from_step": dg.MetadataValue.int(stats.get("resumed_from_step", 0)),
-        "final_eval_loss": dg.MetadataValue.float(float(final_eval)) if final_eval is not None
-        else dg.MetadataValue.text("no validation rows"),
-        "real_tokens": dg.MetadataValue.int(stats["real_tokens"]),
-        "seconds": dg.MetadataValue.float(float(stats["seconds"])),
-        "train_rows": dg.MetadataValue.int(counts.get("train", 0)),
-        "train_examples_used": dg.MetadataValue.int(stats["data"]["train"]["examples"]),
-        "skipped_rows": dg.MetadataValue.json({split: {k: st[k] for k in ("dropped_too_long", "invalid_reasons")}
-                                               for split, st in stats["data"].items() if st}),
-        "validation_rows": dg.MetadataValue.int(counts.get("validation", 0)),
-    })
+    params = params_to_dict(config.to_params(**trainer.deployment()))
+    stats = trainer.train(context, data_path=data_path, base_model=base_model, out_dir=run.out_dir, params=params,
+                          backbone=backbone, variant=variant)
+    context.log.info(f"{backbone}/{variant}: {stats.steps} steps, final eval loss {stats.final_eval_loss}")
+    tracked = track_training(context, mlflow, storage, data_path, run, stats, counts)
+    return dg.MaterializeResult(metadata={**tracked, **checkpoint_metadata(run, stats, counts)})
 
 
 def track_training(context: dg.AssetExecutionContext, mlflow: MLflowResource, storage: StorageResource,
-                   data_path, base_model: str, out_dir, stats: dict, counts: dict) -> dict:
+                   data_path, run: RunArtifacts, stats: TrainStats, counts: dict) -> dict:
     """The MLflow run of this materialization (best effort: a failure is a warning, see
-    resources/tracking.py); its run id and registry version as metadata."""
+    vvae_pipeline/train/tracking.py); its run id and registry version as metadata."""
     import json
     import time
 
@@ -135,13 +118,11 @@ def track_training(context: dg.AssetExecutionContext, mlflow: MLflowResource, st
     except (OSError, ValueError):
         sft_stats = {}
     tags = {"dagster_run_id": context.run_id, "dagster_partition": context.partition_key,
-            "dagster_asset": "lora_checkpoint", "sft_sha256": sha256_file(data_path), "base_model": base_model,
-            "base_model_fingerprint": weights_fingerprint(base_model)}
+            "dagster_asset": "lora_checkpoint", "sft_sha256": sha256_file(data_path), "base_model": stats.base_model,
+            "base_model_fingerprint": weights_fingerprint(stats.base_model)}
     extra = {"sft": {"rows": counts, **sft_stats}}
     info = mlflow.tracker(storage.root, context.log).log_training(
-        backbone=backbone, variant=variant, out_dir=out_dir, stats=stats,
-        params={**stats.get("params", {}), "lora": stats.get("lora", {}), "resolved": stats.get("choice", {})},
-        tags=tags, extra_params=extra)
+        backbone=backbone, variant=variant, out_dir=run.out_dir, stats=stats, tags=tags, extra_params=extra)
     if not info:
         return {"mlflow_run_id": dg.MetadataValue.text("not tracked (see the warning in the log)")}
     context.log.info(f"MLflow run {info['run_id']}, {info['registered_model']} version {info['version']} "

@@ -8,18 +8,22 @@ import time
 import pytest
 
 from resources.tracking import MLflowResource, read_run_ids, registered_model_name
+from tests.support.train_stats import make_stats
+from vvae_pipeline.train.artifacts import RunArtifacts
+from vvae_pipeline.train.stats import TrainStats
 
 BACKBONE = "smollm2-135m"
 
 
-def fake_trained(out, step_losses=(2.0, 1.5, 1.2)):
-    (out / "adapter").mkdir(parents=True)
-    (out / "adapter" / "adapter_config.json").write_text(json.dumps({"r": 4}))
-    (out / "adapter" / "adapter_model.safetensors").write_bytes(b"\0" * 64)
-    (out / "README.md").write_text("# card\n")
-    stats = {"steps": 3, "train_loss": [{"step": i + 1, "loss": v} for i, v in enumerate(step_losses)],
-             "eval_loss": [{"step": 3, "loss": 1.4}], "final_eval_loss": 1.4, "real_tokens": 99, "seconds": 1.0}
-    (out / "metrics.json").write_text(json.dumps(stats))
+def fake_trained(out, step_losses=(2.0, 1.5, 1.2)) -> TrainStats:
+    """A RunArtifacts folder as a finished run leaves it (no loss curve), with its stats."""
+    run = RunArtifacts(out)
+    run.adapter.mkdir(parents=True)
+    run.adapter_config.write_text(json.dumps({"r": 4}))
+    run.adapter_weights.write_bytes(b"\0" * 64)
+    run.model_card.write_text("# card\n")
+    stats = make_stats(step_losses)
+    run.metrics.write_text(stats.to_json())
     return stats
 
 
@@ -39,17 +43,17 @@ def test_training_run_registry_and_benchmark_in_the_default_store(tmp_path):
     out = tmp_path / "artifacts" / "lora_checkpoint" / BACKBONE / "sp_ft"
     stats = fake_trained(out)
     info = tracker.log_training(backbone=BACKBONE, variant="sp_ft", out_dir=out, stats=stats,
-                                params={"learning_rate": 1e-3, "lora": {"r": 4, "target_modules": ["q_proj"]}},
                                 tags={"dagster_run_id": "abc", "sft_sha256": "f00"}, extra_params={"sft.train_rows": 6})
     assert not log.warnings, log.warnings
     assert (tmp_path / "mlflow" / "mlflow.db").is_file()
-    assert json.loads((out / "mlflow.json").read_text()) == info and info["version"] == "1"
+    assert json.loads(RunArtifacts(out).mlflow.read_text()) == info and info["version"] == "1"
     assert read_run_ids(out.parent, ["ft", "sp_ft"]) == {"sp_ft": info["run_id"]}
 
     client = tracker.client
     run = client.get_run(info["run_id"])
     assert run.data.params["lora.r"] == "4" and run.data.params["lora.target_modules"] == '["q_proj"]'
     assert run.data.params["sft.train_rows"] == "6" and run.data.tags["dagster_run_id"] == "abc"
+    assert run.data.params["learning_rate"] == "0.001" and run.data.params["resolved.device"] == "cpu"
     hist = client.get_metric_history(info["run_id"], "train_loss")
     assert [(m.step, m.value) for m in hist] == [(1, 2.0), (2, 1.5), (3, 1.2)]
     assert {a.path for a in client.list_artifacts(info["run_id"])} >= {"adapter", "README.md", "metrics.json"}
@@ -61,8 +65,7 @@ def test_training_run_registry_and_benchmark_in_the_default_store(tmp_path):
     # Registry: no champion yet; a second training is version 2; the alias moves.
     assert tracker.champion(BACKBONE) is None
     out2 = tmp_path / "again"
-    info2 = tracker.log_training(backbone=BACKBONE, variant="sp_ft", out_dir=out2, stats=fake_trained(out2),
-                                 params={}, tags={})
+    info2 = tracker.log_training(backbone=BACKBONE, variant="sp_ft", out_dir=out2, stats=fake_trained(out2), tags={})
     assert tracker.latest_version(BACKBONE, "sp_ft")["version"] == info2["version"] == "2"
     assert tracker.set_champion(BACKBONE, "1")
     assert tracker.champion(BACKBONE)["run_id"] == info["run_id"]
@@ -88,17 +91,39 @@ def test_unreachable_server_only_warns(tmp_path, monkeypatch):
     out = tmp_path / "a"
     t0 = time.perf_counter()
     assert tracker.log_training(backbone=BACKBONE, variant="sp_ft", out_dir=out, stats=fake_trained(out),
-                                params={}, tags={}) is None
+                                tags={}) is None
     assert tracker.champion(BACKBONE) is None and tracker.log_benchmark(
         {"systems": [{"system": "sp_ft", "status": "ok", "n": 1, "distance": 0.1}]}, {"sp_ft": "x"}) is None
     assert time.perf_counter() - t0 < 30
     assert len(log.warnings) == 3 and all("127.0.0.1:9" in w for w in log.warnings)
-    assert not (out / "mlflow.json").exists()
+    assert not RunArtifacts(out).mlflow.exists()
 
 
 def test_disabled_does_nothing(tmp_path):
     tracker = MLflowResource(enabled=False).tracker(tmp_path, logging.getLogger())
     assert tracker.champion(BACKBONE) is None and not (tmp_path / "mlflow").exists()
+
+
+def test_best_effort_turns_any_failure_into_one_warning(tmp_path):
+    """Every public Tracker call that talks to MLflow goes through the one decorator; a bug inside
+    (here: a client that raises) is a warning naming the call, never an exception."""
+    from vvae_pipeline.train.tracking import Tracker
+
+    class Broken:
+        def __getattr__(self, name):
+            raise RuntimeError(f"boom in {name}")
+
+    log = Log()
+    tracker = Tracker(tmp_path, log)
+    tracker._client = Broken()
+    assert tracker.latest_version(BACKBONE, "sp_ft") is None
+    assert tracker.set_champion(BACKBONE, "1") is None
+    assert tracker.download_adapter("r", tmp_path / "dl") is None
+    assert log.warnings == [f"MLflow tracking ({what}) failed at {tracker.uri}, continuing without it: "
+                            f"RuntimeError: boom in {call}" for what, call in
+                            (("latest version", "search_model_versions"),
+                             ("move champion alias", "set_registered_model_alias"),
+                             ("download adapter", "download_artifacts"))]
 
 
 @pytest.mark.slow
@@ -118,7 +143,8 @@ def test_a_real_lora_checkpoint_materialization_is_one_tracked_run(tmp_path, mod
     assert result.success
     meta = result.asset_materializations_for_node("lora_checkpoint")[0].metadata
     out = storage.artifact_dir("lora_checkpoint", PARTITION)
-    info = json.loads((out / "mlflow.json").read_text())
+    run_files = RunArtifacts(out)
+    info = json.loads(run_files.mlflow.read_text())
     assert meta["mlflow_run_id"].value == info["run_id"] and meta["mlflow_model"].value == "vvae-smollm2-135m-ft/1"
 
     tracker = MLflowResource().tracker(storage.root, logging.getLogger())
@@ -130,12 +156,12 @@ def test_a_real_lora_checkpoint_materialization_is_one_tracked_run(tmp_path, mod
     assert t["dagster_run_id"] == result.run_id and t["dagster_partition"] == PARTITION
     assert t["sft_sha256"] == sha256_file(storage.table_path("sft_dataset", PARTITION))
     assert t["base_model_fingerprint"] == weights_fingerprint(smollm2_path) and t["base_model"] == smollm2_path
-    metrics = json.loads((out / "metrics.json").read_text())
+    stats = TrainStats.from_json(run_files.metrics.read_text())
     train = client.get_metric_history(info["run_id"], "train_loss")
-    assert [(m.step, m.value) for m in train] == [(q["step"], pytest.approx(q["loss"])) for q in metrics["train_loss"]]
+    assert [(m.step, m.value) for m in train] == [(q.step, pytest.approx(q.loss)) for q in stats.train_loss]
     assert [m.step for m in client.get_metric_history(info["run_id"], "eval_loss")] == [1, 2]
     arts = {a.path for a in client.list_artifacts(info["run_id"])}
-    assert {"adapter", "README.md", "metrics.json", "loss_curve.png"} <= arts
+    assert {p.name for p in (run_files.adapter, *run_files.files())} <= arts
     assert {a.path for a in client.list_artifacts(info["run_id"], "adapter")} >= {"adapter/adapter_config.json",
                                                                                "adapter/adapter_model.safetensors"}
     assert tracker.latest_version("smollm2-135m", "ft")["run_id"] == info["run_id"]
