@@ -37,6 +37,8 @@ def main(argv=None) -> int:
     from vvae_pipeline.llm.models import resolve_model_path
     from vvae_pipeline.params import BenchmarkParams, DecodingParams
     from vvae_pipeline.sft.build import train_prior
+    from vvae_pipeline.train.artifacts import RunArtifacts
+    from vvae_pipeline.train.stats import TrainStats
     from vvae_pipeline.uncertainty import wilson
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -77,18 +79,18 @@ def main(argv=None) -> int:
     prompts = next(j.prompts for j in plan.jobs if j.system == args.variant)
     personas, replies = plan.personas, plan.examples["reply"].to_list()
 
-    run_dir = home / "artifacts" / "lora_checkpoint" / args.backbone / args.variant
-    ckpts = sorted(run_dir.glob("checkpoints/checkpoint-*"), key=lambda p: int(re.sub(r"\D", "", p.name)))
+    run = RunArtifacts(home / "artifacts" / "lora_checkpoint" / args.backbone / args.variant)
+    ckpts = sorted(run.checkpoints.glob("checkpoint-*"), key=lambda p: int(re.sub(r"\D", "", p.name)))
     points = [(int(re.sub(r"\D", "", p.name)), p) for p in ckpts]
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    final_step = int(metrics.get("steps", -1))
+    stats = TrainStats.from_json(run.metrics.read_text())
+    final_step = stats.steps
     # The last checkpoint is the final adapter when the run ends on a save step: score it once.
-    points = [(s, p) for s, p in points if s != final_step] + [(final_step, run_dir / "adapter")]
+    points = [(s, p) for s, p in points if s != final_step] + [(final_step, run.adapter)]
     base_path = resolve_model_path(args.backbone, home / "models")
     gen = HFGenerator(base_path)
     val_loss = validation_losses(base_path, sft.filter((pl.col("variant") == args.variant)
                                                        & (pl.col("split") == "validation")),
-                                 [p for _, p in points], max_length=int(metrics.get("max_length") or 256))
+                                 [p for _, p in points], max_length=stats.params.max_length)
 
     def cp(texts):
         k = sum(detectors.detect(t or "", p)["cp"] for t, p in zip(texts, personas, strict=True))
