@@ -31,15 +31,34 @@ TURNS = [
 def _scrubbed() -> pl.DataFrame:
     ann = pl.Struct({"turn_index": pl.Int64, "rewritten_text": pl.Utf8, "annotator_id": pl.Utf8})
     turn = pl.Struct({"role": pl.Utf8, "text": pl.Utf8, "ts": pl.Utf8})
-    return pl.DataFrame({
-        "batch_id": [BATCH] * 2, "source_file": ["demo.jsonl"] * 2, "source_line": [1, 2],
-        "session_id": ["s1", "s2"], "agent_id": ["agent_luna", "agent_luna"], "user_id": ["u1", "u2"],
-        "language": ["en", "en"], "turns": [TURNS, TURNS[:2]],
-        "annotations": [[{"turn_index": 3, "rewritten_text": "Hey sunshine, no worries at all 🌙", "annotator_id": "a"},
-                         {"turn_index": 1, "rewritten_text": "Hi! 🌙", "annotator_id": "a"}],
-                        [{"turn_index": 1, "rewritten_text": "Hey sunshine, sleep on it. no worries at all", "annotator_id": "a"}]],
-        "x_source": ["annotation"] * 2, "pii_found": [1, 0],
-    }, schema_overrides={"turns": pl.List(turn), "annotations": pl.List(ann)})
+    return pl.DataFrame(
+        {
+            "batch_id": [BATCH] * 2,
+            "source_file": ["demo.jsonl"] * 2,
+            "source_line": [1, 2],
+            "session_id": ["s1", "s2"],
+            "agent_id": ["agent_luna", "agent_luna"],
+            "user_id": ["u1", "u2"],
+            "language": ["en", "en"],
+            "turns": [TURNS, TURNS[:2]],
+            "annotations": [
+                [
+                    {"turn_index": 3, "rewritten_text": "Hey sunshine, no worries at all 🌙", "annotator_id": "a"},
+                    {"turn_index": 1, "rewritten_text": "Hi! 🌙", "annotator_id": "a"},
+                ],
+                [
+                    {
+                        "turn_index": 1,
+                        "rewritten_text": "Hey sunshine, sleep on it. no worries at all",
+                        "annotator_id": "a",
+                    }
+                ],
+            ],
+            "x_source": ["annotation"] * 2,
+            "pii_found": [1, 0],
+        },
+        schema_overrides={"turns": pl.List(turn), "annotations": pl.List(ann)},
+    )
 
 
 class _Endpoint:
@@ -97,9 +116,16 @@ def test_persona_extractions_asset(tmp_path, endpoint, monkeypatch):
     pseudonymize(_scrubbed(), DEV_KEY, {"session_id": "session"}).write_parquet(
         storage.table_path("scrubbed_sessions", BATCH))
     # The demo generator's truth: s1 turn 3 truly shows the catchphrase, nickname and emoji.
-    truth = pl.DataFrame({"session_id": ["s1", "s1", "s2"], "turn_index": [3, 1, 1],
-                          "agent_id": ["agent_luna"] * 3, "language": ["en"] * 3,
-                          **{d: [None] * 3 for d in DIMENSION_NAMES}}, schema_overrides={d: pl.Utf8 for d in DIMENSION_NAMES})
+    truth = pl.DataFrame(
+        {
+            "session_id": ["s1", "s1", "s2"],
+            "turn_index": [3, 1, 1],
+            "agent_id": ["agent_luna"] * 3,
+            "language": ["en"] * 3,
+            **{d: [None] * 3 for d in DIMENSION_NAMES},
+        },
+        schema_overrides={d: pl.Utf8 for d in DIMENSION_NAMES},
+    )
     truth = truth.with_columns(pl.Series("catchphrase", ["no worries at all", None, "no worries at all"]),
                                pl.Series("nickname", ["sunshine", None, "sunshine"]))
     (tmp_path / "demo").mkdir()
@@ -121,7 +147,9 @@ def test_persona_extractions_asset(tmp_path, endpoint, monkeypatch):
 
     df = pl.read_parquet(storage.table_path("persona_extractions", BATCH))
     assert validate(df, PersonaExtraction).passed and df.height == 3
-    row = df.filter(pl.col("session_id") == pseudonym("session", "s1", DEV_KEY), pl.col("turn_index") == 3).row(0, named=True)
+    row = df.filter(pl.col("session_id") == pseudonym("session", "s1", DEV_KEY), pl.col("turn_index") == 3).row(
+        0, named=True
+    )
     assert (row["catchphrase"], row["nickname"], row["emoji"]) == ("no worries at all", "sunshine", "🌙")
     assert row["engine"] == "openai" and row["model"] == "served" and row["batch_id"] == BATCH
 
@@ -129,7 +157,11 @@ def test_persona_extractions_asset(tmp_path, endpoint, monkeypatch):
     meta = {k: v.value for k, v in mat.metadata.items()}
     assert meta["status_counts"] == {"ok": 3, "retried": 0, "failed": 0}
     assert set(meta["null_rate"]) == set(DIMENSION_NAMES)
-    assert meta["quality"]["catchphrase"] == {"precision": 1.0, "recall": 1.0, "null_rate": pytest.approx(1 / 3, abs=1e-3)}
+    assert meta["quality"]["catchphrase"] == {
+        "precision": 1.0,
+        "recall": 1.0,
+        "null_rate": pytest.approx(1 / 3, abs=1e-3),
+    }
     assert "sk-not-in-metadata" not in repr(meta)  # every value, the column schema (a record) included
     quality = json.loads((storage.artifact_dir("persona_extractions", BATCH) / "quality.json").read_text())
     assert quality["dimensions"]["nickname"]["recall"] == 1.0 and quality["n_matched"] == 3

@@ -10,12 +10,12 @@ import dagster as dg
 import pytest
 
 from assets import promotion
-
-pytestmark = pytest.mark.slow  # the MLflow SQLite registry: ~10 s a test on 2 shared cores
 from resources.storage import StorageResource
 from resources.tracking import MLflowResource, Tracker
 from tests.dagster.test_promotion import BACKBONE, _report_stub, benchmark, train
 from vvae_pipeline.llm.serving import champion_json_path, read_champion
+
+pytestmark = pytest.mark.slow  # the MLflow SQLite registry: ~10 s a test on 2 shared cores
 
 
 def _materialize(storage, mlflow):

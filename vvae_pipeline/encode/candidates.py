@@ -143,7 +143,9 @@ def vocatives(text: str, language: str) -> set[str]:
     for sent in _SENTENCE.findall(_zh_spaces(clean(text), language)):
         sent = sent.strip()
         if language == "zh":
-            for m in re.finditer(r"^([\u4e00-\u9fff]{2,3})[，,！!～~]|[，,]([\u4e00-\u9fff]{2,3})[！!～~。？?]*$", sent):
+            for m in re.finditer(
+                r"^([\u4e00-\u9fff]{2,3})[，,！!～~]|[，,]([\u4e00-\u9fff]{2,3})[！!～~。？?]*$", sent
+            ):
                 name = m.group(1) or m.group(2)
                 if (name not in lx.ZH_NOT_NAMES and not name.startswith(lx.ZH_NOT_NAME_START)
                         and not name.endswith(lx.ZH_NOT_NAME_END) and address_term(name, "zh")):
@@ -196,8 +198,10 @@ _EN_HOBBY = re.compile(
     r"|\bmy (?:favou?rite )?hobb(?:y is|ies are|y's)\s+([a-z]+(?: [a-z]+)?)"
     r"|\bin my (?:free|spare) time,? i (?:like to |love to |usually )?([a-z]+(?: [a-z]+)?)"
 )
-_ZH_HOBBY = re.compile(r"(?:我(?:很|最|超|特别|也|比较)?(?:喜欢|爱|热爱)|爱好是|兴趣是|业余(?:时间)?(?:喜欢|爱)?|没事就(?:爱|喜欢)?)"
-                       r"([\u4e00-\u9fff]{2,4})")
+_ZH_HOBBY = re.compile(
+    r"(?:我(?:很|最|超|特别|也|比较)?(?:喜欢|爱|热爱)|爱好是|兴趣是|业余(?:时间)?(?:喜欢|爱)?|没事就(?:爱|喜欢)?)"
+    r"([\u4e00-\u9fff]{2,4})"
+)
 
 
 def hobbies(text: str, language: str) -> Counter:

@@ -92,8 +92,10 @@ def write(entry: dict, engine: str, model: str, path: Path | str = TABLE_PATH, *
 
     p = Path(path)
     table = json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {"engines": {}}
-    table["about"] = ("Per engine:model, which persona dimensions the encoder answers; written by "
-                      "bench/bench_encoder_quality.py --write-capabilities (rule: vvae_pipeline/encode/capabilities.py).")
+    table["about"] = (
+        "Per engine:model, which persona dimensions the encoder answers; written by "
+        "bench/bench_encoder_quality.py --write-capabilities (rule: vvae_pipeline/encode/capabilities.py)."
+    )
     table["engines"][engine_key(engine, model)] = {**about, **entry}
     atomic_write_json(p, table)
     _load.cache_clear()

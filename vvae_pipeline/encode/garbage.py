@@ -111,8 +111,12 @@ def _function_words(counts: Mapping[str, Counter], params: PersonaCheckParams) -
         c = counts.get(dim) or Counter()
         fw = Counter({v: n for (v, lang), n in c.items() if is_function_word(v, lang)})
         n_dim, k_dim = sum(c.values()), sum(fw.values())
-        figures[dim] = {"values": n_dim, "function_words": k_dim, "share": round(k_dim / n_dim, 4) if n_dim else 0.0,
-                        "top_function_words": [[v, n] for v, n in sorted(fw.items(), key=lambda kv: (-kv[1], kv[0]))[:5]]}
+        figures[dim] = {
+            "values": n_dim,
+            "function_words": k_dim,
+            "share": round(k_dim / n_dim, 4) if n_dim else 0.0,
+            "top_function_words": [[v, n] for v, n in sorted(fw.items(), key=lambda kv: (-kv[1], kv[0]))[:5]],
+        }
         total, hits = total + n_dim, hits + k_dim
         found.update({f"{dim}={v}": n for v, n in fw.items()})
     share = hits / total if total else 0.0
@@ -213,7 +217,9 @@ def declared_agreement(df: pl.DataFrame, declared: Mapping[str, Mapping[str, str
                "judged": judged, "min_declared_recall": params.min_declared_recall, "min_answers": params.min_answers}
     bad = []
     if judged and recall < params.min_declared_recall:
-        bad = [f"{agreed} of {eligible} ({recall:.0%})"] + [f"{v} missed x{n}" for v, n in missed.most_common(CASES - 1)]
+        bad = [f"{agreed} of {eligible} ({recall:.0%})"] + [
+            f"{v} missed x{n}" for v, n in missed.most_common(CASES - 1)
+        ]
     return _finding(usable.height, "persona", f"declared values found in x are read into z at least "
                     f"{params.min_declared_recall:.0%} of the time (judged from {params.min_answers} examples)",
                     bad, figures)
@@ -265,7 +271,9 @@ def extraction_findings(df: pl.DataFrame, declared: Mapping[str, Mapping[str, st
             for name, rule in EXTRACTION_FINDINGS.items()}
 
 
-def batch_findings(df: pl.DataFrame, sessions: pl.DataFrame, params: PersonaCheckParams = DEFAULT) -> dict[str, Finding]:
+def batch_findings(
+    df: pl.DataFrame, sessions: pl.DataFrame, params: PersonaCheckParams = DEFAULT
+) -> dict[str, Finding]:
     """``extraction_findings`` of one batch, with the profiles its scrubbed ``sessions`` declare."""
     from vvae_pipeline.encode.profiles import declared_dicts, declared_profiles
 

@@ -135,7 +135,9 @@ def _scrubbed_frame(sessions: list[dict], corpus: str) -> pl.DataFrame:
         "x_source": pl.Utf8, "pii_found": pl.Int64})
 
 
-def load(corpus: str, root: Path, n_items: int, seed: int = 0, max_annotations: int = 2) -> tuple[pl.DataFrame, pl.DataFrame]:
+def load(
+    corpus: str, root: Path, n_items: int, seed: int = 0, max_annotations: int = 2
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(items as ``extract.build_items`` makes them, labels per example keyed by ``KEYS`` with the
     unit column ``UNIT[corpus]``): a seeded sample of sessions, at most ``max_annotations``
     examples each, until ``n_items`` examples."""

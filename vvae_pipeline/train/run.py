@@ -23,9 +23,9 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Callable
 
 from vvae_pipeline.backbones import BACKBONES, Backbone
 from vvae_pipeline.params import LoraParams, TrainParams  # noqa: F401 (re-exported for the tests)

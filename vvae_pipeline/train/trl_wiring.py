@@ -8,7 +8,8 @@ max_length; position ids restart per example and the varlen kernel gets the boun
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from vvae_pipeline.params import TrainParams
