@@ -141,13 +141,13 @@ def benchmark_report(context: dg.AssetExecutionContext, config: ReportConfig, st
     sft = sft_dataset.filter(pl.col("backbone") == backbone)
     trained_dir, out_dir = storage.root / "artifacts" / "lora_checkpoint" / backbone, storage.artifact_dir(
         "benchmark_report", backbone)
-    adapters, metrics = read_trained(trained_dir, VARIANT_KEYS)
+    adapters, train_stats = read_trained(trained_dir, VARIANT_KEYS)
     # The registry's champion SP+FT adapter, when it is not this week's, is scored alongside it.
     tracker, run_ids = mlflow.tracker(storage.root, context.log), read_run_ids(trained_dir, VARIANT_KEYS)
     champion, registry = tracker.champion_for_benchmark(backbone, run_ids.get(SP_FT), out_dir / "champion_adapter")
     items, note = dialogbench_corpora.load_items(storage.corpora_dir, db_params)
     model_path = resolve_model_path(backbone, storage.models_dir)
-    inputs = run.BenchmarkInputs(backbone, model_path, sft, test_personas, adapters, metrics, items, note,
+    inputs = run.BenchmarkInputs(backbone, model_path, sft, test_personas, adapters, train_stats, items, note,
                                  previous=_previous_summary(context), deployment={
                                      "generator": f"{generator.engine} {generator.device} {generator.dtype}",
                                      "prompting_baselines_on": prompting.label(), "registry": registry},

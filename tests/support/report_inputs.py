@@ -4,12 +4,13 @@ upstream keys so ``dg.materialize(..., selection=[benchmark_report])`` resolves 
 
 from __future__ import annotations
 
-import json
-
 import dagster as dg
 
 from assets.partitions import backbone_partitions, backbone_variant_partitions
 from tests.support.benchmark_frames import make_adapter, make_test_rows, sft_frame
+from tests.support.train_stats import make_stats
+from vvae_pipeline.train.artifacts import RunArtifacts
+from vvae_pipeline.train.stats import LossPoint
 from vvae_pipeline.variants import VARIANT_KEYS
 
 BACKBONE = "smollm2-135m"
@@ -41,7 +42,7 @@ STUBS = [sft_stub, lora_stub, test_personas_stub, declared_profiles_stub]
 
 def write_report_inputs(storage, base_path: str, trained=TRAINED, declared: dict | None = None) -> None:
     """sft_dataset for every variant (the io_manager loads them through the by-backbone mapping),
-    an adapter + metrics.json per ``trained`` variant, test_personas with one catchphrase z, and
+    an adapter + TrainStats per ``trained`` variant (RunArtifacts' files), test_personas with one catchphrase z, and
     declared_profiles from ``declared`` ({agent: {dimension: value}}; none by default)."""
     import polars as pl
 
@@ -58,13 +59,12 @@ def write_report_inputs(storage, base_path: str, trained=TRAINED, declared: dict
         path.parent.mkdir(parents=True, exist_ok=True)
         part.write_parquet(path)
     for i, variant in enumerate(trained):
-        d = storage.artifact_dir("lora_checkpoint", f"{BACKBONE}|{variant}")
-        make_adapter(base_path, d / "adapter", seed=i)
-        (d / "metrics.json").write_text(json.dumps({
-            "backbone": BACKBONE, "variant": variant, "base_model": base_path, "steps": 4,
-            "train_loss": [{"step": s, "loss": 2.0 - 0.2 * s - 0.1 * i} for s in range(1, 5)],
-            "eval_loss": [{"step": 2, "loss": 1.9 - 0.1 * i}, {"step": 4, "loss": 1.7 - 0.1 * i}],
-            "final_eval_loss": 1.7 - 0.1 * i, "real_tokens": 1234, "seconds": 12.5}))
+        run = RunArtifacts(storage.artifact_dir("lora_checkpoint", f"{BACKBONE}|{variant}"))
+        make_adapter(base_path, run.adapter, seed=i)
+        stats = make_stats([2.0 - 0.2 * s - 0.1 * i for s in range(1, 5)], backbone=BACKBONE, variant=variant,
+                           base_model=base_path, final_eval_loss=1.7 - 0.1 * i, real_tokens=1234, seconds=12.5,
+                           eval_loss=[LossPoint(2, 1.9 - 0.1 * i), LossPoint(4, 1.7 - 0.1 * i)])
+        run.metrics.write_text(stats.to_json())
     test_path = storage.table_path("test_personas", BACKBONE)
     test_path.parent.mkdir(parents=True, exist_ok=True)
     make_test_rows(df, {"x0": {"catchphrase": "no worries at all"}}).write_parquet(test_path)

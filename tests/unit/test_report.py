@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 
 from tests.support.benchmark_frames import HUMAN_RATES, LUNA, make_test_rows, sft_frame
+from tests.support.train_stats import make_stats
 from vvae_pipeline.evaluate import benchmark, detectors, report, run
 from vvae_pipeline.evaluate.prompting import shot_prompts
 from vvae_pipeline.latent import DIMENSION_NAMES
@@ -13,6 +14,7 @@ from vvae_pipeline.llm.generation import fit_history, prompt_messages
 from vvae_pipeline.params import BenchmarkParams
 from vvae_pipeline.priors.build import build_priors
 from vvae_pipeline.priors.structure import persona_structure
+from vvae_pipeline.train.stats import LossPoint
 
 PARAMS = BenchmarkParams(max_test_prompts=6, bootstrap_samples=200)
 
@@ -136,7 +138,7 @@ def test_shot_prompts_zero_shot_has_persona_only(frame):
     assert "no worries at all" in zero[0][0]["content"] and len(zero[0]) == 2
 
 
-def _result(distances: dict[str, float | None], metrics=None, db=None, note="") -> run.BenchmarkResult:
+def _result(distances: dict[str, float | None], train_stats=None, db=None, note="") -> run.BenchmarkResult:
     rows = [{"system": "human", "label": "human replies (target)", "kind": "human", "status": "ok", "n": 6,
              "cp": 0.5, "ec": 0.5, "hm": 1 / 6, "distance": 0.0, "distance_lo": 0.0, "distance_hi": 0.0}]
     for s, d in distances.items():
@@ -153,18 +155,18 @@ def _result(distances: dict[str, float | None], metrics=None, db=None, note="") 
     samples = pl.DataFrame({"system": ["human"], "extraction_id": ["x0"], "agent_id": ["a"], "language": ["en"],
                             "output": ["hi"], "cp": [False], "ec": [False], "hm": [False]})
     return run.BenchmarkResult("smollm2-135m", summary, samples, {"cp": 0.5, "ec": 0.5, "hm": 1 / 6}, [],
-                               "HEADLINE", [], db or {}, note, [], metrics or {}, {},
+                               "HEADLINE", [], db or {}, note, [], train_stats or {}, {},
                                {"decoding": {"max_new_tokens": 40}}, {"generation": 1.0})
 
 
 def test_write_report_from_hand_made_numbers(tmp_path):
-    metrics = {v: {"backbone": "smollm2-135m", "variant": v, "steps": 8, "final_eval_loss": loss, "real_tokens": 900,
-                   "seconds": 30.0, "train_loss": [{"step": s, "loss": 3 - s * 0.2} for s in range(1, 9)],
-                   "eval_loss": [{"step": 4, "loss": loss + 0.3}, {"step": 8, "loss": loss}]}
-               for v, loss in (("ft", 2.1), ("sp_ft", 1.8))}
+    train_stats = {v: make_stats([3 - s * 0.2 for s in range(1, 9)], variant=v, final_eval_loss=loss,
+                                 real_tokens=900, seconds=30.0,
+                                 eval_loss=[LossPoint(4, loss + 0.3), LossPoint(8, loss)])
+                   for v, loss in (("ft", 2.1), ("sp_ft", 1.8))}
     db_res = {"base": {"tasks": {"ED-en": {"n": 12, "accuracy": 0.25, "accuracy_per_rotation": 0.3, "consistent": 0.0,
                                            "chance": 0.25, "picked_position": [10, 20, 10, 8]}}}}
-    res = _result({"ft": 0.4, "sp_ft": 0.2, "p_ft": None}, metrics, db_res)
+    res = _result({"ft": 0.4, "sp_ft": 0.2, "p_ft": None}, train_stats, db_res)
     ext = pl.DataFrame({**{d: [None] * 24 for d in DIMENSION_NAMES}, "agent_id": ["a", "b", "c"] * 8,
                         "language": ["en"] * 24, "extraction_id": [str(i) for i in range(24)], "status": ["ok"] * 24},
                        schema_overrides={d: pl.Utf8 for d in DIMENSION_NAMES})

@@ -121,8 +121,23 @@ def test_write_outputs_writes_exactly_the_files_run_artifacts_names(tmp_path):
     assert run.complete and run.adapter_weights.is_file()
     assert TrainStats.from_json(run.metrics.read_text()) == stats
     assert "smollm2-135m / sp_ft" in run.model_card.read_text()
-    adapters, metrics = read_trained(run.out_dir.parent, ["ft", "sp_ft"])
-    assert adapters == {"sp_ft": str(run.adapter)} and metrics["sp_ft"]["final_eval_loss"] == 1.4
+    adapters, train_stats = read_trained(run.out_dir.parent, ["ft", "sp_ft"])
+    assert adapters == {"sp_ft": str(run.adapter)} and train_stats == {"sp_ft": stats}
+
+
+def test_read_trained_scores_an_adapter_whose_metrics_are_not_train_stats(tmp_path, caplog):
+    """A metrics.json from before a field existed (or none) keeps the adapter and has no stats."""
+    from vvae_pipeline.train.artifacts import read_trained
+
+    runs = {v: RunArtifacts(tmp_path / v) for v in ("ft", "p_ft", "sp_ft")}
+    for run in runs.values():
+        run.adapter.mkdir(parents=True)
+        run.adapter_config.write_text("{}")
+    runs["ft"].metrics.write_text(json.dumps({"steps": 4, "final_eval_loss": 1.7}))  # partial
+    runs["sp_ft"].metrics.write_text(make_stats().to_json())
+    adapters, train_stats = read_trained(tmp_path, list(runs))
+    assert set(adapters) == {"ft", "p_ft", "sp_ft"} and set(train_stats) == {"sp_ft"}
+    assert "ft/metrics.json: no TrainStats" in caplog.text and "p_ft/metrics.json" in caplog.text
 
 
 def test_checkpoints_of_another_run_are_discarded(tmp_path):

@@ -7,6 +7,7 @@ import io
 import polars as pl
 
 from vvae_pipeline.evaluate.benchmark import PAPER_TARGETS
+from vvae_pipeline.train.stats import TrainStats
 
 DETECTOR_LABELS = {"cp": "CP", "ec": "EC", "hm": "HM"}
 
@@ -47,8 +48,8 @@ def rates_figure(summary: pl.DataFrame, human: dict) -> bytes:
     return _fig_png(fig)
 
 
-def loss_figure(metrics: dict[str, dict]) -> bytes | None:
-    curves = {v: m for v, m in metrics.items() if m.get("train_loss") or m.get("eval_loss")}
+def loss_figure(train_stats: dict[str, TrainStats]) -> bytes | None:
+    curves = {v: s for v, s in train_stats.items() if s.train_loss or s.eval_loss}
     if not curves:
         return None
     import matplotlib
@@ -57,13 +58,13 @@ def loss_figure(metrics: dict[str, dict]) -> bytes | None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    for i, (v, m) in enumerate(sorted(curves.items())):
+    for i, (v, s) in enumerate(sorted(curves.items())):
         color = f"C{i}"
-        for key, style in (("train_loss", "-"), ("eval_loss", "--")):
-            pts = sorted((p["step"], p["loss"]) for p in m.get(key) or [])
+        for name, points, style in (("train", s.train_loss, "-"), ("eval", s.eval_loss, "--")):
+            pts = sorted((p.step, p.loss) for p in points)
             if pts:
                 ax.plot(*zip(*pts, strict=True), style, color=color, marker="o" if len(pts) < 3 else None,
-                        label=f"{v} {key.split('_')[0]}")
+                        label=f"{v} {name}")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title("LoRA training (solid) and validation (dashed) loss")

@@ -205,10 +205,11 @@ def _ablation_section(res: BenchmarkResult, images: dict[str, str]) -> list[str]
     by_sys = {r["system"]: r for r in res.summary.to_dicts()}
     rows = []
     for key, v in VARIANTS.items():
-        r, m = by_sys.get(key) or {}, res.metrics.get(key, {})
+        r, stats = by_sys.get(key) or {}, res.train_stats.get(key)
         rows.append([v.label, "yes" if v.use_persona else "no", _nulls_filled(v), v.drop_axis or "-",
                      f"{v.corrupt:.0%}" if v.corrupt else "-", *(_row_ci(r, d, ".1%") for d in DETECTOR_LABELS),
-                     _num(r.get("distance"), 3), _num(m.get("final_eval_loss")), r.get("status", "no SFT set")])
+                     _num(r.get("distance"), 3), _num(stats.final_eval_loss if stats else None),
+                     r.get("status", "no SFT set")])
     header = ["variant", "persona", "nulls filled", "axis dropped", "values corrupted", "CP", "EC", "HM", "distance",
               "final eval loss", "status"]
     return ["## Ablation matrix", "", _table(header, rows), "", *_figure(images, "ablation", "ablation heatmap")]
@@ -216,10 +217,9 @@ def _ablation_section(res: BenchmarkResult, images: dict[str, str]) -> list[str]
 
 def _training_section(res: BenchmarkResult, images: dict[str, str]) -> list[str]:
     table = _table(["variant", "steps", "epochs", "final eval loss", "real tokens", "seconds"],
-                   [[v, str(m.get("steps", "-")), _num(m.get("epochs"), 2), _num(m.get("final_eval_loss")),
-                     str(m.get("real_tokens", "-")), _num(m.get("seconds"), 1)]
-                    for v, m in sorted(res.metrics.items())])
-    return ["## Training", "", table if res.metrics else "No adapter metrics found.", "",
+                   [[v, str(s.steps), _num(s.epochs, 2), _num(s.final_eval_loss), str(s.real_tokens),
+                     _num(s.seconds, 1)] for v, s in sorted(res.train_stats.items())])
+    return ["## Training", "", table if res.train_stats else "No adapter metrics found.", "",
             *_figure(images, "loss", "loss curves")]
 
 
@@ -296,7 +296,7 @@ def write_report(res: BenchmarkResult, out_dir: Path) -> WrittenReport:
     """Write report.md (+ one PNG per figure next to it), report.html (images inlined), summary.json
     and samples.parquet into ``out_dir``."""
     out_dir = Path(out_dir)
-    figures = {"rates": rates_figure(res.summary, res.human), "loss": loss_figure(res.metrics),
+    figures = {"rates": rates_figure(res.summary, res.human), "loss": loss_figure(res.train_stats),
                "ablation": ablation_figure(res.summary, res.human)}
     figures = {k: v for k, v in figures.items() if v is not None}
     paths: dict[str, str] = {}

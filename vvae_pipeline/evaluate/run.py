@@ -21,6 +21,7 @@ from vvae_pipeline.evaluate.systems import BASE, CHAMPION, FT, HUMAN, ORACLE, P_
 from vvae_pipeline.llm.generation import GenerateFn
 from vvae_pipeline.params import BenchmarkParams, DialogBenchParams
 from vvae_pipeline.sft.build import train_prior
+from vvae_pipeline.train.stats import TrainStats
 from vvae_pipeline.uncertainty import fmt_ci
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class BenchmarkInputs:
     sft: pl.DataFrame  # every variant's SFT rows of this backbone
     test_rows: pl.DataFrame  # the test split with the test-time z (evaluate.deployment_persona)
     adapters: dict[str, str]  # variant -> adapter folder, trained variants only
-    metrics: dict[str, dict] = field(default_factory=dict)  # variant -> training metrics.json
+    train_stats: dict[str, TrainStats] = field(default_factory=dict)  # trained variant -> its run's stats
     dialogbench_items: list[dict] = field(default_factory=list)
     dialogbench_note: str = ""
     previous: dict | None = None  # the previous materialization's summary.json, for week over week
@@ -69,7 +70,7 @@ class BenchmarkResult:
     dialogbench: dict[str, dict]
     dialogbench_note: str
     week_over_week: list[dict]
-    metrics: dict[str, dict]
+    train_stats: dict[str, TrainStats]
     encoder_quality: dict
     settings: dict
     seconds: dict[str, float]
@@ -223,7 +224,7 @@ def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, d
     adapters = {**inputs.adapters, **({CHAMPION: inputs.champion_adapter} if champion else {})}
     rows_by_protocol = protocol_rows(inputs.test_rows, inputs.declared)
     main = params.headline_protocol if params.headline_protocol in rows_by_protocol else "context"
-    eval_loss = {v: m.get("final_eval_loss") for v, m in inputs.metrics.items()}
+    eval_loss = {v: s.final_eval_loss for v, s in inputs.train_stats.items()}
     # SP+FT fills the test-time z's nulls from the same train-split prior it was trained with.
     plan, scored, generated = _generate(rows_by_protocol[main], inputs, generator, params, prompting, adapters,
                                         trained, champion)
@@ -252,6 +253,6 @@ def run_benchmark(inputs: BenchmarkInputs, generator, params: BenchmarkParams, d
         backbone=inputs.backbone, summary=scored.summary, samples=scored.samples, human=scored.human,
         comparisons=main_scores.comparisons, headline=main_scores.headline, claims=main_scores.claims,
         dialogbench=db_results, dialogbench_note=note,
-        week_over_week=week_over_week(scored.summary, inputs.previous), metrics=inputs.metrics,
+        week_over_week=week_over_week(scored.summary, inputs.previous), train_stats=inputs.train_stats,
         encoder_quality=inputs.encoder_quality, settings=settings, seconds=seconds,
         persona_structure=inputs.persona_structure, protocol=main, other_protocols=others)

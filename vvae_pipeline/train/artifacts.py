@@ -10,6 +10,7 @@ whole, so a reader (the benchmark stage) never sees half an artifact.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from pathlib import Path
 
 from vvae_pipeline.storage_io import atomic_write_bytes, atomic_write_dir
 from vvae_pipeline.train.stats import LossPoint, TrainStats
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -154,21 +157,22 @@ def write_outputs(trainer, run: RunArtifacts, stats: TrainStats) -> None:
     atomic_write_bytes(run.model_card, model_card(stats).encode())
 
 
-def read_trained(backbone_dir: Path, variants) -> tuple[dict[str, str], dict[str, dict]]:
-    """({variant: adapter folder}, {variant: metrics}) for the variants under ``backbone_dir``
-    (``<artifacts>/lora_checkpoint/<backbone>``) whose adapter folder is complete. The metrics stay
-    the plain metrics.json dict (``TrainStats.to_dict`` layout): the benchmark reads a few keys of it
-    and tolerates files written before a field existed."""
-    adapters, metrics = {}, {}
+def read_trained(backbone_dir: Path, variants) -> tuple[dict[str, str], dict[str, TrainStats]]:
+    """({variant: adapter folder}, {variant: TrainStats}) for the variants under ``backbone_dir``
+    (``<artifacts>/lora_checkpoint/<backbone>``) whose adapter folder is complete. A variant whose
+    metrics.json is missing or not a ``TrainStats`` (a file from before a field existed) keeps its
+    adapter, is scored, and has no stats (a warning; the report shows no training numbers for it)."""
+    adapters, stats = {}, {}
     for v in variants:
         run = RunArtifacts(Path(backbone_dir) / v)
         if run.complete:
             adapters[v] = str(run.adapter)
             try:
-                metrics[v] = json.loads(run.metrics.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                metrics[v] = {}
-    return adapters, metrics
+                stats[v] = TrainStats.from_json(run.metrics.read_text(encoding="utf-8"))
+            except (OSError, ValueError, KeyError, TypeError) as e:  # JSONDecodeError is a ValueError
+                log.warning("%s: no TrainStats (%s: %s); its adapter is scored without them",
+                            run.metrics, type(e).__name__, e)
+    return adapters, stats
 
 
 def checkpoint_metadata(run: RunArtifacts, stats: TrainStats, rows: dict[str, int]) -> dict:

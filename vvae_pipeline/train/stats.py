@@ -3,9 +3,8 @@
 The stats cross the trainer subprocess boundary as that file (resources/train_worker.py writes it
 through ``train_lora``, TrainerResource reads it back), so every field is a typed attribute and a
 misspelled one is an AttributeError where it is written, not a KeyError in production. The JSON
-keeps the layout metrics.json always had (``lora`` beside ``params``, losses as ``{step, loss}``),
-so the benchmark's readers of the file (vvae_pipeline/evaluate, through
-``artifacts.read_trained``) read it unchanged.
+keeps the layout metrics.json always had (``lora`` beside ``params``, losses as ``{step, loss}``);
+the benchmark reads it back as ``TrainStats`` too (``artifacts.read_trained``), by attribute.
 """
 
 from __future__ import annotations
