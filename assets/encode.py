@@ -44,15 +44,12 @@ class ExtractConfig(dg.Config):
     constrain_open: bool | None = config_only(None, "open fields choose among candidate spans found in the agent's "
                                               "text (small encoders); None: the encoder resource's (True for "
                                               "transformers)")
-    max_context_turns: int = param_field(ExtractParams, "max_context_turns", "latest turns of c shown in the prompt")
-    max_turn_chars: int = param_field(ExtractParams, "max_turn_chars", "characters kept per shown turn")
+    max_context_turns: int = param_field(ExtractParams, "max_context_turns")
+    max_turn_chars: int = param_field(ExtractParams, "max_turn_chars")
     show_closed_options: bool | None = config_only(None, "list closed value sets in the prompt (~120 tokens; strong "
                                                    "encoders); None: the encoder resource's (True for vllm/openai)")
-    closed_evidence: bool = param_field(ExtractParams, "closed_evidence", "abstention rule: relationship/personality "
-                                        "are asked only with values whose cue words occur")
-    use_capabilities: bool = param_field(ExtractParams, "use_capabilities", "leave null the dimensions the engine's "
-                                         "row of the capability table (measured on real labelled dialogue) does not "
-                                         "answer")
+    closed_evidence: bool = param_field(ExtractParams, "closed_evidence")
+    use_capabilities: bool = param_field(ExtractParams, "use_capabilities")
     use_cache: bool = config_only(True, "reuse outputs cached under <home>/cache/extract (keyed by prompt, schema, "
                                   "budget, engine, weights, decoding)")
     truth_path: str | None = config_only(None, "score the batch against this truth table (e.g. the demo's "

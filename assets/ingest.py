@@ -29,15 +29,10 @@ SCRUBBED_CHECKS = schema_checks(SCRUBBED, schemas.ScrubbedSession)
 
 
 class ScrubConfig(dg.Config):
-    max_sessions_per_agent: int = param_field(ScrubParams, "max_sessions_per_agent", "cap on sessions per agent "
-                                              "per batch (seeded subsample), so a few very active agents do not "
-                                              "dominate the priors", ge=1)
-    seed: int = param_field(ScrubParams, "seed", "seed of the per-agent subsample")
-    scrub_agent_names: bool = param_field(ScrubParams, "scrub_agent_names", "also replace the agent's display "
-                                          "name in the text")
-    ner_model_path: str | None = param_field(ScrubParams, "ner_model_path", "local spaCy pipeline or transformers "
-                                             "NER model directory whose PERSON entities are also scrubbed as names "
-                                             "(production recommendation, docs/production.md); unset: off")
+    max_sessions_per_agent: int = param_field(ScrubParams, "max_sessions_per_agent", ge=1)
+    seed: int = param_field(ScrubParams, "seed")
+    scrub_agent_names: bool = param_field(ScrubParams, "scrub_agent_names")
+    ner_model_path: str | None = param_field(ScrubParams, "ner_model_path")
 
     def to_params(self) -> ScrubParams:
         return ScrubParams(**self.model_dump())

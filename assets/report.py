@@ -33,29 +33,23 @@ TEST_PERSONA_CHECKS = schema_checks("test_personas", schemas.TestPersona)
 
 
 class ReportConfig(dg.Config):
-    max_test_prompts: int = param_field(BenchmarkParams, "max_test_prompts", "test examples per system (seeded, "
-                                        "round-robin over agents)")
-    shots: list[int] = param_field(BenchmarkParams, "shots", "k of the k-shot persona-prompting baselines")
-    include_base: bool = param_field(BenchmarkParams, "include_base", "also generate with the untuned base model")
-    oracle_diagnostic: bool = param_field(BenchmarkParams, "oracle_diagnostic", "also P+FT prompted with the z "
-                                          "read from x (diagnostic, never the headline)")
-    bootstrap_samples: int = param_field(BenchmarkParams, "bootstrap_samples", "agent resamples per interval")
-    seed: int = param_field(BenchmarkParams, "seed", "example choice, shots, distractors, bootstrap, sampling")
-    max_new_tokens: int = param_field(DecodingParams, "max_new_tokens", "reply budget per generated reply")
-    do_sample: bool = param_field(DecodingParams, "do_sample", "greedy by default, so reports are reproducible")
-    temperature: float = param_field(DecodingParams, "temperature", "only used when do_sample")
-    top_p: float = param_field(DecodingParams, "top_p", "only used when do_sample")
-    repetition_penalty: float = param_field(DecodingParams, "repetition_penalty", "1.0 = off")
-    batch_size: int = param_field(DecodingParams, "batch_size", "prompts per generate() call (transformers)")
-    max_prompt_tokens: int = param_field(DecodingParams, "max_prompt_tokens", "oldest turns dropped beyond this")
-    dialogbench_items_per_task: int = param_field(DialogBenchParams, "items_per_task", "items per task (each asked "
-                                                  "once per rotation)")
-    dialogbench_tasks: list[str] = param_field(DialogBenchParams, "tasks", "converters to run")
-    dialogbench_systems: list[str] = param_field(DialogBenchParams, "systems", "'base' and/or variant keys")
-    headline_protocol: Literal["declared", "context"] = param_field(
-        BenchmarkParams, "headline_protocol", "test-time persona of the headline, claims and promotion: 'declared' "
-        "(the agent's declared profile, the paper's protocol, where test agents have one, else context) or "
-        "'context' (inferred from c); both are scored whenever the data declares profiles")
+    max_test_prompts: int = param_field(BenchmarkParams, "max_test_prompts")
+    shots: list[int] = param_field(BenchmarkParams, "shots")
+    include_base: bool = param_field(BenchmarkParams, "include_base")
+    oracle_diagnostic: bool = param_field(BenchmarkParams, "oracle_diagnostic")
+    bootstrap_samples: int = param_field(BenchmarkParams, "bootstrap_samples")
+    seed: int = param_field(BenchmarkParams, "seed")  # also DecodingParams.seed and DialogBenchParams.seed
+    max_new_tokens: int = param_field(DecodingParams, "max_new_tokens")
+    do_sample: bool = param_field(DecodingParams, "do_sample")
+    temperature: float = param_field(DecodingParams, "temperature")
+    top_p: float = param_field(DecodingParams, "top_p")
+    repetition_penalty: float = param_field(DecodingParams, "repetition_penalty")
+    batch_size: int = param_field(DecodingParams, "batch_size")
+    max_prompt_tokens: int = param_field(DecodingParams, "max_prompt_tokens")
+    dialogbench_items_per_task: int = param_field(DialogBenchParams, "items_per_task")
+    dialogbench_tasks: list[str] = param_field(DialogBenchParams, "tasks")
+    dialogbench_systems: list[str] = param_field(DialogBenchParams, "systems")
+    headline_protocol: Literal["declared", "context"] = param_field(BenchmarkParams, "headline_protocol")
 
     def to_params(self) -> tuple[BenchmarkParams, DialogBenchParams]:
         decoding = DecodingParams(self.max_new_tokens, self.do_sample, self.temperature, self.top_p,

@@ -17,18 +17,12 @@ SFT_CHECKS = schema_checks("sft_dataset", schemas.SFTExample)
 
 
 class SFTConfig(dg.Config):
-    seed: int = param_field(SFTParams, "seed", "Seed of prior sampling (SP+FT and ablations). Same seeds, same "
-                            "dataset, bit for bit.")
-    split_seed: int = param_field(SFTParams, "split_seed", "Seed of the agent split and the per-split cap; keep "
-                                  "it fixed to score different sampling seeds on the same test agents.")
-    train_fraction: float = param_field(SFTParams, "train_fraction", "Share of agents in the train split.")
-    validation_fraction: float = param_field(SFTParams, "validation_fraction", "Share of agents in the "
-                                             "validation split.")
-    test_fraction: float = param_field(SFTParams, "test_fraction", "Share of agents in the test split (what the "
-                                       "benchmark uses).")
-    max_examples_per_split: int | None = param_field(
-        SFTParams, "max_examples_per_split", "Keep at most this many examples per split (seeded choice, same rows "
-        "for every variant); None keeps all.")
+    seed: int = param_field(SFTParams, "seed")
+    split_seed: int = param_field(SFTParams, "split_seed")
+    train_fraction: float = param_field(SFTParams, "train_fraction")
+    validation_fraction: float = param_field(SFTParams, "validation_fraction")
+    test_fraction: float = param_field(SFTParams, "test_fraction")
+    max_examples_per_split: int | None = param_field(SFTParams, "max_examples_per_split")
 
     def to_params(self) -> SFTParams:
         return SFTParams(**self.model_dump())

@@ -27,36 +27,29 @@ class TrainConfig(dg.Config):
     """Per-run training knobs; the defaults are the production values (7B-class backbone, one H100).
     Device, dtype and threads are the deployment's: TrainerResource."""
 
-    lora_r: int = param_field(LoraParams, "r", "LoRA rank")
-    lora_alpha: int = param_field(LoraParams, "alpha", "LoRA alpha (scale = alpha / r)")
-    lora_dropout: float = param_field(LoraParams, "dropout", "dropout on the LoRA input")
-    lora_targets: list[str] | None = param_field(LoraParams, "target_modules", "module names; None: the "
-                                                 "backbone's registry entry")
-    lora_top_layers: int | None = param_field(LoraParams, "top_layers", "adapt only the top N decoder layers "
-                                              "(frozen layers below need no backward pass); None: all")
-    max_steps: int = param_field(TrainParams, "max_steps", "optimizer steps; -1: num_epochs decides")
-    num_epochs: float = param_field(TrainParams, "num_epochs", "epochs over the train split when max_steps is -1")
-    batch_size: int = param_field(TrainParams, "batch_size", "rows per device per micro-step (packed rows of "
-                                  "max_length on GPU)")
-    grad_accum: int = param_field(TrainParams, "grad_accum", "micro-steps per optimizer step")
-    learning_rate: float = param_field(TrainParams, "learning_rate", "peak learning rate")
-    warmup_ratio: float = param_field(TrainParams, "warmup_ratio", "share of steps spent warming up")
-    lr_scheduler: str = param_field(TrainParams, "lr_scheduler", "transformers scheduler name")
-    max_length: int = param_field(TrainParams, "max_length", "tokens per example (history is cut from the left)")
-    eval_steps: int = param_field(TrainParams, "eval_steps", "validation loss every this many steps "
-                                  "(and at the end)")
-    save_steps: int = param_field(TrainParams, "save_steps", "checkpoint every this many steps (resume point)")
-    logging_steps: int = param_field(TrainParams, "logging_steps", "train loss logged every this many steps")
-    save_total_limit: int = param_field(TrainParams, "save_total_limit", "checkpoints kept")
-    seed: int = param_field(TrainParams, "seed", "seed for data order, LoRA init and dropout")
-    packing: str = param_field(TrainParams, "packing", "auto (padding-free packing on GPU) | on | off")
-    group_by_length: bool = param_field(TrainParams, "group_by_length", "batch rows of similar length "
-                                        "(less padding when not packing)")
-    use_liger: str = param_field(TrainParams, "use_liger", "Liger fused kernels: auto (GPU + installed) | on | off")
-    gradient_checkpointing: bool = param_field(TrainParams, "gradient_checkpointing", "trade ~40% speed for "
-                                               "activation memory")
-    attn_implementation: str = param_field(TrainParams, "attn_implementation", "auto: flash_attention_2 if "
-                                           "installed on GPU, else sdpa")
+    lora_r: int = param_field(LoraParams, "r")
+    lora_alpha: int = param_field(LoraParams, "alpha")
+    lora_dropout: float = param_field(LoraParams, "dropout")
+    lora_targets: list[str] | None = param_field(LoraParams, "target_modules")
+    lora_top_layers: int | None = param_field(LoraParams, "top_layers")
+    max_steps: int = param_field(TrainParams, "max_steps")
+    num_epochs: float = param_field(TrainParams, "num_epochs")
+    batch_size: int = param_field(TrainParams, "batch_size")
+    grad_accum: int = param_field(TrainParams, "grad_accum")
+    learning_rate: float = param_field(TrainParams, "learning_rate")
+    warmup_ratio: float = param_field(TrainParams, "warmup_ratio")
+    lr_scheduler: str = param_field(TrainParams, "lr_scheduler")
+    max_length: int = param_field(TrainParams, "max_length")
+    eval_steps: int = param_field(TrainParams, "eval_steps")
+    save_steps: int = param_field(TrainParams, "save_steps")
+    logging_steps: int = param_field(TrainParams, "logging_steps")
+    save_total_limit: int = param_field(TrainParams, "save_total_limit")
+    seed: int = param_field(TrainParams, "seed")
+    packing: str = param_field(TrainParams, "packing")
+    group_by_length: bool = param_field(TrainParams, "group_by_length")
+    use_liger: str = param_field(TrainParams, "use_liger")
+    gradient_checkpointing: bool = param_field(TrainParams, "gradient_checkpointing")
+    attn_implementation: str = param_field(TrainParams, "attn_implementation")
 
     def to_params(self, **deployment) -> TrainParams:
         """The library's params; ``deployment`` (device, dtype, torch_threads) comes from TrainerResource."""

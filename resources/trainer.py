@@ -25,14 +25,12 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 class TrainerResource(dg.ConfigurableResource):
     # Where training runs, not what it learns: these four are TrainParams fields (deployment()).
-    device: str = param_field(TrainParams, "device", "auto (cuda when available) | cpu | cuda")
-    dtype: str = param_field(TrainParams, "dtype", "weights: auto is bfloat16 on GPU, float32 on CPU")
-    autocast: str = param_field(TrainParams, "autocast", "bf16 autocast over fp32 weights: auto (on a CPU with "
-                                "native bf16 matmuls, AVX512-BF16/AMX) | bf16 | off")
+    device: str = param_field(TrainParams, "device")
+    dtype: str = param_field(TrainParams, "dtype")
+    autocast: str = param_field(TrainParams, "autocast")
     num_processes: int = Field(1, description="> 1: accelerate launch with this many processes (GPUs)")
     use_subprocess: bool = Field(True, description="train in a Dagster Pipes subprocess (frees memory on exit)")
-    torch_threads: int = param_field(TrainParams, "torch_threads", "torch threads in the trainer; 0 keeps torch's "
-                                     "default (measured on 2 busy cores: 1 thread beat 2 by ~3x)")
+    torch_threads: int = param_field(TrainParams, "torch_threads")
     python: str = Field("", description="interpreter for the subprocess; empty: this one")
 
     def deployment(self) -> dict:

@@ -227,7 +227,8 @@ class BenchmarkParams:
         "Decoding of every generated reply.")})
     seed: int = field(default=0, metadata={"help": (
         "Seed of the test-example choice, the sampled personas, the k-shot examples and every bootstrap (the "
-        "report's run config also seeds decoding and DialogBench's distractors with it).")})
+        "benchmark_report's run config also passes it as DecodingParams.seed and DialogBenchParams.seed: sampling, "
+        "DialogBench's item choice and distractors).")})
     headline_protocol: str = field(default="declared", metadata={"help": (
         "Test-time persona of the headline, the claims and the promotion: \"declared\" (the paper's "
         "HumanChatBench protocol: the agent's declared profile, its undeclared dimensions null) where the test "
