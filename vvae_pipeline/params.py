@@ -1,6 +1,8 @@
 """Every stage's parameters as frozen dataclasses, in pipeline order. Importing this module loads
 nothing heavy (no torch, polars or Presidio), so the Dagster layer builds its ``Config`` classes from
-these defaults without paying for the libraries; each default is stated here once.
+these defaults without paying for the libraries; each default is stated here once. So is each help
+text (``field(default=..., metadata={"help": ...})``, as trl's configs do): resources.fields.param_field
+makes it the Dagster config field's description, so the UI shows the same sentence.
 """
 
 from __future__ import annotations
