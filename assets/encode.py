@@ -111,14 +111,14 @@ def persona_extractions(context: dg.AssetExecutionContext, config: ExtractConfig
         "not_answered_by_engine": dg.MetadataValue.json(stats["not_answered_by_engine"]),
     }
     if config.truth_path:  # scored only when the run config names a truth table
-        from vvae_pipeline.encode.quality import score_batch, summary
+        from vvae_pipeline.encode.quality import QUALITY_FILE, score_batch, summary
 
         truth = Path(config.truth_path)
         if not truth.exists():
             raise dg.Failure(f"truth_path {truth} does not exist")
         quality = score_batch(df, pl.read_parquet(truth), pseudonyms.key, batch=batch, engine=engine.name,
                               model=engine.model)
-        atomic_write_json(storage.artifact_dir("persona_extractions", batch) / "quality.json", quality)
+        atomic_write_json(storage.artifact_dir("persona_extractions", batch) / QUALITY_FILE, quality)
         metadata.update(quality_macro_f1=quality["macro_f1"], quality=dg.MetadataValue.json(summary(quality)))
         context.log.info(f"encoder quality (macro F1 {quality['macro_f1']}): {json.dumps(summary(quality))}")
     yield dg.Output(df, metadata=metadata)

@@ -11,6 +11,7 @@ from assets.tables import schema_metadata, table_metadata
 from resources.storage import StorageResource, atomic_write_bytes, atomic_write_json
 from vvae_pipeline import schemas
 from vvae_pipeline.params import SFTParams
+from vvae_pipeline.sft.artifacts import SFTArtifacts
 from vvae_pipeline.sft.build import build_sft, dataset_card
 
 SFT_CHECKS = schema_checks("sft_dataset", schemas.SFTExample)
@@ -50,15 +51,15 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTConfig, storage: S
                          f"({stats['n_input_rows']} rows, {stats['n_failed_skipped']} failed, "
                          f"{stats['n_blank_reply_skipped']} blank replies)")
     card = dataset_card(stats)
-    art = storage.artifact_dir("sft_dataset", context.partition_key)
-    atomic_write_bytes(art / "dataset_card.md", card.encode())
-    atomic_write_json(art / "stats.json", stats)
+    art = SFTArtifacts(storage.artifact_dir("sft_dataset", context.partition_key))
+    atomic_write_bytes(art.card, card.encode())
+    atomic_write_json(art.stats, stats)
     context.log.info(f"{backbone}|{variant}: {stats['n_examples']} examples, "
                      + ", ".join(f"{s} {v['examples']}" for s, v in stats["splits"].items()))
     yield dg.Output(df, metadata={
         **table_metadata(schemas.SFTExample, df, storage, "sft_dataset", context.partition_key),
         "dataset_card": dg.MetadataValue.md(card),
-        "card_path": dg.MetadataValue.path(str(art / "dataset_card.md")),
+        "card_path": dg.MetadataValue.path(str(art.card)),
         "examples": stats["n_examples"],
         **{f"{s}_examples": v["examples"] for s, v in stats["splits"].items()},
         **{f"{s}_agents": v["agents"] for s, v in stats["splits"].items()},

@@ -95,21 +95,17 @@ def track_training(context: dg.AssetExecutionContext, mlflow: MLflowResource, st
                    data_path, run: RunArtifacts, stats: TrainStats, counts: dict) -> dict:
     """The MLflow run of this materialization (best effort: a failure is a warning, see
     vvae_pipeline/train/tracking.py); its run id and registry version as metadata."""
-    import json
     import time
 
     from vvae_pipeline.hashing import sha256_file
     from vvae_pipeline.llm.engines import weights_fingerprint
+    from vvae_pipeline.sft.artifacts import SFTArtifacts
 
     if not mlflow.enabled:
         return {}
     t0 = time.perf_counter()
     backbone, variant = split_backbone_variant(context)
-    card = storage.artifact_dir("sft_dataset", context.partition_key) / "stats.json"
-    try:
-        sft_stats = {k: v for k, v in json.loads(card.read_text()).items() if isinstance(v, int | float | str)}
-    except (OSError, ValueError):
-        sft_stats = {}
+    sft_stats = SFTArtifacts(storage.artifact_dir("sft_dataset", context.partition_key)).scalar_stats()
     tags = {"dagster_run_id": context.run_id, "dagster_partition": context.partition_key,
             "dagster_asset": "lora_checkpoint", "sft_sha256": sha256_file(data_path), "base_model": stats.base_model,
             "base_model_fingerprint": weights_fingerprint(stats.base_model)}

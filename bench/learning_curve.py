@@ -32,6 +32,7 @@ def main(argv=None) -> int:
 
     from vvae_pipeline.encode.profiles import declared_dicts
     from vvae_pipeline.evaluate import benchmark, detectors
+    from vvae_pipeline.evaluate.report import ReportFiles
     from vvae_pipeline.evaluate.run import protocol_rows
     from vvae_pipeline.llm.generation import HFGenerator
     from vvae_pipeline.llm.models import resolve_model_path
@@ -57,7 +58,7 @@ def main(argv=None) -> int:
     sft_dir = home / "tables" / "sft_dataset" / args.backbone
     sft = pl.concat([pl.read_parquet(p) for p in sorted(sft_dir.glob("*.parquet"))], how="diagonal_relaxed")
     test_rows = pl.read_parquet(home / "tables" / "test_personas" / f"{args.backbone}.parquet")
-    summary = home / "artifacts" / "benchmark_report" / args.backbone / "summary.json"
+    summary = ReportFiles(home / "artifacts" / "benchmark_report" / args.backbone).summary
     if args.decoding:
         decoding = DecodingParams(**json.loads(args.decoding))
     elif summary.exists():

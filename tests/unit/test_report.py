@@ -194,6 +194,9 @@ def test_write_report_from_hand_made_numbers(tmp_path):
     assert out.summary["headline"] == out.headline == "HEADLINE"
     assert set(out.paths) == {"rates_png", "loss_png", "ablation_png", "report_md", "report_html", "summary_json",
                               "samples"}
+    files = report.ReportFiles(tmp_path)  # what the promotion and bench/learning_curve.py read
+    assert out.paths["summary_json"] == str(files.summary) and files.read_summary() == out.summary
+    assert out.paths["loss_png"] == str(files.figure("loss")) and files.markdown.is_file() and files.samples.is_file()
     nums = report.headline_numbers(res)
     assert nums["sp_ft/distance"] == 0.2 and nums["sp_ft/distance_hi"] == pytest.approx(0.3)
 

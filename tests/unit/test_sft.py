@@ -273,3 +273,17 @@ def test_sampled_values_come_from_the_train_split_only(inputs):
     assert prior.height == stats["prior_values_train_split"]
     for d in DIMENSION_NAMES:
         assert set(prior.filter(pl.col("dimension") == d)["value"].to_list()) == observed_train[d] <= train_values[d]
+
+
+def test_sft_artifacts_read_back_the_scalar_stats(inputs, tmp_path):
+    """What sft_dataset writes (SFTArtifacts.stats) is what lora_checkpoint's MLflow run logs: the
+    top-level numbers and strings; nested tables stay out, a missing file is no stats."""
+    from vvae_pipeline.sft.artifacts import SFTArtifacts
+
+    _, stats = _build(inputs, "ft")
+    art = SFTArtifacts(tmp_path)
+    assert art.scalar_stats() == {}
+    art.stats.write_text(json.dumps(stats))
+    scalars = art.scalar_stats()
+    assert scalars["n_examples"] == stats["n_examples"] and "splits" not in scalars
+    assert set(scalars) == {k for k, v in stats.items() if not isinstance(v, dict | list | type(None))}

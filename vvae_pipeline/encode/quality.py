@@ -32,6 +32,9 @@ from vvae_pipeline.scrub.pseudonyms import pseudonymize
 from vvae_pipeline.uncertainty import bootstrap_ci, wilson
 
 KEYS = ("session_id", "turn_index")
+# A scored batch's ``score_batch`` result, as JSON in the batch's artifact folder (written by the
+# persona_extractions asset, read back by the benchmark report: evaluate.report.load_encoder_quality).
+QUALITY_FILE = "quality.json"
 Truth = frozenset | None
 Match = Callable[[str, frozenset], bool]
 

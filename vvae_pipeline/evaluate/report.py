@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from vvae_pipeline.encode.quality import QUALITY_FILE
 from vvae_pipeline.evaluate.benchmark import PAPER_TARGETS
 from vvae_pipeline.evaluate.figures import (
     DETECTOR_LABELS,
@@ -87,10 +88,10 @@ def _dialogbench_table(db: dict[str, dict]) -> str:
 
 
 def load_encoder_quality(folder: Path) -> dict[str, dict]:
-    """Every batch's encoder quality (``<artifacts>/persona_extractions/<batch>/quality.json``, written
-    when a batch has a truth file), keyed by batch."""
+    """Every batch's encoder quality (``<artifacts>/persona_extractions/<batch>/`` ``QUALITY_FILE``,
+    written when a batch has a truth file), keyed by batch."""
     out = {}
-    for path in sorted(Path(folder).glob("*/quality.json")):
+    for path in sorted(Path(folder).glob(f"*/{QUALITY_FILE}")):
         try:
             out[path.parent.name] = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -283,6 +284,43 @@ def summary_of(res: BenchmarkResult) -> dict:
 
 
 @dataclass(frozen=True)
+class ReportFiles:
+    """The files of one benchmark report under ``out_dir`` (``<artifacts>/benchmark_report/<backbone>``);
+    ``write_report`` writes them, the promotion and bench/learning_curve.py read ``summary``."""
+
+    out_dir: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "out_dir", Path(self.out_dir))
+
+    @property
+    def markdown(self) -> Path:
+        """The report with its figures as PNG files next to it."""
+        return self.out_dir / "report.md"
+
+    @property
+    def html(self) -> Path:
+        """The same report with the figures inlined."""
+        return self.out_dir / "report.html"
+
+    @property
+    def summary(self) -> Path:
+        """``summary_of`` as JSON."""
+        return self.out_dir / "summary.json"
+
+    @property
+    def samples(self) -> Path:
+        """Every generated reply with its detector labels (parquet)."""
+        return self.out_dir / "samples.parquet"
+
+    def figure(self, name: str) -> Path:
+        return self.out_dir / f"{name}.png"
+
+    def read_summary(self) -> dict:
+        return json.loads(self.summary.read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
 class WrittenReport:
     """What ``write_report`` wrote."""
 
@@ -295,26 +333,26 @@ class WrittenReport:
 def write_report(res: BenchmarkResult, out_dir: Path) -> WrittenReport:
     """Write report.md (+ one PNG per figure next to it), report.html (images inlined), summary.json
     and samples.parquet into ``out_dir``."""
-    out_dir = Path(out_dir)
+    files = ReportFiles(out_dir)
     figures = {"rates": rates_figure(res.summary, res.human), "loss": loss_figure(res.train_stats),
                "ablation": ablation_figure(res.summary, res.human)}
     figures = {k: v for k, v in figures.items() if v is not None}
     paths: dict[str, str] = {}
     for name, png in figures.items():
-        atomic_write_bytes(out_dir / f"{name}.png", png)
-        paths[f"{name}_png"] = str(out_dir / f"{name}.png")
+        atomic_write_bytes(files.figure(name), png)
+        paths[f"{name}_png"] = str(files.figure(name))
     inline = {k: "data:image/png;base64," + base64.b64encode(v).decode() for k, v in figures.items()}
     md_inline = markdown(res, inline)
-    atomic_write_bytes(out_dir / "report.md", markdown(res, {k: f"{k}.png" for k in figures}).encode())
-    atomic_write_bytes(out_dir / "report.html", to_html(md_inline, f"vvae benchmark: {res.backbone}").encode())
+    atomic_write_bytes(files.markdown, markdown(res, {k: files.figure(k).name for k in figures}).encode())
+    atomic_write_bytes(files.html, to_html(md_inline, f"vvae benchmark: {res.backbone}").encode())
     # Through JSON once, so the caller holds exactly what a reader of summary.json gets (tuples as lists).
     summary = json.loads(json.dumps(summary_of(res), ensure_ascii=False, default=str))
-    atomic_write_json(out_dir / "summary.json", summary)
+    atomic_write_json(files.summary, summary)
     buf = io.BytesIO()
     res.samples.write_parquet(buf)
-    atomic_write_bytes(out_dir / "samples.parquet", buf.getvalue())
-    paths.update(report_md=str(out_dir / "report.md"), report_html=str(out_dir / "report.html"),
-                 summary_json=str(out_dir / "summary.json"), samples=str(out_dir / "samples.parquet"))
+    atomic_write_bytes(files.samples, buf.getvalue())
+    paths.update(report_md=str(files.markdown), report_html=str(files.html), summary_json=str(files.summary),
+                 samples=str(files.samples))
     return WrittenReport(md_inline, paths, res.headline, summary)
 
 

@@ -37,9 +37,13 @@ CPU_FLAGS = ["--dtype", "float32", "--enforce-eager", "--max-model-len", "1024"]
 GPU_FLAGS = ["--dtype", "bfloat16", "--gpu-memory-utilization", "0.90", "--max-model-len", "4096"]
 
 
+# The promoted_adapter asset's record of a backbone's champion (adapter_path, registered model, version).
+CHAMPION_FILE = "champion.json"
+
+
 def champion_json_path(backbone: str, home: str | Path | None = None) -> Path:
     """Where promoted_adapter records a backbone's champion: <VVAE_HOME>/artifacts/promoted_adapter/<backbone>/."""
-    return Path(home or home_dir()) / "artifacts" / "promoted_adapter" / backbone / "champion.json"
+    return Path(home or home_dir()) / "artifacts" / "promoted_adapter" / backbone / CHAMPION_FILE
 
 
 def read_champion(path: str | Path) -> Path:
