@@ -50,3 +50,4 @@ def test_written_table_gates_only_its_engine_and_renders(tmp_path):
     assert cap.unanswered("openai", "big-model", table) == frozenset()  # unmeasured engines answer all
     md = cap.markdown(table)
     assert "| transformers:tiny | tone | no (not_better_than_majority) | cped | 40 | 100% |" in md
+    assert "| cped | 40 | 95% | 100% [91%, 100%] | golf (75%) | 95% |" in md  # hobby: precision with fmt_ci

@@ -56,6 +56,9 @@ def test_score_precision_recall_null_rate_and_markdown():
     assert result["dimensions"]["hobby"]["precision"] is None and result["n_matched"] == 4
     table = markdown(result, "t")
     assert "| tone | majority (calm) | 1.00" in table and "always null" in table
+    # uncertainty.fmt_ci: point [interval]; a missing point is "-" without an interval
+    assert "| tone | encoder | 0.67 [0.21, 0.94] (2/3) | 0.50 [0.15, 0.85] (2/4) | 0.57 [0.00, 1.00] |" in table
+    assert "| hobby | encoder | - (0/0) | - (0/0) | - | 1.00 / 1.00 |" in table
     with pytest.raises(ValueError, match="lacks columns"):
         score(pred, truth.drop("hobby"))
 

@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from vvae_pipeline.latent import BY_NAME, DIMENSION_NAMES
+from vvae_pipeline.uncertainty import fmt_ci
 
 TABLE_PATH = Path(__file__).resolve().parents[1] / "data" / "encoder_capabilities.json"
 GROUNDED_RULE = "grounded_rule"
@@ -120,8 +121,7 @@ def markdown(table: dict | None = None) -> str:
             if not e["corpora"]:
                 rows.append(f"| {key} | {d} | {verdict} | - | - | - | - | - | - |")
             for c, m in e["corpora"].items():
-                ci = m["precision_ci"]
-                prec = _pct(m["precision"]) + (f" [{_pct(ci[0])}, {_pct(ci[1])}]" if ci else "")
+                prec = fmt_ci(m["precision"], m["precision_ci"], ".0%")
                 rows.append(f"| {key} | {d} | {verdict} | {c} | {m['n']} | {_pct(m['answer_rate'])} | {prec} | "
                             f"{m['majority_value'] or '-'} ({_pct(m['majority_precision'])}) | {_pct(m['recall'])} |")
     return "\n".join(rows)

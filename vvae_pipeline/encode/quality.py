@@ -29,7 +29,7 @@ import polars as pl
 
 from vvae_pipeline.latent import DIMENSION_NAMES, normalize
 from vvae_pipeline.scrub.pseudonyms import pseudonymize
-from vvae_pipeline.uncertainty import bootstrap_ci, wilson
+from vvae_pipeline.uncertainty import bootstrap_ci, fmt_ci, wilson
 
 KEYS = ("session_id", "turn_index")
 # A scored batch's ``score_batch`` result, as JSON in the batch's artifact folder (written by the
@@ -160,10 +160,6 @@ def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 4)
 
 
-def _fmt_ci(ci) -> str | None:
-    return None if ci is None else f"[{ci[0]:.2f}, {ci[1]:.2f}]"
-
-
 def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 
@@ -176,8 +172,8 @@ def markdown(result: dict, title: str = "") -> str:
     for d, m in result["dimensions"].items():
         for system, s in (("encoder", m), ("majority" + (f" ({m['majority_value']})" if m["majority_value"] else ""),
                                            m["baselines"]["majority"]), ("always null", m["baselines"]["always_null"])):
-            p_ci, r_ci, f_ci = (_fmt_ci(s[k]) or "" for k in ("precision_ci", "recall_ci", "f1_ci"))
-            lines.append(f"| {d} | {system} | {_fmt(s['precision'])} {p_ci} ({s['n_correct']}/{s['n_pred']}) | "
-                         f"{_fmt(s['recall'])} {r_ci} ({s['n_correct']}/{s['n_true']}) | {_fmt(s['f1'])} {f_ci} | "
+            p, r, f1 = (fmt_ci(s[k], s[f"{k}_ci"], ".2f") for k in ("precision", "recall", "f1"))
+            lines.append(f"| {d} | {system} | {p} ({s['n_correct']}/{s['n_pred']}) | "
+                         f"{r} ({s['n_correct']}/{s['n_true']}) | {f1} | "
                          f"{_fmt(s['null_rate'])} / {_fmt(s['true_null_rate'])} |")
     return "\n".join(x for x in lines if x)

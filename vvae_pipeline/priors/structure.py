@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 
 from vvae_pipeline.latent import AXES, BY_NAME, DIMENSION_NAMES, dimensions_of
-from vvae_pipeline.uncertainty import wilson
+from vvae_pipeline.uncertainty import fmt_ci, wilson
 
 SIGNIFICANCE = 0.05
 
@@ -99,8 +99,7 @@ def orthogonality(ext: pl.DataFrame, min_pairs: int = 10) -> dict:
 def _pct(r: dict) -> str:
     if r["rate"] is None:
         return "- (n 0)"
-    lo, hi = r["ci"]
-    return f"{r['rate']:.0%} [{lo:.0%}, {hi:.0%}] ({r['nulls']}/{r['n']})"
+    return f"{fmt_ci(r['rate'], r['ci'], '.0%')} ({r['nulls']}/{r['n']})"
 
 
 def markdown(miss: dict, orth: dict) -> str:
