@@ -69,9 +69,8 @@ def main(argv=None) -> int:
                              oracle_diagnostic=False, decoding=decoding)
     protocol = args.protocol or (json.loads(summary.read_text()).get("protocol") if summary.exists() else None) \
         or "context"
-    profiles = sorted((home / "tables" / "declared_profiles").glob("*.parquet"))
-    declared = declared_dicts(pl.concat([pl.read_parquet(p) for p in profiles], how="diagonal_relaxed")) \
-        if profiles else {}
+    profiles = home / "tables" / "declared_profiles.parquet"  # the declared_profiles asset (unpartitioned)
+    declared = declared_dicts(pl.read_parquet(profiles)) if profiles.is_file() else {}
     by_protocol = protocol_rows(test_rows, declared)
     if protocol not in by_protocol:
         ap.error(f"protocol {protocol!r}: no test agent declared a profile in {home}")
@@ -149,7 +148,7 @@ def validation_losses(base_path, val, adapters: list, max_length: int) -> dict:
                 count += int(keep.sum())
         return total / count
 
-    base = AutoModelForCausalLM.from_pretrained(base_path, torch_dtype=torch.float32).eval()
+    base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32).eval()
     out = {None: mean_loss(base), "n": len(feats)}
     for path in adapters:
         model = PeftModel.from_pretrained(base, str(path)).eval()
