@@ -51,12 +51,32 @@ def main(argv=None) -> int:
                     "(its summary.json), so the final point reproduces the report's rate")
     ap.add_argument("--protocol", choices=("declared", "context"),
                     help="test-time persona; default: the run's headline protocol (its summary.json)")
+    ap.add_argument("--loss-only", action="store_true",
+                    help="only the validation loss per checkpoint (no generation; no report needed)")
     ap.add_argument("--json", help="also write the table here")
     args = ap.parse_args(argv)
 
     home = Path(args.home)
     sft_dir = home / "tables" / "sft_dataset" / args.backbone
     sft = pl.concat([pl.read_parquet(p) for p in sorted(sft_dir.glob("*.parquet"))], how="diagonal_relaxed")
+    run = RunArtifacts(home / "artifacts" / "lora_checkpoint" / args.backbone / args.variant)
+    ckpts = sorted(run.checkpoints.glob("checkpoint-*"), key=lambda p: int(re.sub(r"\D", "", p.name)))
+    points = [(int(re.sub(r"\D", "", p.name)), p) for p in ckpts]
+    stats = TrainStats.from_json(run.metrics.read_text())
+    final_step = stats.steps
+    # The last checkpoint is the final adapter when the run ends on a save step: score it once.
+    points = [(s, p) for s, p in points if s != final_step] + [(final_step, run.adapter)]
+    base_path = resolve_model_path(args.backbone, home / "models")
+    val_loss = validation_losses(base_path, sft.filter((pl.col("variant") == args.variant)
+                                                       & (pl.col("split") == "validation")),
+                                 [p for _, p in points], max_length=stats.params.max_length)
+
+    if args.loss_only:
+        print(f"{args.variant}: validation loss over {val_loss['n']} validation examples")
+        print("| step | adapter | validation loss |\n|---|---|---|")
+        for step, path in [(0, None), *points]:
+            print(f"| {step} | {path.name if path else 'base (no adapter)'} | {val_loss[path]:.4f} |")
+        return 0
     test_rows = pl.read_parquet(home / "tables" / "test_personas" / f"{args.backbone}.parquet")
     summary = ReportFiles(home / "artifacts" / "benchmark_report" / args.backbone).summary
     if args.decoding:
@@ -78,19 +98,7 @@ def main(argv=None) -> int:
                           declared=declared)
     prompts = next(j.prompts for j in plan.jobs if j.system == args.variant)
     personas, replies = plan.personas, plan.examples["reply"].to_list()
-
-    run = RunArtifacts(home / "artifacts" / "lora_checkpoint" / args.backbone / args.variant)
-    ckpts = sorted(run.checkpoints.glob("checkpoint-*"), key=lambda p: int(re.sub(r"\D", "", p.name)))
-    points = [(int(re.sub(r"\D", "", p.name)), p) for p in ckpts]
-    stats = TrainStats.from_json(run.metrics.read_text())
-    final_step = stats.steps
-    # The last checkpoint is the final adapter when the run ends on a save step: score it once.
-    points = [(s, p) for s, p in points if s != final_step] + [(final_step, run.adapter)]
-    base_path = resolve_model_path(args.backbone, home / "models")
     gen = HFGenerator(base_path)
-    val_loss = validation_losses(base_path, sft.filter((pl.col("variant") == args.variant)
-                                                       & (pl.col("split") == "validation")),
-                                 [p for _, p in points], max_length=stats.params.max_length)
 
     def cp(texts):
         k = sum(detectors.detect(t or "", p)["cp"] for t, p in zip(texts, personas, strict=True))
