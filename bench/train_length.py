@@ -37,6 +37,13 @@ def preset_train_config(size: str) -> dict:
     return dict(cfg["jobs"]["train_job"]["ops"]["lora_checkpoint"]["config"])
 
 
+def preset_steps(preset: dict, steps_per_epoch: int) -> int:
+    """The optimizer steps the preset trains (max_steps wins over num_epochs, as in TrainParams)."""
+    if preset.get("max_steps", -1) > 0:
+        return int(preset["max_steps"])
+    return int(steps_per_epoch * preset.get("num_epochs", 1))
+
+
 def choose(curve: list[dict]) -> dict:
     """The rule: the lowest validation loss wins; ``turned`` is False when that is the last point."""
     best = min(curve, key=lambda r: r["val_loss"])
@@ -88,12 +95,12 @@ def main(argv=None) -> int:
     curve = [{"step": 0, "epoch": 0.0, "val_loss": val[None]}] + [
         {"step": s, "epoch": round(s / steps_per_epoch, 2), "val_loss": val[p]} for s, p in points]
     best = choose(curve)
-    preset_steps = int(steps_per_epoch * preset["num_epochs"])
+    preset_at = preset_steps(preset, steps_per_epoch)
     print(f"{args.size} / {args.variant}: {n_train} train rows, {steps_per_epoch} steps per epoch; "
           f"{val['n']} validation examples; trained {stats.steps} steps in {train_s:.0f} s")
     print("| step | epoch | validation loss |\n|---|---|---|")
     for r in curve:
-        mark = " (preset)" if r["step"] == preset_steps else ""
+        mark = " (preset)" if r["step"] == preset_at else ""
         print(f"| {r['step']}{mark} | {r['epoch']} | {r['val_loss']:.4f} |")
     if best["turned"]:
         print(f"lowest validation loss: step {best['step']} (epoch {best['epoch']}, {best['val_loss']:.4f})")
