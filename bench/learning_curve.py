@@ -60,12 +60,8 @@ def main(argv=None) -> int:
     sft_dir = home / "tables" / "sft_dataset" / args.backbone
     sft = pl.concat([pl.read_parquet(p) for p in sorted(sft_dir.glob("*.parquet"))], how="diagonal_relaxed")
     run = RunArtifacts(home / "artifacts" / "lora_checkpoint" / args.backbone / args.variant)
-    ckpts = sorted(run.checkpoints.glob("checkpoint-*"), key=lambda p: int(re.sub(r"\D", "", p.name)))
-    points = [(int(re.sub(r"\D", "", p.name)), p) for p in ckpts]
     stats = TrainStats.from_json(run.metrics.read_text())
-    final_step = stats.steps
-    # The last checkpoint is the final adapter when the run ends on a save step: score it once.
-    points = [(s, p) for s, p in points if s != final_step] + [(final_step, run.adapter)]
+    points = kept_points(run, stats.steps)
     base_path = resolve_model_path(args.backbone, home / "models")
     val_loss = validation_losses(base_path, sft.filter((pl.col("variant") == args.variant)
                                                        & (pl.col("split") == "validation")),
@@ -127,6 +123,14 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps({"protocol": protocol, "human": human, "curve": rows,
                                                "validation_examples": val_loss["n"]}, indent=1, default=str))
     return 0
+
+
+def kept_points(run, final_step: int) -> list:
+    """[(step, folder)] of a run's kept checkpoints in step order, ending with the final adapter (a last
+    checkpoint on the final step is that adapter: scored once)."""
+    ckpts = sorted(run.checkpoints.glob("checkpoint-*"), key=lambda p: int(re.sub(r"\D", "", p.name)))
+    points = [(int(re.sub(r"\D", "", p.name)), p) for p in ckpts]
+    return [(s, p) for s, p in points if s != final_step] + [(final_step, run.adapter)]
 
 
 def validation_losses(base_path, val, adapters: list, max_length: int) -> dict:

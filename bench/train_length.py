@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from a checkout
 sys.path.insert(0, str(REPO / "bench"))
+
+from learning_curve import kept_points  # noqa: E402 (after the path setup)
 
 
 def preset_train_config(size: str) -> dict:
@@ -86,10 +87,7 @@ def main(argv=None) -> int:
                        backbone=args.backbone, variant=args.variant)
     train_s = time.perf_counter() - started
 
-    run = RunArtifacts(args.out)
-    ckpts = sorted(run.checkpoints.glob("checkpoint-*"), key=lambda p: int(re.sub(r"\D", "", p.name)))
-    points = [(int(re.sub(r"\D", "", p.name)), p) for p in ckpts]
-    points = [(s, p) for s, p in points if s != stats.steps] + [(stats.steps, run.adapter)]
+    points = kept_points(RunArtifacts(args.out), stats.steps)
     val = validation_losses(base_path, sft.filter(pl.col("split") == "validation"), [p for _, p in points],
                             max_length=cfg.max_length)
     curve = [{"step": 0, "epoch": 0.0, "val_loss": val[None]}] + [

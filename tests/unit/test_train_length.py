@@ -33,3 +33,13 @@ def test_the_preset_files_carry_what_the_script_reads():
     for size in ("tiny", "demo", "reproduce"):
         cfg = train_length.preset_train_config(size)
         assert cfg["batch_size"] > 0 and train_length.preset_steps(cfg, 10) > 0
+
+
+def test_kept_points_in_step_order_ending_with_the_adapter(tmp_path):
+    from vvae_pipeline.train.artifacts import RunArtifacts
+
+    run = RunArtifacts(tmp_path)
+    for step in (12, 4, 8):
+        (run.checkpoints / f"checkpoint-{step}").mkdir(parents=True)
+    points = train_length.kept_points(run, 12)
+    assert [s for s, _ in points] == [4, 8, 12] and points[-1][1] == run.adapter
