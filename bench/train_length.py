@@ -32,10 +32,10 @@ from learning_curve import kept_points  # noqa: E402 (after the path setup)
 
 
 def preset_train_config(size: str) -> dict:
-    import yaml
+    """The preset's ``lora_checkpoint`` settings, read by the main job's own loader (it validates the file)."""
+    from assets.main import load_preset
 
-    cfg = yaml.safe_load((REPO / "deploy" / "run_config" / f"{size}.yaml").read_text())
-    return dict(cfg["jobs"]["train_job"]["ops"]["lora_checkpoint"]["config"])
+    return dict(load_preset(size)["jobs"]["train_job"]["ops"]["lora_checkpoint"]["config"])
 
 
 def preset_steps(preset: dict, steps_per_epoch: int) -> int:
