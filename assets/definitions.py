@@ -3,7 +3,9 @@
 Profiles (``VVAE_PROFILE``):
 - ``local`` (default): CPU, transformers encoder on the packaged SmolLM2, training in a subprocess,
   Dagster's default executor (every step a local process).
-- ``gpu``: one GPU host. vLLM encoder, training on CUDA through ``accelerate launch``.
+- ``gpu``: one GPU host. vLLM encoder and benchmark generation, training on CUDA through
+  ``accelerate launch``. ``VVAE_ENCODER_ENGINE=transformers`` and ``VVAE_GENERATOR_ENGINE=transformers``
+  run both on transformers on the GPU instead (a host without vLLM, as bench/gpu_run.sh does).
 - ``k8s``: the ``gpu`` resources, plus dagster-k8s' ``k8s_job_executor``: every step is its own
   Kubernetes Job with the CPU defaults of deploy/k8s/executor.yaml and, for the GPU steps, the
   requests of deploy/k8s/gpu_steps.yaml. The instance side (PostgreSQL, ``K8sRunLauncher``) is
@@ -85,13 +87,13 @@ def build_resources(profile: str, home: Path) -> dict:
     storage = StorageResource(home=str(home), corpora=default_corpora())
     if profile in ("gpu", "k8s"):
         trainer = TrainerResource(device="cuda", python=os.environ.get("VVAE_TRAINER_PYTHON", ""))
-        generator = GeneratorResource(engine="vllm", device="cuda", dtype="bfloat16")
+        generator = GeneratorResource(engine=generator_engine(profile), device="cuda", dtype="bfloat16")
     elif profile == "local":
         trainer = TrainerResource(device="cpu")
         # torch's default threads (all cores): on 2 idle cores, 0.68 s per test prompt against 0.99 s
         # with 1 thread (48 test prompts, batch 24, 32 new tokens). When another process holds a core,
         # 1 thread was ~3x faster than 2: set torch_threads=1 then.
-        generator = GeneratorResource(engine="transformers", device="cpu", dtype="float32")
+        generator = GeneratorResource(engine=generator_engine(profile), device="cpu", dtype="float32")
     else:
         raise ValueError(f"unknown VVAE_PROFILE {profile!r}: expected one of {', '.join(PROFILES)}")
     return {"storage": storage, "io_manager": ParquetIOManager(home=str(home)),
@@ -119,6 +121,17 @@ def pseudonym_resource() -> PseudonymKeyResource:
 
 
 ENCODER_ENGINES = ("transformers", "vllm", "openai")
+GENERATOR_ENGINES = ("transformers", "vllm")
+
+
+def generator_engine(profile: str) -> str:
+    """Where the benchmark generates: the profile's engine (transformers for local, vllm for gpu and
+    k8s) unless VVAE_GENERATOR_ENGINE names one; a GPU host without vLLM sets it to transformers."""
+    engine = (os.environ.get("VVAE_GENERATOR_ENGINE") or "").strip().lower()
+    engine = engine or ("transformers" if profile == "local" else "vllm")
+    if engine not in GENERATOR_ENGINES:
+        raise ValueError(f"unknown VVAE_GENERATOR_ENGINE {engine!r}: expected one of {', '.join(GENERATOR_ENGINES)}")
+    return engine
 
 
 def encoder_resource(profile: str) -> EncoderResource:
@@ -136,7 +149,9 @@ def encoder_resource(profile: str) -> EncoderResource:
     if engine != "openai" and url:
         raise ValueError(f"VVAE_ENCODER_BASE_URL is set but VVAE_ENCODER_ENGINE is {engine!r}: "
                          "the endpoint is only used by engine openai")
-    settings = {"base_url": url, "model": os.environ.get("VVAE_ENCODER_MODEL") or None,
+    # The transformers engine runs where the profile's GPU is (vLLM and openai ignore the device).
+    settings = {"device": "cpu" if profile == "local" else "cuda",
+                "base_url": url, "model": os.environ.get("VVAE_ENCODER_MODEL") or None,
                 "api_key": dg.EnvVar("VVAE_ENCODER_API_KEY") if os.environ.get("VVAE_ENCODER_API_KEY") else None}
     return EncoderResource(engine=engine, **{k: v for k, v in settings.items() if v is not None})
 

@@ -101,7 +101,8 @@ def test_gpu_steps_are_in_the_gpu_pool(tmp_path, profile):
     assert {pool for k, pool in steps.items() if k not in GPU_STEPS} == {None}
 
 
-ENCODER_ENV = ("VVAE_ENCODER_ENGINE", "VVAE_ENCODER_BASE_URL", "VVAE_ENCODER_MODEL", "VVAE_ENCODER_API_KEY")
+ENCODER_ENV = ("VVAE_ENCODER_ENGINE", "VVAE_ENCODER_BASE_URL", "VVAE_ENCODER_MODEL", "VVAE_ENCODER_API_KEY",
+               "VVAE_GENERATOR_ENGINE")
 
 
 @pytest.fixture
@@ -117,6 +118,25 @@ def test_encoder_engine_defaults_to_the_profiles(encoder_env, tmp_path, profile,
     assert (encoder.engine, encoder.base_url, encoder.api_key) == (engine, None, None)
     encoder_env.setenv("VVAE_ENCODER_ENGINE", "vllm" if engine == "transformers" else "transformers")
     assert build_resources(profile, tmp_path)["encoder"].engine != engine
+
+
+@pytest.mark.parametrize("profile, engine, device", [("local", "transformers", "cpu"), ("gpu", "vllm", "cuda"),
+                                                     ("k8s", "vllm", "cuda")])
+def test_generator_engine_and_devices_follow_the_profile_unless_overridden(encoder_env, tmp_path, profile, engine,
+                                                                          device):
+    resources = build_resources(profile, tmp_path)
+    assert (resources["generator"].engine, resources["generator"].device) == (engine, device)
+    assert resources["encoder"].device == device  # the transformers encoder runs on the profile's GPU
+    other = "vllm" if engine == "transformers" else "transformers"
+    encoder_env.setenv("VVAE_GENERATOR_ENGINE", other.upper())
+    resources = build_resources(profile, tmp_path)
+    assert (resources["generator"].engine, resources["generator"].device) == (other, device)
+
+
+def test_an_unknown_generator_engine_is_a_clear_error(encoder_env, tmp_path):
+    encoder_env.setenv("VVAE_GENERATOR_ENGINE", "tgi")
+    with pytest.raises(ValueError, match="unknown VVAE_GENERATOR_ENGINE 'tgi': expected one of transformers, vllm"):
+        build_definitions(profile="gpu", home=tmp_path)
 
 
 def test_encoder_endpoint_from_env_vars_reaches_the_engine(encoder_env, tmp_path):
