@@ -122,7 +122,10 @@ def test_report_metrics_come_from_what_the_model_generated(materialized_home, sm
     rows = test_rows.filter(pl.col("extraction_id").is_in(list(order))).sort(
         pl.col("extraction_id").replace_strict(order, return_dtype=pl.Int64))
     prompts = variant_prompts(rows, train_prior(sft), "sp_ft", summary["settings"]["seed"])
-    gen = HFGenerator(smollm2_path)
+    # On the engine, device and dtype the report generated with (bf16 on CUDA under VVAE_PROFILE=gpu).
+    engine, device, dtype = summary["settings"]["generator"].split()
+    assert engine == "transformers", "the regeneration below checks the transformers engine's outputs"
+    gen = HFGenerator(smollm2_path, device=device, dtype=dtype)
     gen.load_adapter("sp_ft", home / "artifacts" / "lora_checkpoint" / "smollm2-135m" / "sp_ft" / "adapter")
     again = gen.generate(prompts, DecodingParams(**summary["settings"]["decoding"]), adapter="sp_ft")
     assert again == ours["output"].to_list()
