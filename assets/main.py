@@ -451,12 +451,26 @@ def _write_result(result: PipelineResult, variants: tuple[str, ...], args: argpa
 
     atomic_write_json(result.home / "main_result.json", {
         "runs": result.runs, "failed_checks": result.failed_checks, "warnings": result.decision.warnings,
+        "notes": report_notes(result.report_dir),
         "checks": [[c.name, c.passed, c.severity] for c in result.checks],
         "seconds": round(result.seconds, 1), "variants": list(variants),
         "size": args.size, "data": str(args.data) if args.data else None,
         "report_dir": str(result.report_dir), "dagster_home": str(result.dagster_home),
         "batch_key": result.batch_key, "batch_keys": result.batch_keys, "reused_batches": result.reused_batches,
         "work": [[w.asset, w.partition, w.reused, w.text] for w in result.work]})
+
+
+def report_notes(report_dir: Path | None) -> list[str]:
+    """What the report left out that a reader of the main job's output should know: DialogBench
+    skipped (no corpora folder beside the checkout, none in VVAE_CORPORA_DIR)."""
+    path = report_dir / "summary.json" if report_dir else None
+    if path is None or not path.exists():
+        return []
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    if summary.get("dialogbench") or not summary.get("dialogbench_note"):
+        return []
+    return [f"DialogBench skipped: {summary['dialogbench_note']}. Set VVAE_CORPORA_DIR to a folder holding the "
+            "public corpora (DailyDialog, LCCC, CPED) to run it."]
 
 
 def _print_summary(result: PipelineResult) -> None:
@@ -472,6 +486,8 @@ def _print_summary(result: PipelineResult) -> None:
         print(f"  error: {e}")
     for w in decision.warnings:
         print(f"  warning: {w}")
+    for n in report_notes(result.report_dir):
+        print(f"  note: {n}")
     print(f"\nwall time {result.seconds / 60:.1f} min; data under {result.home}")
     if decision.ok:
         print(f"report: {result.report_dir / 'report.html'}  (and report.md)")

@@ -3,6 +3,8 @@ fail it; one data set per home (a demo size never silently reuses another size's
 
 from __future__ import annotations
 
+import json
+
 import dagster as dg
 import pytest
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
@@ -183,3 +185,15 @@ def test_outcomes_from_a_real_run_keep_severity_and_blocking():
         CheckOutcome("promoted_adapter:rows_present", True, "ERROR", True)])
     d = exit_decision([("report_job", "smollm2-135m", res.success)], checks)
     assert res.success and d.ok and "champion kept" in d.warnings[0]
+
+
+def test_a_skipped_dialogbench_is_a_note_in_the_main_jobs_output(tmp_path):
+    from assets.main import report_notes
+
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps({"dialogbench": {}, "dialogbench_note": "no corpora folder (none configured; x)"}))
+    [note] = report_notes(tmp_path)
+    assert note.startswith("DialogBench skipped: no corpora folder") and "VVAE_CORPORA_DIR" in note
+    summary.write_text(json.dumps({"dialogbench": {"sp_ft": {"ED": {"accuracy": 0.5}}}, "dialogbench_note": ""}))
+    assert report_notes(tmp_path) == []
+    assert report_notes(tmp_path / "absent") == [] and report_notes(None) == []

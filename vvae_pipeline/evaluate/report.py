@@ -276,6 +276,7 @@ def summary_of(res: BenchmarkResult) -> dict:
                                 "claims": p.claims, "test_persona": p.test_persona}
                             for k, p in res.other_protocols.items()},
         "dialogbench": {k: v["tasks"] for k, v in res.dialogbench.items()},
+        "dialogbench_note": res.dialogbench_note,  # why it did not run, when it did not
         # per item, same item order for every system: what a paired accuracy difference needs
         "dialogbench_correct": {k: [bool(i["correct"]) for i in v.get("items", [])]
                                 for k, v in res.dialogbench.items()},
