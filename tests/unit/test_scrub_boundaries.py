@@ -98,3 +98,13 @@ def test_found_with_the_same_span_in_any_context(scrubber, family, lang, value, 
         )
 
     check()
+
+
+@pytest.mark.parametrize("text, url", [
+    ('"https://b23.tv/xYz12Ab"', "https://b23.tv/xYz12Ab"),  # hypothesis found this one: the quote was in the span
+    ("(https://example.org/a).", "https://example.org/a"),
+    ("看这个「https://b23.tv/Q9z」吧", "https://b23.tv/Q9z"),
+])
+def test_a_url_in_quotes_or_brackets_is_found_without_them(scrubber, text, url):
+    [found] = scrubber.find([text], "zh", [None])[0]
+    assert (found.entity, text[found.start:found.end]) == ("URL", url)

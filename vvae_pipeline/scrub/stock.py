@@ -59,7 +59,8 @@ NEED = {
 }
 
 
-# Characters a match may not end with (the URL recognizer's path takes any non-space).
+# Characters a match may not begin or end with (the URL recognizer's path takes any non-space, and
+# its pattern can take a quote before the scheme: '"https://b23.tv/xYz12Ab"' matched from the quote).
 TRIM = {"UrlRecognizer": ".,;:!?*'\"`~^|\\[]{}()<>$@"}
 
 
@@ -86,12 +87,14 @@ class StockRecognizer(EntityRecognizer):
         out = []
         for base, part in self._parts(view):
             for r in self.inner.analyze(part, [self.theirs], None):
-                end = part.find("\x00", r.start, r.end)
+                start, end = r.start, part.find("\x00", r.start, r.end)
                 end = r.end if end < 0 else end
-                while self.trim and end > r.start and part[end - 1] in self.trim:
+                while self.trim and end > start and part[end - 1] in self.trim:
                     end -= 1  # markup and sentence punctuation after a URL ("…/xYz12Ab**", "…/a).")
-                if r.score >= self.min_score and end > r.start:
-                    out.append(RecognizerResult(self.ours, base + r.start, base + end, min(r.score, 0.8)))
+                while self.trim and end > start and part[start] in self.trim:
+                    start += 1  # and quotes or brackets before it
+                if r.score >= self.min_score and end > start:
+                    out.append(RecognizerResult(self.ours, base + start, base + end, min(r.score, 0.8)))
         return out
 
     def _parts(self, view: str):
