@@ -17,10 +17,11 @@ pN) and runs this script, which does what the parcels held so far allow:
   e2e     tests/e2e/test_pipeline.py (the main job at size tiny, FT, P+FT and SP+FT) with
           VVAE_PROFILE=gpu and the transformers engine on CUDA for the encoder and the benchmark
 So call 1 (p1) runs the bench; calls 2..N-1 stage; call N stages the last parcel and runs the e2e.
-Results: <out>/gpu_run.json (everything, with the goals checked), bench_train.json/.log,
-e2e.log, e2e_junit.xml. --budget (s, default 450) bounds one call's work: a phase is started only
-when the time it needs is left. --cpu-rehearsal runs the same phases on CPU (bench --tiny, the e2e
-under VVAE_PROFILE=local): scripts/gpu_kit.py dry-run uses it.
+Results: <out>/gpu_run.json (everything: the goals checked, the seconds of every Dagster run and
+step of the e2e), bench_train.json/.log, e2e.log, e2e_junit.xml. --budget (s, default 450) bounds
+one call's work: a phase is started only when the time it needs is left. --cpu-rehearsal runs the
+same phases on CPU (bench --tiny, the e2e under VVAE_PROFILE=local): scripts/gpu_kit.py dry-run
+uses it.
 """
 
 from __future__ import annotations
@@ -289,6 +290,32 @@ def goals(trainers: list[dict], summary: dict) -> dict:
             "loss_met": rel is not None and rel <= LOSS_TOLERANCE}
 
 
+# Seconds per run and per step of every run on a Dagster instance (the e2e's), oldest first.
+STAGE_SECONDS = r'''
+import json, sys
+from dagster import DagsterInstance
+from dagster._core.instance.ref import InstanceRef
+
+inst = DagsterInstance.from_ref(InstanceRef.from_dir(sys.argv[1]))
+runs = []
+for r in reversed(inst.get_runs()):
+    stats, steps = inst.get_run_stats(r.run_id), inst.get_run_step_stats(r.run_id)
+    took = stats.end_time - stats.start_time if stats.end_time and stats.start_time else None
+    runs.append({"job": r.job_name, "partition": r.tags.get("dagster/partition"), "status": r.status.value,
+                 "seconds": None if took is None else round(took, 1),
+                 "steps": {s.step_key: round(s.end_time - s.start_time, 1)
+                           for s in steps if s.end_time and s.start_time}})
+print("STAGES " + json.dumps(runs))
+'''
+
+
+def stage_seconds(stage: Path, dagster_home: Path) -> list[dict] | str:
+    proc = subprocess.run([sys.executable, "-c", STAGE_SECONDS, str(dagster_home)], cwd=REPO, env=kit_env(stage),
+                          capture_output=True, text=True, timeout=120)
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("STAGES ")), None)
+    return json.loads(line[7:]) if line else (proc.stderr or proc.stdout)[-2000:]
+
+
 def e2e(stage: Path, out: Path, clock: Clock, rehearsal: bool) -> dict:
     if clock.left() < NEEDS["e2e"]:
         return not_started(clock, "e2e")
@@ -316,6 +343,7 @@ def e2e(stage: Path, out: Path, clock: Clock, rehearsal: bool) -> dict:
     if found:
         main = json.loads(found[0].read_text())
         res["main_job"] = {k: main.get(k) for k in ("seconds", "runs", "failed_checks")}
+        res["stages"] = stage_seconds(stage, found[0].parents[1] / "dagster")  # every run the e2e made
     kept = stage / "results" / "e2e.json"
     kept.parent.mkdir(exist_ok=True)
     kept.write_text(json.dumps(res))
