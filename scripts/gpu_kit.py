@@ -3,7 +3,9 @@ lacks, and the packaged SmolLM2, built here and cut into parcels that one device
 
     .venv/bin/python scripts/gpu_kit.py plan       # what would be carried and why (no download)
     .venv/bin/python scripts/gpu_kit.py build      # .gpu-kit/p1 .. pN, each with manifest.json
-    .venv/bin/python scripts/gpu_kit.py dry-run --python PY [--rehearse]
+    .venv/bin/python scripts/gpu_kit.py image-venv DIR [--python python3.12]
+        # a Python 3.12 venv with the image's listed packages that vvae uses (torch 2.11.0, ...)
+    .venv/bin/python scripts/gpu_kit.py dry-run --python DIR/bin/python [--rehearse]
         # stage every parcel into an empty folder with bench/gpu_run.py under PY (a Python 3.12 with
         # the image's packages), then import the code location from it; --rehearse also runs the
         # training bench (--tiny) and the e2e test on CPU from the kit, as the GPU run would on CUDA
@@ -323,6 +325,17 @@ def build(kit: Path = KIT) -> dict:
     return manifest
 
 
+def image_venv(target: Path, python: str) -> None:
+    """A stand-in for the image to dry-run the kit in: Python 3.12 with every image package that
+    vvae's closure uses, at the image's listed version where there is one (pip picks the rest)."""
+    dists, image = closure(pyproject_roots()), read_image()
+    wanted = sorted(f"{k}=={image[k]}" if image[k] else k for k in dists if k in image)
+    wanted += ["pytest", "pytest-timeout"]  # the image has both; the e2e runs under pytest
+    subprocess.run([python, "-m", "venv", str(target)], check=True)
+    subprocess.run([str(target / "bin" / "pip"), "install", "-q", *wanted], check=True)
+    print(f"{target}: {len(wanted)} requirements of the image installed")
+
+
 def dry_run(python: str, rehearse: bool, kit: Path = KIT) -> int:
     """Stage every parcel into an empty folder with bench/gpu_run.py, as the calls would, then check."""
     import tempfile
@@ -344,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("plan")
     sub.add_parser("build")
+    v = sub.add_parser("image-venv")
+    v.add_argument("target", type=Path)
+    v.add_argument("--python", default="python3.12", help="a CPython 3.12, as on the image")
     d = sub.add_parser("dry-run")
     d.add_argument("--python", required=True, help="a Python 3.12 holding the image's packages")
     d.add_argument("--rehearse", action="store_true", help="also the bench (--tiny) and the e2e test, on CPU")
@@ -360,6 +376,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd == "build":
         build()
+        return 0
+    if args.cmd == "image-venv":
+        image_venv(args.target, args.python)
         return 0
     return dry_run(args.python, args.rehearse)
 
