@@ -12,7 +12,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,6 +30,9 @@ gpu_kit = _load("gpu_kit", REPO / "scripts" / "gpu_kit.py")
 gpu_run = _load("gpu_run", REPO / "bench" / "gpu_run.py")
 
 
+# No deadline: one run of this file failed here under load (not reproduced in 9 reruns); hypothesis's
+# 200 ms deadline on a first example is the likely cause, and the property does not depend on time.
+@settings(deadline=None)
 @given(st.lists(st.integers(1, 500), min_size=1, max_size=6), st.integers(1, 300))
 def test_parcels_hold_every_byte_in_order_and_none_exceeds_the_cap(sizes, cap):
     named = [(f"a{i}", s) for i, s in enumerate(sizes)]
