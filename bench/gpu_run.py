@@ -54,6 +54,7 @@ class Clock:
 
 
 def sha256_file(path: Path) -> str:
+    # vvae_pipeline.hashing's twin: this runs before any package of the kit is there (no numpy, polars).
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -49,6 +49,7 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from a checkout
 KIT = ROOT / ".gpu-kit"
 IMAGE_LIST = ROOT / "bench" / "gpu_image.txt"
 PY_TAG = "3.12"
@@ -195,11 +196,9 @@ def travelling_bytes(root: Path = ROOT) -> int:
 
 
 def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    from vvae_pipeline.hashing import sha256_file
+
+    return sha256_file(path)
 
 
 def chunk_plan(sizes: list[tuple[str, int]], cap: int) -> list[list[tuple[str, int, int]]]:
