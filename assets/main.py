@@ -440,18 +440,20 @@ def main(argv: list[str] | None = None) -> int:
     except (HomeConflict, FileNotFoundError) as exc:
         print(f"vvae: {exc}", file=sys.stderr)
         return 2
-    _write_result(result, variants or tuple(load_preset(args.size)["variants"]), args)
-    _print_summary(result)
+    notes = report_notes(result.report_dir)
+    _write_result(result, variants or tuple(load_preset(args.size)["variants"]), args, notes)
+    _print_summary(result, notes)
     return 0 if result.decision.ok else 1
 
 
-def _write_result(result: PipelineResult, variants: tuple[str, ...], args: argparse.Namespace) -> None:
+def _write_result(result: PipelineResult, variants: tuple[str, ...], args: argparse.Namespace,
+                  notes: list[str]) -> None:
     """What ran, for scripts and the end-to-end test: jobs, partitions, success, failed checks."""
     from vvae_pipeline.storage_io import atomic_write_json
 
     atomic_write_json(result.home / "main_result.json", {
         "runs": result.runs, "failed_checks": result.failed_checks, "warnings": result.decision.warnings,
-        "notes": report_notes(result.report_dir),
+        "notes": notes,
         "checks": [[c.name, c.passed, c.severity] for c in result.checks],
         "seconds": round(result.seconds, 1), "variants": list(variants),
         "size": args.size, "data": str(args.data) if args.data else None,
@@ -463,17 +465,19 @@ def _write_result(result: PipelineResult, variants: tuple[str, ...], args: argpa
 def report_notes(report_dir: Path | None) -> list[str]:
     """What the report left out that a reader of the main job's output should know: DialogBench
     skipped (no corpora folder beside the checkout, none in VVAE_CORPORA_DIR)."""
-    path = report_dir / "summary.json" if report_dir else None
-    if path is None or not path.exists():
+    from vvae_pipeline.evaluate.report import ReportFiles
+
+    files = ReportFiles(report_dir) if report_dir else None
+    if files is None or not files.summary.exists():
         return []
-    summary = json.loads(path.read_text(encoding="utf-8"))
+    summary = files.read_summary()
     if summary.get("dialogbench") or not summary.get("dialogbench_note"):
         return []
     return [f"DialogBench skipped: {summary['dialogbench_note']}. Set VVAE_CORPORA_DIR to a folder holding the "
             "public corpora (DailyDialog, LCCC, CPED) to run it."]
 
 
-def _print_summary(result: PipelineResult) -> None:
+def _print_summary(result: PipelineResult, notes: list[str]) -> None:
     decision = result.decision
     print()
     for key in result.reused_batches:
@@ -486,7 +490,7 @@ def _print_summary(result: PipelineResult) -> None:
         print(f"  error: {e}")
     for w in decision.warnings:
         print(f"  warning: {w}")
-    for n in report_notes(result.report_dir):
+    for n in notes:
         print(f"  note: {n}")
     print(f"\nwall time {result.seconds / 60:.1f} min; data under {result.home}")
     if decision.ok:

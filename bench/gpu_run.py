@@ -157,7 +157,7 @@ def kit_env(stage: Path, **extra: str) -> dict:
 
 
 CHECK = r'''
-import importlib, json, os, sys, tomllib
+import json, os, sys, tomllib
 from importlib import metadata
 from packaging.requirements import Requirement
 out = {"python": sys.version.split()[0]}
@@ -174,6 +174,10 @@ for name in ("transformers", "trl", "peft", "accelerate", "datasets", "liger_ker
         out[name] = metadata.version(name.replace("_", "-"))
     except metadata.PackageNotFoundError:
         out[name] = None
+if os.environ.get("VVAE_CHECK_FULL") != "1":  # only the train archive so far
+    out["unmet_requirements"] = []
+    print("CHECK " + json.dumps(out))
+    sys.exit(0)
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
 roots = [*project["dependencies"], *project["optional-dependencies"]["train"], *project["optional-dependencies"]["gpu"]]
 unmet, seen, stack = [], set(), [(Requirement(r), "pyproject.toml") for r in roots]
@@ -197,10 +201,6 @@ while stack:
 # torch: the image's build drives its GPU; our pin names the CPU/PyPI build we test with elsewhere.
 out["unmet_requirements"] = sorted(u for u in unmet if not u.startswith("torch"))
 out["torch_pin"] = [u for u in unmet if u.startswith("torch")]
-if os.environ.get("VVAE_CHECK_FULL") != "1":  # only the train archive so far
-    out["unmet_requirements"] = []
-    print("CHECK " + json.dumps(out))
-    sys.exit(0)
 os.environ.setdefault("VVAE_PROFILE", "gpu")
 import assets.definitions as d
 out["code_location"] = {"profile": os.environ["VVAE_PROFILE"], "jobs": sorted(j.name for j in d.defs.jobs),

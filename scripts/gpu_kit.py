@@ -123,8 +123,9 @@ def closure(roots: list[str], installed=None) -> dict[str, Dist]:
                                  "environment and has no == pin: run scripts/setup.sh first")
             version, requires = pins[0], []
         dist = out.setdefault(key, Dist(key, version))
-        if str(req.specifier):
-            dist.specs.append(f"{req.specifier} ({parent or 'pyproject.toml'})")
+        spec = f"{req.specifier} ({parent or 'pyproject.toml'})"
+        if str(req.specifier) and spec not in dist.specs:
+            dist.specs.append(spec)
         extras = set(req.extras)
         if key in seen_extras and extras <= seen_extras[key]:
             continue
